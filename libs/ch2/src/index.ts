@@ -1,0 +1,6 @@
+export * from './subjects';
+export * from './results';
+export * from './types';
+export * from './validation';
+export * from './errors';
+export * from './ch2-client';

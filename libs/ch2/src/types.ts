@@ -1,0 +1,148 @@
+/**
+ * CH-2 payloads (spec/ch2-contract.md). Amounts are integers in the account currency's minor unit.
+ */
+import type { CdrType } from './subjects';
+import type { Ch2Result } from './results';
+
+export interface Ch2Common {
+  /** 8–128 chars, unique per logical operation; a replay returns the first answer. */
+  requestId: string;
+  /** SIP/SIPS/tel URI of the account owner. */
+  subscriber: string;
+  /** Selects the tariff, e.g. `im.deferred-retrieval`. */
+  service: string;
+  /** ISO 8601 time of the event (time-of-day rating). */
+  timestamp: string;
+  /** SIP Call-ID, carried into CDRs. */
+  sessionId?: string;
+}
+
+export interface Ch2Item {
+  id: string;
+  octets: number;
+}
+
+export type DebitOutcome = 'delivered' | 'rejected' | 'timeout';
+
+export interface ReserveRequest extends Ch2Common {
+  items: Ch2Item[];
+  validitySeconds?: number;
+}
+export interface DebitRequest extends Ch2Common {
+  reservationId: string;
+  itemId: string;
+  outcome: DebitOutcome;
+  octets: number;
+}
+export interface ReleaseRequest extends Ch2Common {
+  reservationId: string;
+}
+export interface DirectDebitRequest extends Ch2Common {
+  items: Ch2Item[];
+}
+export interface RefundRequest extends Ch2Common {
+  cdrId: string;
+  amount?: number;
+}
+export interface BalanceRequest extends Ch2Common {
+  items?: Ch2Item[];
+}
+export interface PriceRequest extends Ch2Common {
+  items: Ch2Item[];
+}
+
+export interface Ch2ResponseBase {
+  requestId: string;
+  result: Ch2Result;
+  resultCode: number;
+  /** Human-readable reason for a non-success result. */
+  message?: string;
+  /** For INVALID_REQUEST: the fields that failed validation, each with its problem. */
+  details?: string[];
+  currency?: string;
+}
+
+export interface ReserveResponse extends Ch2ResponseBase {
+  reservationId?: string;
+  grantedItems?: string[];
+  reservedAmount?: number;
+  validitySeconds?: number;
+  expiresAt?: string;
+}
+export interface DebitResponse extends Ch2ResponseBase {
+  debitedAmount?: number;
+  cdrId?: string;
+  remainingReserved?: number;
+}
+export interface ReleaseResponse extends Ch2ResponseBase {
+  releasedAmount?: number;
+}
+export interface DirectDebitResponse extends Ch2ResponseBase {
+  debitedAmount?: number;
+  cdrId?: string;
+}
+export interface RefundResponse extends Ch2ResponseBase {
+  refundedAmount?: number;
+  cdrId?: string;
+}
+export interface BalanceResponse extends Ch2ResponseBase {
+  balance?: number;
+  reserved?: number;
+  available?: number;
+  enoughCredit?: boolean;
+}
+export interface PriceResponse extends Ch2ResponseBase {
+  amount?: number;
+}
+
+export interface Ch2RequestMap {
+  reserve: ReserveRequest;
+  debit: DebitRequest;
+  release: ReleaseRequest;
+  'direct-debit': DirectDebitRequest;
+  refund: RefundRequest;
+  balance: BalanceRequest;
+  price: PriceRequest;
+}
+export interface Ch2ResponseMap {
+  reserve: ReserveResponse;
+  debit: DebitResponse;
+  release: ReleaseResponse;
+  'direct-debit': DirectDebitResponse;
+  refund: RefundResponse;
+  balance: BalanceResponse;
+  price: PriceResponse;
+}
+
+/** A charging data record, as published on `ch2.cdr.<type>` and listed by the admin API. */
+export interface Cdr {
+  cdrId: string;
+  type: CdrType;
+  subscriber: string;
+  service: string;
+  requestId: string;
+  reservationId?: string;
+  sessionId?: string;
+  itemId?: string;
+  octets?: number;
+  outcome?: string;
+  amount: number;
+  currency: string;
+  balanceAfter: number;
+  timestamp: string;
+}
+
+/** Payload of `ch2.notify.*`. */
+export interface Ch2Notification {
+  event: 'out-of-credit' | 'credit-reallocated' | 'threshold';
+  subscriber: string;
+  service?: string;
+  /** For threshold: which threshold (`low-balance`, `usage-count`, `usage-octets`) and its level. */
+  threshold?: string;
+  level?: number;
+  value?: number;
+  available?: number;
+  balance?: number;
+  currency?: string;
+  timestamp: string;
+}

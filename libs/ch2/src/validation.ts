@@ -1,0 +1,112 @@
+/**
+ * Validation of CH-2 payloads at the NATS boundary (STYLE.md habit 7). Hand-written and allocation-light: it runs
+ * on every request. A failure lists every bad field with its problem, for the `INVALID_REQUEST` answer.
+ */
+import type { Ch2Operation } from './subjects';
+import type { Ch2Item, Ch2RequestMap } from './types';
+
+export type Validation<T> = { ok: true; value: T } | { ok: false; details: string[] };
+
+const MAX_ITEMS = 10000;
+const MAX_OCTETS = 2 ** 40;
+const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SIP_RE = /^(sips?):([^@\s;?<>]+)@([^\s;?<>:/]+)(?::\d{1,5})?(?:;[^\s?<>]*)?(?:\?\S*)?$/i;
+const TEL_RE = /^tel:(\+?[0-9][0-9().-]{0,31})(?:;\S*)?$/i;
+
+/**
+ * Normalises a subscriber URI to `scheme:user@host` with a lower-case scheme and host (ch2-contract.md "Common
+ * request fields"), or `tel:+digits`. Returns undefined when it is not a SIP, SIPS or tel URI.
+ */
+export function normalizeSubscriber(uri: string): string | undefined {
+  const sip = SIP_RE.exec(uri);
+  if (sip) return `${sip[1].toLowerCase()}:${sip[2]}@${sip[3].toLowerCase()}`;
+  const tel = TEL_RE.exec(uri);
+  if (tel) return `tel:${tel[1].replace(/[().-]/g, '')}`;
+  return undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown, min: number, max: number): boolean {
+  return typeof v === 'string' && v.length >= min && v.length <= max;
+}
+
+function int(v: unknown, min: number, max: number): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+function checkItems(v: unknown, field: string, bad: string[], required: boolean): void {
+  if (v === undefined && !required) return;
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_ITEMS) {
+    bad.push(`${field}: must be a non-empty array of at most ${MAX_ITEMS} {id, octets}`);
+    return;
+  }
+  const seen = new Set<string>();
+  for (let i = 0; i < v.length; i++) {
+    const it = v[i] as Ch2Item;
+    if (!isObject(it)) {
+      bad.push(`${field}[${i}]: must be an object {id, octets}`);
+      continue;
+    }
+    if (!str(it.id, 1, 128)) bad.push(`${field}[${i}].id: must be a string of 1–128 characters`);
+    else if (seen.has(it.id)) bad.push(`${field}[${i}].id: duplicate id ${JSON.stringify(it.id)}`);
+    else seen.add(it.id);
+    if (!int(it.octets, 0, MAX_OCTETS)) bad.push(`${field}[${i}].octets: must be a non-negative integer`);
+  }
+}
+
+function checkCommon(d: Record<string, unknown>, bad: string[]): void {
+  if (!str(d.requestId, 8, 128)) bad.push('requestId: must be a string of 8–128 characters');
+  if (typeof d.subscriber !== 'string' || normalizeSubscriber(d.subscriber) === undefined)
+    bad.push('subscriber: must be a sip:, sips: or tel: URI');
+  if (typeof d.service !== 'string' || !SERVICE_RE.test(d.service))
+    bad.push('service: must be a service name of letters, digits, ".", "_" or "-" (at most 64)');
+  if (typeof d.timestamp !== 'string' || Number.isNaN(Date.parse(d.timestamp)))
+    bad.push('timestamp: must be an ISO 8601 date-time');
+  if (d.sessionId !== undefined && !str(d.sessionId, 1, 256)) bad.push('sessionId: must be a string of 1–256 characters');
+}
+
+const OUTCOMES = new Set(['delivered', 'rejected', 'timeout']);
+
+/** Validates `data` for `op`; on success the subscriber is normalised in the returned value. */
+export function validateCh2Request<Op extends Ch2Operation>(op: Op, data: unknown): Validation<Ch2RequestMap[Op]> {
+  if (!isObject(data)) return { ok: false, details: ['(payload): must be a JSON object'] };
+  const bad: string[] = [];
+  checkCommon(data, bad);
+  switch (op) {
+    case 'reserve':
+      checkItems(data.items, 'items', bad, true);
+      if (data.validitySeconds !== undefined && !int(data.validitySeconds, 1, 86400))
+        bad.push('validitySeconds: must be an integer of 1–86400');
+      break;
+    case 'debit':
+      if (!str(data.reservationId, 1, 128)) bad.push('reservationId: must be a string of 1–128 characters');
+      if (!str(data.itemId, 1, 128)) bad.push('itemId: must be a string of 1–128 characters');
+      if (typeof data.outcome !== 'string' || !OUTCOMES.has(data.outcome))
+        bad.push('outcome: must be one of delivered, rejected, timeout');
+      if (!int(data.octets, 0, MAX_OCTETS)) bad.push('octets: must be a non-negative integer');
+      break;
+    case 'release':
+      if (!str(data.reservationId, 1, 128)) bad.push('reservationId: must be a string of 1–128 characters');
+      break;
+    case 'direct-debit':
+    case 'price':
+      checkItems(data.items, 'items', bad, true);
+      break;
+    case 'balance':
+      checkItems(data.items, 'items', bad, false);
+      break;
+    case 'refund':
+      if (!str(data.cdrId, 1, 128)) bad.push('cdrId: must be a string of 1–128 characters');
+      if (data.amount !== undefined && !int(data.amount, 1, Number.MAX_SAFE_INTEGER))
+        bad.push('amount: must be a positive integer (minor units)');
+      break;
+    default:
+      bad.push(`(operation): unknown CH-2 operation ${String(op)}`);
+  }
+  if (bad.length) return { ok: false, details: bad };
+  const value = { ...data, subscriber: normalizeSubscriber(data.subscriber as string) } as unknown as Ch2RequestMap[Op];
+  return { ok: true, value };
+}
