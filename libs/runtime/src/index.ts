@@ -1,1 +1,3 @@
 export * from './local-infra';
+export * from './env-reader';
+export * from './redis-factory';

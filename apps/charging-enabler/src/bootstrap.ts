@@ -1,0 +1,149 @@
+/**
+ * Starts one Charging Enabler: a Nest hybrid app serving CH-2 over NATS (queue group `charging-enabler`) and the
+ * admin HTTP API, plus the CDR relay and the reservation sweeper. Used by main.ts and by tests.
+ */
+import 'reflect-metadata';
+import { ConsoleLogger, INestApplication, LogLevel as NestLogLevel, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ServerNats } from '@nestjs/microservices';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { connect, NatsConnection } from 'nats';
+import { CH2_OPERATIONS, CH2_QUEUE_GROUP, ch2Subject } from '@imc/ch2';
+import { createRedis, Env, RedisClient } from '@imc/runtime';
+import { EnablerConfig, loadEnablerConfig, LogLevel } from './config';
+import { EnablerModule } from './enabler.module';
+import { LedgerKeys } from './ledger/ledger-keys';
+import { RedisCreditLedger } from './ledger/redis-credit-ledger';
+import { ReservationSweeper } from './ledger/reservation-sweeper';
+import { TariffBook } from './rating/tariff-book';
+import { ChargingService } from './ch2/charging.service';
+import { Notifier } from './ch2/notifier';
+import { CdrStore } from './cdr/cdr-store';
+import { CdrRelay } from './cdr/cdr-relay';
+import { EnablerMetrics } from './observability/enabler-metrics';
+
+export interface RunningEnabler {
+  app: INestApplication;
+  config: EnablerConfig;
+  httpPort: number;
+  ledger: RedisCreditLedger;
+  cdrs: CdrStore;
+  relay: CdrRelay;
+  sweeper: ReservationSweeper;
+  redis: RedisClient;
+  close(): Promise<void>;
+}
+
+const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+  silent: [],
+};
+
+export function natsServers(url: string): string[] {
+  return url.split(',').map((u) => u.trim().replace(/^nats:\/\//, '')).filter(Boolean);
+}
+
+/** Modules other parts add to the enabler (the billing reports register here). */
+export const ENABLER_EXTRA_MODULES: Type<unknown>[] = [];
+
+export async function startChargingEnabler(env: Env, extraModules: Type<unknown>[] = ENABLER_EXTRA_MODULES): Promise<RunningEnabler> {
+  const config = loadEnablerConfig(env);
+  const logger = new ConsoleLogger('charging-enabler', { json: true, logLevels: NEST_LEVELS[config.logLevel] });
+  const tariffs = TariffBook.fromFile(config.tariffsFile);
+  const redis = createRedis(config.redisUrl);
+  redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: natsServers(config.natsUrl), name: 'charging-enabler', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  } catch (e) {
+    redis.disconnect();
+    throw new Error(`cannot connect to NATS at ${config.natsUrl} (NATS_URL): ${(e as Error).message}`);
+  }
+
+  const keys = new LedgerKeys(config.keyPrefix, config.ledgerShards);
+  const ledger = new RedisCreditLedger(redis, keys, config.idempotencyTtlSeconds);
+  const metrics = new EnablerMetrics();
+  const notifier = new Notifier(() => nc, config.subjectPrefix);
+  const charging = new ChargingService(config, ledger, tariffs, notifier, metrics, logger);
+  const cdrs = new CdrStore(redis, keys);
+  const relay = new CdrRelay(redis, keys, nc, {
+    subjectPrefix: config.subjectPrefix,
+    stream: config.cdrStream,
+    intervalMs: config.relayIntervalMs,
+    duplicateWindowSeconds: config.cdrDuplicateWindowSeconds,
+    onRelayed: (n) => metrics.cdrsRelayed.inc(n),
+    onError: (e) => logger.warn(`cdr relay: ${e.message} (will retry)`),
+  });
+  const sweeper = new ReservationSweeper(
+    ledger,
+    config.expirySweepMs,
+    (n) => metrics.reservationsExpired.inc(n),
+    (e) => logger.warn(`reservation sweeper: ${e.message} (will retry)`),
+  );
+  let natsUp = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') natsUp = false;
+      else if (s.type === 'reconnect') natsUp = true;
+    }
+  })();
+  const readiness = {
+    redis: async () => {
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    nats: () => !nc.isClosed() && natsUp,
+  };
+
+  const app = await NestFactory.create(EnablerModule.forRoot({ config, redis, ledger, tariffs, charging, notifier, cdrs, metrics, readiness }, extraModules), {
+    logger: config.logLevel === 'silent' ? false : logger,
+    abortOnError: false,
+  });
+  const server = new ServerNats({
+    servers: natsServers(config.natsUrl),
+    name: 'charging-enabler-ch2',
+    queue: CH2_QUEUE_GROUP,
+    gracefulShutdown: config.shutdownGraceMs > 0,
+    gracePeriod: config.shutdownGraceMs,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+  });
+  for (const op of CH2_OPERATIONS) {
+    server.addHandler(ch2Subject(op, config.subjectPrefix), (data: unknown) => charging.handle(op, data), false);
+  }
+  app.connectMicroservice({ strategy: server });
+
+  const doc = new DocumentBuilder()
+    .setTitle('IM Charging — Charging Enabler admin API')
+    .setDescription('Accounts, top-ups, CDRs, tariffs and billing reports. Amounts are integers in the account currency minor unit.')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
+
+  if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
+  await app.startAllMicroservices();
+  await app.listen(config.httpPort, config.httpHost);
+  const addr = app.getHttpServer().address();
+  const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+  relay.start();
+  sweeper.start();
+  logger.log(`charging enabler ready: CH-2 on ${ch2Subject('reserve', config.subjectPrefix).replace(/reserve$/, '*')} (queue ${CH2_QUEUE_GROUP}), admin HTTP on :${httpPort}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await app.close(); // stops taking CH-2 requests (grace period for those in flight), then HTTP
+      await Promise.all([sweeper.stop(), relay.stop()]);
+      await nc.drain().catch(() => undefined);
+      await redis.quit().catch(() => redis.disconnect());
+    })());
+  return { app, config, httpPort, ledger, cdrs, relay, sweeper, redis, close };
+}

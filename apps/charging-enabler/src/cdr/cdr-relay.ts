@@ -1,0 +1,125 @@
+/**
+ * Relays CDRs from the shards' Redis outbox streams to JetStream (ARCHITECTURE.md "No dual writes").
+ * Each shard has a lease (one relaying replica at a time) and a stored position; a CDR is published with
+ * `Nats-Msg-Id` = cdrId, so a re-publish after a crash or a NATS outage is dropped by JetStream's duplicate window
+ * and nothing is lost: the position moves only after JetStream acknowledged every CDR before it.
+ */
+import { randomUUID } from 'node:crypto';
+import { JetStreamClient, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
+import { cdrSubject, cdrSubjectWildcard, CdrType } from '@imc/ch2';
+import type { RedisClient } from '@imc/runtime';
+import { LedgerKeys } from '../ledger/ledger-keys';
+import { entryToCdr } from './cdr-store';
+
+const enc = new TextEncoder();
+
+const LEASE_LUA = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+return 0`;
+
+export interface RelayOptions {
+  subjectPrefix: string;
+  stream: string;
+  intervalMs: number;
+  duplicateWindowSeconds: number;
+  batch?: number;
+  onRelayed?: (n: number) => void;
+  onError?: (e: Error) => void;
+}
+
+export class CdrRelay {
+  private readonly owner = randomUUID();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private stopped = false;
+  private streamReady = false;
+  private js?: JetStreamClient;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: LedgerKeys,
+    private readonly nc: NatsConnection,
+    private readonly opts: RelayOptions,
+  ) {
+    redis.defineCommand('imc_relay_lease', { numberOfKeys: 1, lua: LEASE_LUA });
+  }
+
+  start(): void {
+    this.stopped = false;
+    const loop = async () => {
+      await this.tick();
+      if (!this.stopped) this.timer = setTimeout(loop, this.opts.intervalMs);
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private async ensureStream(): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    const subjects = [cdrSubjectWildcard(this.opts.subjectPrefix)];
+    try {
+      await jsm.streams.info(this.opts.stream);
+    } catch {
+      await jsm.streams.add({
+        name: this.opts.stream,
+        subjects,
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        duplicate_window: nanos(this.opts.duplicateWindowSeconds * 1000),
+      });
+    }
+    this.js = this.nc.jetstream();
+    this.streamReady = true;
+  }
+
+  /** One pass over every shard; returns how many CDRs were published. */
+  async tick(): Promise<number> {
+    if (this.running || this.nc.isClosed()) return 0;
+    this.running = true;
+    let total = 0;
+    try {
+      if (!this.streamReady) await this.ensureStream();
+      for (let shard = 0; shard < this.keys.shards && !this.stopped; shard++) total += await this.relayShard(shard);
+    } catch (e) {
+      this.streamReady = false;
+      this.opts.onError?.(e as Error);
+    } finally {
+      this.running = false;
+    }
+    if (total) this.opts.onRelayed?.(total);
+    return total;
+  }
+
+  private async relayShard(shard: number): Promise<number> {
+    const leaseMs = Math.max(this.opts.intervalMs * 10, 5000);
+    const lease = await (this.redis as unknown as { imc_relay_lease: (...a: (string | number)[]) => Promise<number> }).imc_relay_lease(
+      this.keys.relayLease(shard),
+      this.owner,
+      leaseMs,
+    );
+    if (lease !== 1) return 0;
+    const pos = (await this.redis.get(this.keys.relayPosition(shard))) ?? '0-0';
+    const batch = (await this.redis.xrange(this.keys.outbox(shard), `(${pos}`, '+', 'COUNT', this.opts.batch ?? 500)) as [
+      string,
+      string[],
+    ][];
+    if (batch.length === 0) return 0;
+    const tag = this.keys.tag(shard);
+    await Promise.all(
+      batch.map(([id, fields]) => {
+        const cdr = entryToCdr(tag, id, fields);
+        return this.js!.publish(cdrSubject(cdr.type as CdrType, this.opts.subjectPrefix), enc.encode(JSON.stringify(cdr)), {
+          msgID: cdr.cdrId,
+        });
+      }),
+    );
+    await this.redis.set(this.keys.relayPosition(shard), batch[batch.length - 1][0]);
+    return batch.length;
+  }
+}

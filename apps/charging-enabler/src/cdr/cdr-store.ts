@@ -1,0 +1,97 @@
+/**
+ * The CDR store: the shards' Redis outbox streams, read for the admin listing and the billing report. Stream
+ * entry ids are the Redis time of the change, so a period is an id range. A CDR id is `<shard>-<entry id>`.
+ */
+import { Cdr, CdrType } from '@imc/ch2';
+import type { RedisClient } from '@imc/runtime';
+import { LedgerKeys } from '../ledger/ledger-keys';
+
+export interface CdrQuery {
+  subscriber?: string;
+  /** Inclusive, ms since epoch. */
+  from?: number;
+  /** Inclusive, ms since epoch. */
+  to?: number;
+  type?: CdrType;
+  limit?: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface CdrPage {
+  cdrs: Cdr[];
+  nextCursor?: string;
+}
+
+const NUMERIC = new Set(['amount', 'balanceAfter', 'octets', 'items']);
+
+export function entryToCdr(shardTag: string, id: string, fields: string[]): Cdr {
+  const c: Record<string, unknown> = { cdrId: `${shardTag}-${id}` };
+  for (let i = 0; i < fields.length; i += 2) {
+    const k = fields[i];
+    const v = fields[i + 1];
+    if (v === '' && k !== 'service') continue;
+    c[k] = NUMERIC.has(k) ? Number(v) : v;
+  }
+  return c as unknown as Cdr;
+}
+
+/** Orders (entry id, shard) pairs: ms, then sequence, then shard. */
+function cmp(a: { id: string; shard: number }, b: { id: string; shard: number }): number {
+  const [am, as] = a.id.split('-').map(Number);
+  const [bm, bs] = b.id.split('-').map(Number);
+  return am - bm || as - bs || a.shard - b.shard;
+}
+
+export class CdrStore {
+  constructor(private readonly redis: RedisClient, private readonly keys: LedgerKeys) {}
+
+  /** One page of CDRs in time order. */
+  async list(q: CdrQuery): Promise<CdrPage> {
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+    let after: { id: string; shard: number } | undefined;
+    if (q.cursor) {
+      const m = /^(\d+-\d+)\.(\d+)$/.exec(q.cursor);
+      if (m) after = { id: m[1], shard: Number(m[2]) };
+    }
+    const shards = q.subscriber ? [this.keys.shardOf(q.subscriber)] : [...Array(this.keys.shards).keys()];
+    const found: { id: string; shard: number; cdr: Cdr }[] = [];
+    for (const shard of shards) {
+      let start = after ? after.id : q.from !== undefined ? `${q.from}-0` : '-';
+      const end = q.to !== undefined ? `${q.to}-18446744073709551615` : '+';
+      let taken = 0;
+      while (taken < limit + 1) {
+        const batch = (await this.redis.xrange(this.keys.outbox(shard), start, end, 'COUNT', 500)) as [string, string[]][];
+        if (batch.length === 0) break;
+        for (const [id, fields] of batch) {
+          if (after && cmp({ id, shard }, after) <= 0) continue;
+          const cdr = entryToCdr(this.keys.tag(shard), id, fields);
+          if (q.subscriber && cdr.subscriber !== q.subscriber) continue;
+          if (q.type && cdr.type !== q.type) continue;
+          found.push({ id, shard, cdr });
+          if (++taken > limit) break;
+        }
+        if (batch.length < 500) break;
+        start = `(${batch[batch.length - 1][0]}`;
+      }
+    }
+    found.sort(cmp);
+    const page = found.slice(0, limit);
+    const last = page[page.length - 1];
+    return { cdrs: page.map((f) => f.cdr), nextCursor: found.length > limit && last ? `${last.id}.${last.shard}` : undefined };
+  }
+
+  /** Every CDR of a period (for reports), shard by shard, in time order within a shard. */
+  async *all(from?: number, to?: number): AsyncGenerator<Cdr> {
+    for (let shard = 0; shard < this.keys.shards; shard++) {
+      let start = from !== undefined ? `${from}-0` : '-';
+      const end = to !== undefined ? `${to}-18446744073709551615` : '+';
+      for (;;) {
+        const batch = (await this.redis.xrange(this.keys.outbox(shard), start, end, 'COUNT', 1000)) as [string, string[]][];
+        for (const [id, fields] of batch) yield entryToCdr(this.keys.tag(shard), id, fields);
+        if (batch.length < 1000) break;
+        start = `(${batch[batch.length - 1][0]}`;
+      }
+    }
+  }
+}

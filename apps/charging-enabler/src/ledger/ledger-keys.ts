@@ -1,0 +1,54 @@
+/**
+ * Every Redis key of the ledger, built in one place. The ledger is split into hash-tag shards `{sN}`: an account,
+ * its reservations, idempotency answers, usage counters and its shard's CDR outbox, expiry index and charges all
+ * share the tag, so each Lua script touches one Redis Cluster slot. The shard count must not change once data exists.
+ */
+export class LedgerKeys {
+  constructor(private readonly prefix: string, readonly shards: number) {}
+
+  /** FNV-1a of the normalised subscriber, modulo the shard count. */
+  shardOf(subscriber: string): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < subscriber.length; i++) {
+      h ^= subscriber.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    return (h >>> 0) % this.shards;
+  }
+
+  tag(shard: number): string {
+    return `s${shard}`;
+  }
+
+  account(sub: string, shard = this.shardOf(sub)): string {
+    return `${this.prefix}acct:{s${shard}}:${sub}`;
+  }
+  idempotency(sub: string, requestId: string, shard = this.shardOf(sub)): string {
+    return `${this.prefix}idem:{s${shard}}:${sub}:${requestId}`;
+  }
+  reservation(shard: number, reservationId: string): string {
+    return `${this.prefix}res:{s${shard}}:${reservationId}`;
+  }
+  usage(sub: string, service: string, day: string, shard = this.shardOf(sub)): string {
+    return `${this.prefix}use:{s${shard}}:${sub}:${service}:${day}`;
+  }
+  expiryIndex(shard: number): string {
+    return `${this.prefix}resexp:{s${shard}}`;
+  }
+  outbox(shard: number): string {
+    return `${this.prefix}cdr:{s${shard}}`;
+  }
+  charges(shard: number): string {
+    return `${this.prefix}chg:{s${shard}}`;
+  }
+  relayPosition(shard: number): string {
+    return `${this.prefix}relay-pos:{s${shard}}`;
+  }
+  relayLease(shard: number): string {
+    return `${this.prefix}relay-lease:{s${shard}}`;
+  }
+  /** Pattern matching every account key (SCAN), for reports. */
+  accountPattern(): string {
+    return `${this.prefix}acct:*`;
+  }
+}

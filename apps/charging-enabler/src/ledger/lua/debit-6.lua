@@ -1,0 +1,49 @@
+--[[
+  Debit the used units of one reserved item (CH-2 ch2.debit; Diameter CCR-U/T with Used-Service-Unit).
+  The debit is bounded by what was reserved for the item; the item's whole hold leaves `reserved`, the difference
+  returns to the available credit. An item is settled once: a second debit of it is refused.
+  KEYS[1] account hash   KEYS[2] idempotency key   KEYS[3] reservation hash   KEYS[4] shard CDR outbox stream
+  KEYS[5] shard charges hash (cdrId -> refundable charge)   KEYS[6] usage hash (subscriber, service, day)
+  ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] reservationId   ARGV[4] itemId   ARGV[5] outcome
+  ARGV[6] octets   ARGV[7] subscriber   ARGV[8] rated amount for the octets used   ARGV[9] unit price
+  ARGV[10] now (ISO)   ARGV[11] shard tag (cdrId prefix)   ARGV[12] usage TTL (s)   ARGV[13] sessionId or ''
+  Returns {response JSON, notifications JSON}.
+]]
+--@include answer
+local stored = redis.call('GET', KEYS[2])
+if stored then return {stored, '[]'} end
+local requestId, rid, itemId = ARGV[1], ARGV[3], ARGV[4]
+local r = redis.call('HMGET', KEYS[3], 'sub', 'svc', 'sid', 'cur', 'i:' .. itemId, 'd:' .. itemId)
+if not r[1] or r[1] ~= ARGV[7] then
+  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002,
+    message = 'reservation ' .. rid .. ' is unknown, expired or released'})
+end
+if not r[5] then
+  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002, currency = r[4],
+    message = 'item ' .. itemId .. ' is not part of reservation ' .. rid})
+end
+if r[6] then
+  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002, currency = r[4],
+    message = 'item ' .. itemId .. ' of reservation ' .. rid .. ' was already debited'})
+end
+local service, currency = r[2], r[4]
+local hold = tonumber(r[5])
+local amount = tonumber(ARGV[8])
+if amount > hold then amount = hold end
+local balBefore = tonumber(redis.call('HGET', KEYS[1], 'balance'))
+local balance = redis.call('HINCRBY', KEYS[1], 'balance', -amount)
+redis.call('HINCRBY', KEYS[1], 'reserved', -hold)
+redis.call('HINCRBY', KEYS[1], 'sum:debit', amount)
+local remaining = redis.call('HINCRBY', KEYS[3], 'amt', -hold)
+redis.call('HSET', KEYS[3], 'd:' .. itemId, amount)
+local sid = ARGV[13]
+if sid == '' then sid = r[3] end
+local id = redis.call('XADD', KEYS[4], '*', 'type', 'debit', 'subscriber', ARGV[7], 'service', service, 'requestId', requestId,
+  'reservationId', rid, 'sessionId', sid, 'itemId', itemId, 'octets', ARGV[6], 'outcome', ARGV[5], 'amount', amount,
+  'currency', currency, 'balanceAfter', balance, 'timestamp', ARGV[10])
+local cdrId = ARGV[11] .. '-' .. id
+redis.call('HSET', KEYS[5], cdrId, amount .. '|0|' .. ARGV[7] .. '|' .. service .. '|' .. currency)
+afterDecrease(KEYS[1], service, tonumber(ARGV[9]), balBefore, balance)
+afterUsage(KEYS[1], KEYS[6], service, 1, tonumber(ARGV[6]), tonumber(ARGV[12]))
+return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, debitedAmount = amount, cdrId = cdrId,
+  remainingReserved = remaining, currency = currency})

@@ -1,0 +1,34 @@
+--[[
+  Refund all or part of an earlier charge (CH-2 ch2.refund; Diameter Requested-Action REFUND_ACCOUNT).
+  Bounded by what that charge took minus what was already refunded.
+  KEYS[1] account hash   KEYS[2] idempotency key   KEYS[3] shard CDR outbox stream   KEYS[4] shard charges hash
+  ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] cdrId of the charge   ARGV[4] amount or '' (all)
+  ARGV[5] subscriber   ARGV[6] now (ISO)   ARGV[7] shard tag   ARGV[8] sessionId or ''
+  Returns {response JSON, notifications JSON}.
+]]
+--@include answer
+local stored = redis.call('GET', KEYS[2])
+if stored then return {stored, '[]'} end
+local requestId, cdrId = ARGV[1], ARGV[3]
+local c = redis.call('HGET', KEYS[4], cdrId)
+local charged, refunded, sub, service, currency
+if c then charged, refunded, sub, service, currency = string.match(c, '^(%d+)|(%d+)|([^|]*)|([^|]*)|(.*)$') end
+if not c or sub ~= ARGV[5] or redis.call('EXISTS', KEYS[1]) == 0 then
+  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002,
+    message = 'no refundable charge ' .. cdrId .. ' for ' .. ARGV[5]})
+end
+local left = tonumber(charged) - tonumber(refunded)
+local amount = left
+if ARGV[4] ~= '' then amount = tonumber(ARGV[4]) end
+if amount > left or amount <= 0 then
+  return answer({requestId = requestId, result = 'INVALID_REQUEST', resultCode = 5004, currency = currency,
+    details = {'amount: ' .. amount .. ' exceeds what charge ' .. cdrId .. ' can still refund (' .. left .. ')'}})
+end
+local after = redis.call('HINCRBY', KEYS[1], 'balance', amount)
+redis.call('HINCRBY', KEYS[1], 'sum:refund', amount)
+redis.call('HSET', KEYS[4], cdrId, charged .. '|' .. (tonumber(refunded) + amount) .. '|' .. sub .. '|' .. service .. '|' .. currency)
+local id = redis.call('XADD', KEYS[3], '*', 'type', 'refund', 'subscriber', sub, 'service', service, 'requestId', requestId,
+  'sessionId', ARGV[8], 'refundOf', cdrId, 'amount', amount, 'currency', currency, 'balanceAfter', after, 'timestamp', ARGV[6])
+afterIncrease(KEYS[1], after)
+return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, refundedAmount = amount,
+  cdrId = ARGV[7] .. '-' .. id, currency = currency})

@@ -1,0 +1,43 @@
+/** Prometheus metrics of the enabler (operations.md "/metrics"), on a registry of its own per instance. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class EnablerMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'ch2_requests_total',
+    help: 'CH-2 requests by subject and result',
+    labelNames: ['subject', 'result'],
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'ch2_request_duration_seconds',
+    help: 'CH-2 request handling time by subject',
+    labelNames: ['subject'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly openReservations = new Gauge({
+    name: 'ch2_reservations_open',
+    help: 'Reservations currently holding credit',
+    registers: [this.registry],
+  });
+  readonly cdrsRelayed = new Counter({
+    name: 'ch2_cdrs_relayed_total',
+    help: 'CDRs published from the Redis outbox to JetStream',
+    registers: [this.registry],
+  });
+  readonly reservationsExpired = new Counter({
+    name: 'ch2_reservations_expired_total',
+    help: 'Reservations returned to the balance by the expiry sweeper',
+    registers: [this.registry],
+  });
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeCh2(op: string, result: string, seconds: number): void {
+    this.requests.inc({ subject: `ch2.${op}`, result });
+    this.latency.observe({ subject: `ch2.${op}` }, seconds);
+  }
+}
