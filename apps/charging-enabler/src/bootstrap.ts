@@ -143,7 +143,9 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
       await app.close(); // stops taking CH-2 requests (grace period for those in flight), then HTTP
       await Promise.all([sweeper.stop(), relay.stop()]);
       await nc.drain().catch(() => undefined);
-      await redis.quit().catch(() => redis.disconnect());
+      // QUIT waits for a reachable server; a Redis that is down must not hold the process open.
+      await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+      redis.disconnect();
     })());
   return { app, config, httpPort, ledger, cdrs, relay, sweeper, redis, close };
 }
