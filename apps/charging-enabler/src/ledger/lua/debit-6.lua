@@ -31,10 +31,10 @@ local hold = tonumber(r[5])
 local amount = tonumber(ARGV[8])
 if amount > hold then amount = hold end
 local balBefore = tonumber(redis.call('HGET', KEYS[1], 'balance'))
-local balance = redis.call('HINCRBY', KEYS[1], 'balance', -amount)
-redis.call('HINCRBY', KEYS[1], 'reserved', -hold)
+local balance = redis.call('HINCRBY', KEYS[1], 'balance', 0 - amount)
+redis.call('HINCRBY', KEYS[1], 'reserved', 0 - hold)
 redis.call('HINCRBY', KEYS[1], 'sum:debit', amount)
-local remaining = redis.call('HINCRBY', KEYS[3], 'amt', -hold)
+local remaining = redis.call('HINCRBY', KEYS[3], 'amt', 0 - hold)
 redis.call('HSET', KEYS[3], 'd:' .. itemId, amount)
 local sid = ARGV[13]
 if sid == '' then sid = r[3] end

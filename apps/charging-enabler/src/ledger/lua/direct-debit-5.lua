@@ -33,7 +33,7 @@ if balance - reserved < total then
   return answer({requestId = requestId, result = 'CREDIT_LIMIT_REACHED', resultCode = 4012, currency = currency,
     message = 'available credit ' .. (balance - reserved) .. ' cannot cover ' .. total})
 end
-local after = redis.call('HINCRBY', KEYS[1], 'balance', -total)
+local after = redis.call('HINCRBY', KEYS[1], 'balance', 0 - total)
 redis.call('HINCRBY', KEYS[1], 'sum:debit', total)
 local id = redis.call('XADD', KEYS[3], '*', 'type', 'direct-debit', 'subscriber', ARGV[3], 'service', service,
   'requestId', requestId, 'sessionId', ARGV[5], 'octets', ARGV[9], 'items', ARGV[8], 'amount', total, 'currency', currency,

@@ -13,7 +13,7 @@ if not r[1] then
 end
 if tonumber(r[6]) > tonumber(ARGV[2]) then return 0 end
 local amt = tonumber(r[5])
-redis.call('HINCRBY', KEYS[1], 'reserved', -amt)
+redis.call('HINCRBY', KEYS[1], 'reserved', 0 - amt)
 redis.call('DEL', KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
 local balance = redis.call('HGET', KEYS[1], 'balance') or '0'

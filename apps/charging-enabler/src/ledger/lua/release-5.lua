@@ -16,7 +16,8 @@ if not r[1] or r[1] ~= ARGV[4] then
     message = 'reservation ' .. rid .. ' is unknown, expired or already released'})
 end
 local amt = tonumber(r[5])
-redis.call('HINCRBY', KEYS[1], 'reserved', -amt)
+-- `0 - x`, never `-x`: Lua 5.1 negates 0 to -0, which Redis refuses as an integer argument
+redis.call('HINCRBY', KEYS[1], 'reserved', 0 - amt)
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[4], rid)
 local balance = redis.call('HGET', KEYS[1], 'balance')
