@@ -72,13 +72,13 @@ export function common(sub: string, service = 'im.test') {
 }
 
 /** Polls `check` until it returns a truthy value (no fixed sleeps: it returns as soon as the condition holds). */
-export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 5000, everyMs = 10): Promise<T> {
+export async function waitFor<T>(check: () => Promise<T> | T, what: string, timeoutMs = 5000, everyMs = 10): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await check();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
     } catch (e) {
       last = e;
     }

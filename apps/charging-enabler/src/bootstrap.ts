@@ -5,7 +5,6 @@
 import 'reflect-metadata';
 import { ConsoleLogger, INestApplication, LogLevel as NestLogLevel, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ServerNats } from '@nestjs/microservices';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { CH2_OPERATIONS, CH2_QUEUE_GROUP, ch2Subject } from '@imc/ch2';
@@ -20,6 +19,7 @@ import { ChargingService } from './ch2/charging.service';
 import { Notifier } from './ch2/notifier';
 import { CdrStore } from './cdr/cdr-store';
 import { CdrRelay } from './cdr/cdr-relay';
+import { Ch2NatsServer } from './ch2/ch2-nats.server';
 import { EnablerMetrics } from './observability/enabler-metrics';
 
 export interface RunningEnabler {
@@ -55,7 +55,7 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
   const config = loadEnablerConfig(env);
   const logger = new ConsoleLogger('charging-enabler', { json: true, logLevels: NEST_LEVELS[config.logLevel] });
   const tariffs = TariffBook.fromFile(config.tariffsFile);
-  const redis = createRedis(config.redisUrl);
+  const redis = createRedis(config.redisUrl, { enableAutoPipelining: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;
   try {
@@ -107,14 +107,11 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
     logger: config.logLevel === 'silent' ? false : logger,
     abortOnError: false,
   });
-  const server = new ServerNats({
+  const server = new Ch2NatsServer({
     servers: natsServers(config.natsUrl),
     name: 'charging-enabler-ch2',
     queue: CH2_QUEUE_GROUP,
-    gracefulShutdown: config.shutdownGraceMs > 0,
-    gracePeriod: config.shutdownGraceMs,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
+    graceMs: config.shutdownGraceMs,
   });
   for (const op of CH2_OPERATIONS) {
     server.addHandler(ch2Subject(op, config.subjectPrefix), (data: unknown) => charging.handle(op, data), false);

@@ -133,8 +133,20 @@ export class TariffBook {
     return [...this.tariffs.values()];
   }
 
+  /** Last answer per time zone: requests arrive in bursts within one minute, and Intl formatting is the costly part. */
+  private readonly lastMinute = new Map<string, { epochMin: number; local: number }>();
+
   /** Minutes after local midnight of `at` in `timeZone`. */
   private localMinutes(at: Date, timeZone: string): number {
+    const epochMin = Math.floor(at.getTime() / 60000);
+    const last = this.lastMinute.get(timeZone);
+    if (last && last.epochMin === epochMin) return last.local;
+    const local = this.formatMinutes(at, timeZone);
+    this.lastMinute.set(timeZone, { epochMin, local });
+    return local;
+  }
+
+  private formatMinutes(at: Date, timeZone: string): number {
     let f = this.clocks.get(timeZone);
     if (!f) {
       f = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });

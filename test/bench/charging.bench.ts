@@ -1,0 +1,151 @@
+/**
+ * bench:charging — reserve+debit pairs per second and p50/p99 latency through the real Charging Enabler (its own
+ * process, NATS + Redis), at concurrency 1, 64 and 256, with the raw NATS request/reply rate measured in the same
+ * run as the ceiling (an echo responder in its own process, same envelope size). Prints a table, writes JSON.
+ * Not a test: it never fails on a figure.
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, NatsConnection } from 'nats';
+import { Ch2Client } from '@imc/ch2';
+import { ensureLocalInfra, freePort } from '@imc/runtime';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,64,256').split(',').map(Number);
+
+interface Row {
+  what: string;
+  concurrency: number;
+  ops: number;
+  perSecond: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function run(what: string, concurrency: number, op: () => Promise<unknown>): Promise<Row> {
+  const lat: number[] = [];
+  const end = performance.now() + DURATION_MS;
+  let ops = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await op();
+        lat.push(performance.now() - t);
+        ops++;
+      }
+    }),
+  );
+  const secs = (performance.now() - started) / 1000;
+  lat.sort((a, b) => a - b);
+  return { what, concurrency, ops, perSecond: Math.round(ops / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
+}
+
+function child(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+const ECHO = `
+const { connect } = require('nats');
+(async () => {
+  const nc = await connect({ servers: process.env.NATS_URL });
+  const enc = new TextEncoder();
+  nc.subscribe(process.env.SUBJECT, { queue: 'echo', callback: (_e, m) => {
+    const req = JSON.parse(new TextDecoder().decode(m.data));
+    m.respond(enc.encode(JSON.stringify({ err: null, response: req.data, isDisposed: true, id: req.id })));
+  } });
+  process.on('SIGTERM', () => nc.close().then(() => process.exit(0)));
+})();`;
+
+async function main(): Promise<void> {
+  const infra = await ensureLocalInfra({ log: (l) => console.error(`[bench] ${l}`) });
+  const id = randomBytes(3).toString('hex');
+  const prefix = `bench${id}.`;
+  const httpPort = await freePort();
+  const env = {
+    NATS_URL: infra.nats.url,
+    REDIS_URL: infra.redis.url,
+    NATS_SUBJECT_PREFIX: prefix,
+    REDIS_KEY_PREFIX: `bench${id}:`,
+    CDR_STREAM: `BENCH${id}`,
+    HTTP_PORT: String(httpPort),
+    HTTP_HOST: '127.0.0.1',
+    ADMIN_TOKEN: 'bench',
+    LOG_LEVEL: 'error',
+    TARIFFS_FILE: join(ROOT, 'deploy', 'tariffs.yaml'),
+  };
+  const echo = child(['-e', ECHO], { NATS_URL: infra.nats.url, SUBJECT: `${prefix}echo` });
+  const enabler = child([join(ROOT, 'dist', 'apps', 'charging-enabler', 'src', 'main.js')], env);
+  const nc: NatsConnection = await connect({ servers: infra.nats.url });
+  const rows: Row[] = [];
+  try {
+    await waitHttp(`http://127.0.0.1:${httpPort}/health/ready`);
+    const sub = `sip:bench-${id}@example.com`;
+    await fetch(`http://127.0.0.1:${httpPort}/v1/accounts`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
+      body: JSON.stringify({ subscriber: sub, balance: 1e13, currency: 'EUR' }),
+    });
+    const ch2 = new Ch2Client(nc, { subjectPrefix: prefix, timeoutMs: 10000, retries: 0 });
+    const enc = new TextEncoder();
+    const sample = enc.encode(
+      JSON.stringify({ pattern: `${prefix}echo`, data: { requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', timestamp: new Date().toISOString(), items: [{ id: 'm1', octets: 1024 }] }, id: randomUUID() }),
+    );
+    // warm-up
+    await run('warm-up', 16, () => nc.request(`${prefix}echo`, sample, { timeout: 10000 }));
+    for (const c of CONCURRENCY) {
+      rows.push(await run('raw NATS request/reply', c, () => nc.request(`${prefix}echo`, sample, { timeout: 10000 })));
+      const now = new Date().toISOString();
+      rows.push(
+        await run('reserve+debit pair', c, async () => {
+          const r = await ch2.reserve({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', timestamp: now, items: [{ id: 'm1', octets: 1024 }] });
+          if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.result}`);
+          const d = await ch2.debit({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', timestamp: now, reservationId: r.reservationId!, itemId: 'm1', outcome: 'delivered', octets: 1024 });
+          if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.result}`);
+        }),
+      );
+    }
+  } finally {
+    await nc.close();
+    echo.kill('SIGTERM');
+    enabler.kill('SIGTERM');
+    await new Promise((r) => enabler.once('exit', r));
+    await infra.stop();
+  }
+  console.log(`\nbench:charging — ${DURATION_MS} ms per row, enabler and echo responder each in their own process\n`);
+  console.log('| what | concurrency | ops | per second | p50 ms | p99 ms | pairs/s vs raw req/s |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const raw = rows.find((x) => x.what.startsWith('raw') && x.concurrency === r.concurrency)!;
+    const ratio = r.what.startsWith('reserve') ? `${((100 * r.perSecond) / raw.perSecond).toFixed(0)} %` : '';
+    console.log(`| ${r.what} | ${r.concurrency} | ${r.ops} | ${r.perSecond} | ${r.p50ms} | ${r.p99ms} | ${ratio} |`);
+  }
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench-results', 'charging.json'), JSON.stringify({ date: new Date().toISOString(), durationMs: DURATION_MS, rows }, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
