@@ -1,0 +1,3 @@
+export * from './msrp-tcp';
+export * from './msrp-ws';
+export * from './node-clock';

@@ -1,0 +1,71 @@
+/** MSRP over WebSocket (RFC 7977): subprotocol `msrp` (§4.1), one or more MSRP frames per WebSocket message. */
+import { createServer, Server } from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
+import { MsrpConnection, MsrpConnectionEvents, MsrpParserLimits, SessionDirectory } from '@imc/msrp';
+
+function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits): MsrpConnection {
+  const conn = new MsrpConnection(
+    (b) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(b);
+    },
+    () => ws.close(),
+    directory,
+    events,
+    limits,
+  );
+  ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    conn.push(new Uint8Array(buf.buffer, buf.byteOffset, buf.length));
+  });
+  ws.on('error', () => ws.terminate());
+  ws.on('close', () => conn.end());
+  return conn;
+}
+
+export class MsrpWsServer {
+  private http?: Server;
+  private wss?: WebSocketServer;
+  port = 0;
+
+  constructor(
+    private readonly directory: SessionDirectory,
+    private readonly events: MsrpConnectionEvents = {},
+    private readonly limits: MsrpParserLimits = {},
+  ) {}
+
+  listen(port: number, host = '0.0.0.0'): Promise<number> {
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { upgrade: 'websocket' });
+      res.end('MSRP over WebSocket (RFC 7977): connect with subprotocol "msrp"\n');
+    });
+    this.wss = new WebSocketServer({ server: http, maxPayload: 32 * 1024 * 1024, handleProtocols: (p) => (p.has('msrp') ? 'msrp' : false) });
+    this.wss.on('connection', (ws) => wire(ws, this.directory, this.events, this.limits));
+    return new Promise((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(port, host, () => {
+        http.off('error', reject);
+        this.http = http;
+        const a = http.address();
+        this.port = typeof a === 'object' && a ? a.port : port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    for (const c of this.wss?.clients ?? []) c.terminate();
+    this.wss?.close();
+    return new Promise((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+  }
+}
+
+export function connectMsrpWs(url: string, directory: SessionDirectory, events: MsrpConnectionEvents = {}, limits: MsrpParserLimits = {}): Promise<MsrpConnection> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, 'msrp');
+    ws.once('error', reject);
+    ws.once('open', () => {
+      ws.off('error', reject);
+      resolve(wire(ws, directory, events, limits));
+    });
+  });
+}
