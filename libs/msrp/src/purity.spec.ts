@@ -15,5 +15,6 @@ describe('libs/msrp stays pure (and browser-safe)', () => {
   it.each(files.map((f) => [f.slice(__dirname.length + 1), f]))('%s imports nothing from the platform', (_n, f) => {
     const imports = [...readFileSync(f, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]);
     expect(imports.filter((i) => /^(node:|net$|dgram$|tls$|http|ws$|@nestjs|ioredis|nats)/.test(i))).toEqual([]);
+    expect(readFileSync(f, 'utf8')).not.toMatch(/\bBuffer\./); // runs in browsers too
   });
 });
