@@ -24,8 +24,9 @@ export class Uas2xxRetransmitter {
     this.interval = timers.T1;
   }
 
-  start(): void {
-    this.sink.send(this.bytes);
+  /** `sendFirst` false when the first copy already left through the INVITE transaction. */
+  start(sendFirst = true): void {
+    if (sendFirst) this.sink.send(this.bytes);
     if (!this.sink.reliable) this.timer = this.clock.setTimer(this.interval, () => this.retransmit());
     this.giveUp = this.clock.setTimer(64 * this.timers.T1, () => {
       if (this.acked) return;

@@ -1,0 +1,181 @@
+/**
+ * Starts one im-server: SIP (UDP/TCP/WS) and MSRP (TCP/WS) listeners, the CH-2 client with its durable retry
+ * queue, the NATS deposit subject, the expiry sweeper, and the admin HTTP API. Used by main.ts and by tests.
+ */
+import 'reflect-metadata';
+import { ConsoleLogger, INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { connect, NatsConnection } from 'nats';
+import { Ch2Client } from '@imc/ch2';
+import { createRedis, Env, RedisClient } from '@imc/runtime';
+import { ImServerConfig, loadImServerConfig } from './config';
+import { ImModule } from './im.module';
+import { DeferredStore } from './store/deferred-store';
+import { UserStore } from './store/user-store';
+import { DepositService } from './deposit/deposit.service';
+import { ImMetrics } from './observability/im-metrics';
+import { SipServer } from './sip/sip-server';
+import { RetrievalService } from './retrieval/retrieval.service';
+import { ChargingGateway } from './charging/charging-gateway';
+import { ChargingRetryQueue } from './charging/charging-retry-queue';
+
+export interface RunningImServer {
+  app: INestApplication;
+  config: ImServerConfig;
+  httpPort: number;
+  sipUdpPort: number;
+  sipTcpPort: number;
+  sipWsPort: number;
+  msrpTcpPort: number;
+  msrpWsPort: number;
+  store: DeferredStore;
+  users: UserStore;
+  retryQueue: ChargingRetryQueue;
+  retrieval: RetrievalService;
+  redis: RedisClient;
+  close(): Promise<void>;
+}
+
+const LEVELS: Record<string, NestLogLevel[]> = {
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+  silent: [],
+};
+
+function natsServers(url: string): string[] {
+  return url.split(',').map((u) => u.trim().replace(/^nats:\/\//, '')).filter(Boolean);
+}
+
+export async function startImServer(env: Env): Promise<RunningImServer> {
+  const config = loadImServerConfig(env);
+  const logger = new ConsoleLogger('im-server', { json: true, logLevels: LEVELS[config.logLevel] });
+  const redis = createRedis(config.redisUrl, { enableAutoPipelining: true });
+  redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: natsServers(config.natsUrl), name: 'im-server', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  } catch (e) {
+    redis.disconnect();
+    throw new Error(`cannot connect to NATS at ${config.natsUrl} (NATS_URL): ${(e as Error).message}`);
+  }
+  let natsUp = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') natsUp = false;
+      else if (s.type === 'reconnect') natsUp = true;
+    }
+  })();
+
+  const metrics = new ImMetrics();
+  const store = new DeferredStore(redis, config.keyPrefix, {
+    maxMessageBytes: config.maxMessageBytes,
+    userMaxMessages: config.userMaxMessages,
+    userMaxBytes: config.userMaxBytes,
+    ttlSeconds: config.messageTtlSeconds,
+  });
+  const users = new UserStore(redis, config.keyPrefix);
+  const ch2 = new Ch2Client(nc, { subjectPrefix: config.subjectPrefix, timeoutMs: config.chargingTimeoutMs, retries: config.chargingRetries });
+  const retryQueue = new ChargingRetryQueue(redis, config.keyPrefix, ch2, config.retryIntervalMs, (q, result) =>
+    logger.log(`retry queue: ${q.op} ${q.req.requestId} answered ${result}`),
+  );
+  const charging = new ChargingGateway(ch2, retryQueue, config.chargingService, config.reservationValiditySeconds, (s, r, t) => metrics.observeCh2(s, r, t));
+  const sipLog = { log: (m: string) => logger.log(m), warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) };
+  const sip = new SipServer(config, store, users, metrics, sipLog);
+  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m));
+  sip.retrieval = retrieval;
+  const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor));
+
+  const readiness = {
+    redis: async () => {
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    nats: () => !nc.isClosed() && natsUp,
+    sample: async () => {
+      metrics.retryQueue.set(await retryQueue.depth());
+      metrics.sessions.set(retrieval.activeSessions);
+    },
+  };
+
+  const app = await NestFactory.create(ImModule.forRoot({ config, store, users, deposits, metrics, readiness }), {
+    logger: config.logLevel === 'silent' ? false : logger,
+    abortOnError: false,
+  });
+  const doc = new DocumentBuilder()
+    .setTitle('IM Charging — im-server admin API')
+    .setDescription('SIP users (digest credentials), deferred messages, deposits.')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
+
+  await retrieval.start();
+  await sip.start();
+  // NATS deposit subject for other IM components (retrieval-flow.md "Deposit")
+  const depositSub = nc.subscribe(`${config.subjectPrefix}im.deferred.deposit`, {
+    queue: 'im-server',
+    callback: (_e, m) => {
+      let data: unknown;
+      try {
+        data = JSON.parse(new TextDecoder().decode(m.data));
+      } catch {
+        data = undefined;
+      }
+      const payload = (data as { data?: unknown; pattern?: unknown })?.pattern !== undefined ? (data as { data?: unknown }).data : data;
+      void deposits.deposit(payload).then(
+        (r) => m.respond(new TextEncoder().encode(JSON.stringify(r))),
+        (e: Error) => m.respond(new TextEncoder().encode(JSON.stringify({ ok: false, status: 500, error: e.message }))),
+      );
+    },
+  });
+  retryQueue.start();
+  const sweeper = setInterval(() => void store.sweepExpired().catch(() => undefined), config.expirySweepMs);
+  sweeper.unref();
+  if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
+  if (config.auth === 'none') logger.warn('SIP_AUTH=none: identities are taken from the From header — development only, never in production');
+  await app.listen(config.httpPort, config.httpHost);
+  const addr = app.getHttpServer().address();
+  const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
+  logger.log(
+    `im-server ready: SIP udp:${sip.ports.udp} tcp:${sip.ports.tcp} ws:${sip.ports.ws}, MSRP tcp:${retrieval.ports.tcp} ws:${retrieval.ports.ws}, admin HTTP :${httpPort}, domain ${config.domain}, policy ${config.chargingPolicy}`,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      sip.drain();
+      await retrieval.shutdown(config.shutdownDeadlineMs);
+      clearInterval(sweeper);
+      await retryQueue.stop();
+      depositSub.unsubscribe();
+      await sip.close();
+      await app.close();
+      await nc.drain().catch(() => undefined);
+      await Promise.race([redis.quit().catch(() => undefined), new Promise((r) => setTimeout(r, 500).unref())]);
+      redis.disconnect();
+    })());
+
+  return {
+    app,
+    config,
+    httpPort,
+    sipUdpPort: sip.ports.udp,
+    sipTcpPort: sip.ports.tcp,
+    sipWsPort: sip.ports.ws,
+    msrpTcpPort: retrieval.ports.tcp,
+    msrpWsPort: retrieval.ports.ws,
+    store,
+    users,
+    retryQueue,
+    retrieval,
+    redis,
+    close,
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The im-server's side of CH-2 (the "Charging Enabler User" of the OMA CR): builds requests with derived,
+ * replay-safe requestIds, sends them through `Ch2Client` (Tx + same-requestId retries), and puts debits,
+ * releases and refunds that got no answer in the durable retry queue.
+ */
+import { Ch2Client, Ch2UnavailableError, DebitResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
+import { ChargingRetryQueue } from './charging-retry-queue';
+
+export type Reserved = { kind: 'answer'; res: ReserveResponse } | { kind: 'unavailable'; error: Ch2UnavailableError };
+export type Settled<T> = { kind: 'answer'; res: T } | { kind: 'queued' };
+
+export class ChargingGateway {
+  constructor(
+    private readonly ch2: Ch2Client,
+    private readonly queue: ChargingRetryQueue,
+    private readonly service: string,
+    private readonly validitySeconds: number,
+    private readonly observe: (subject: string, result: string, seconds: number) => void = () => undefined,
+  ) {}
+
+  private common(subscriber: string, requestId: string, sessionId: string) {
+    return { requestId, subscriber, service: this.service, timestamp: new Date().toISOString(), sessionId };
+  }
+
+  private async timed<T extends { result: string }>(subject: string, f: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      const r = await f();
+      this.observe(subject, r.result, (performance.now() - t) / 1000);
+      return r;
+    } catch (e) {
+      this.observe(subject, e instanceof Ch2UnavailableError ? 'UNAVAILABLE' : 'ERROR', (performance.now() - t) / 1000);
+      throw e;
+    }
+  }
+
+  /** requestId derived from the SIP transaction, so a retransmitted INVITE never reserves twice. */
+  async reserve(subscriber: string, requestId: string, sessionId: string, items: Ch2Item[]): Promise<Reserved> {
+    try {
+      const res = await this.timed('ch2.reserve', () => this.ch2.reserve({ ...this.common(subscriber, requestId, sessionId), items, validitySeconds: this.validitySeconds }));
+      return { kind: 'answer', res };
+    } catch (e) {
+      if (e instanceof Ch2UnavailableError) return { kind: 'unavailable', error: e };
+      throw e;
+    }
+  }
+
+  /** Debit requestId = reservation + message id (retrieval-flow.md: a retried delivery never charges twice). */
+  static debitId(reservationId: string, itemId: string): string {
+    return `dbt:${reservationId}:${itemId}`;
+  }
+
+  async debit(subscriber: string, sessionId: string, reservationId: string, itemId: string, outcome: 'delivered' | 'rejected' | 'timeout', octets: number): Promise<Settled<DebitResponse>> {
+    const req = { ...this.common(subscriber, ChargingGateway.debitId(reservationId, itemId), sessionId), reservationId, itemId, outcome, octets };
+    try {
+      return { kind: 'answer', res: await this.timed('ch2.debit', () => this.ch2.debit(req)) };
+    } catch (e) {
+      if (!(e instanceof Ch2UnavailableError)) throw e;
+      await this.queue.enqueue({ op: 'debit', req });
+      return { kind: 'queued' };
+    }
+  }
+
+  async release(subscriber: string, sessionId: string, reservationId: string): Promise<Settled<ReleaseResponse>> {
+    const req = { ...this.common(subscriber, `rel:${reservationId}`, sessionId), reservationId };
+    try {
+      return { kind: 'answer', res: await this.timed('ch2.release', () => this.ch2.release(req)) };
+    } catch (e) {
+      if (!(e instanceof Ch2UnavailableError)) throw e;
+      await this.queue.enqueue({ op: 'release', req });
+      return { kind: 'queued' };
+    }
+  }
+
+  /**
+   * CHARGING_FAILURE_HANDLING=continue (RFC 4006 CCFH CONTINUE): the enabler was unreachable at INVITE time and the
+   * message was delivered anyway; its charge is recorded as a direct debit in the durable queue, sent when the
+   * enabler is back (requestId derived from the session and message, so it is charged once).
+   */
+  async recordDeferredCharge(subscriber: string, sessionId: string, itemId: string, octets: number): Promise<void> {
+    await this.queue.enqueue(
+      { op: 'direct-debit', req: { ...this.common(subscriber, `ddb:${sessionId}:${itemId}`, sessionId), items: [{ id: itemId, octets }] } },
+      0,
+    );
+  }
+
+  async refund(subscriber: string, sessionId: string, cdrId: string): Promise<Settled<RefundResponse>> {
+    const req = { ...this.common(subscriber, `rfd:${cdrId}`, sessionId), cdrId };
+    try {
+      return { kind: 'answer', res: await this.timed('ch2.refund', () => this.ch2.refund(req)) };
+    } catch (e) {
+      if (!(e instanceof Ch2UnavailableError)) throw e;
+      await this.queue.enqueue({ op: 'refund', req });
+      return { kind: 'queued' };
+    }
+  }
+}

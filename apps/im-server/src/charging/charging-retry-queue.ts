@@ -1,0 +1,102 @@
+/**
+ * The durable retry queue for CH-2 requests whose answer never came (ch2-contract.md "debit retry queue",
+ * RFC 4006 §5.7 DDFH TERMINATE_OR_BUFFER adapted): a debit, release or refund is stored in Redis with its
+ * requestId and re-sent with that same requestId until the enabler answers — so nothing is lost and, the enabler
+ * being idempotent by requestId, nothing is charged twice.
+ */
+import { Ch2Client, Ch2UnavailableError, DebitRequest, DirectDebitRequest, RefundRequest, ReleaseRequest } from '@imc/ch2';
+import type { RedisClient } from '@imc/runtime';
+
+export type QueuedOp =
+  | { op: 'debit'; req: DebitRequest }
+  | { op: 'release'; req: ReleaseRequest }
+  | { op: 'refund'; req: RefundRequest }
+  | { op: 'direct-debit'; req: DirectDebitRequest };
+
+export class ChargingRetryQueue {
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private stopped = false;
+  private readonly zset: string;
+  private readonly hash: string;
+
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+    private readonly ch2: Ch2Client,
+    private readonly intervalMs: number,
+    private readonly onAnswered: (q: QueuedOp, result: string) => void = () => undefined,
+  ) {
+    this.zset = `${prefix}ch2q:{retry}:due`;
+    this.hash = `${prefix}ch2q:{retry}:ops`;
+  }
+
+  async enqueue(q: QueuedOp, delayMs = this.intervalMs): Promise<void> {
+    await this.redis.multi().hset(this.hash, q.req.requestId, JSON.stringify(q)).zadd(this.zset, Date.now() + delayMs, q.req.requestId).exec();
+  }
+
+  async depth(): Promise<number> {
+    return this.redis.zcard(this.zset);
+  }
+
+  start(): void {
+    this.stopped = false;
+    const loop = async () => {
+      await this.drain();
+      if (!this.stopped) {
+        this.timer = setTimeout(loop, this.intervalMs);
+        this.timer.unref();
+      }
+    };
+    this.timer = setTimeout(loop, this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    while (this.running) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** Re-sends every due request once; returns how many got an answer. */
+  async drain(now = Date.now()): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    let answered = 0;
+    try {
+      const due = await this.redis.zrangebyscore(this.zset, '-inf', now, 'LIMIT', 0, 500);
+      for (const id of due) {
+        if (this.stopped) break;
+        const raw = await this.redis.hget(this.hash, id);
+        if (!raw) {
+          await this.redis.zrem(this.zset, id);
+          continue;
+        }
+        const q = JSON.parse(raw) as QueuedOp;
+        try {
+          const res =
+            q.op === 'debit'
+              ? await this.ch2.debit(q.req)
+              : q.op === 'release'
+                ? await this.ch2.release(q.req)
+                : q.op === 'refund'
+                  ? await this.ch2.refund(q.req)
+                  : await this.ch2.directDebit(q.req);
+          if (res.result === 'TOO_BUSY') throw new Ch2UnavailableError('enabler too busy', q.op);
+          await this.redis.multi().zrem(this.zset, id).hdel(this.hash, id).exec();
+          answered++;
+          this.onAnswered(q, res.result);
+        } catch (e) {
+          if (!(e instanceof Ch2UnavailableError)) throw e;
+          await this.redis.zadd(this.zset, Date.now() + this.intervalMs, id);
+          break; // the enabler is still away: try again next round
+        }
+      }
+    } catch {
+      /* Redis hiccup: next round */
+    } finally {
+      this.running = false;
+    }
+    return answered;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The im-server's configuration, parsed and validated once from the environment (operations.md "Environment").
+ * A bad value stops the service with an error naming the variable.
+ */
+import { ConfigError, Env, EnvReader } from '@imc/runtime';
+
+export const CHARGING_POLICIES = ['on-outcome', 'on-delivery', 'before-send'] as const;
+export type ChargingPolicy = (typeof CHARGING_POLICIES)[number];
+export const FAILURE_HANDLING = ['terminate', 'continue', 'retry-and-terminate'] as const;
+export type FailureHandling = (typeof FAILURE_HANDLING)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose', 'silent'] as const;
+
+export interface ImServerConfig {
+  natsUrl: string;
+  redisUrl: string;
+  subjectPrefix: string;
+  keyPrefix: string;
+  domain: string;
+  /** Address the SIP and MSRP listeners bind to. */
+  bindHost: string;
+  /** Address written in Via, Contact, SDP and MSRP paths. */
+  advertisedHost: string;
+  sipUdpPort: number;
+  sipTcpPort: number;
+  sipWsPort: number;
+  msrpTcpPort: number;
+  msrpWsPort: number;
+  auth: 'digest' | 'none';
+  depositAuth: 'digest' | 'none';
+  digestAlgorithms: ('MD5' | 'SHA-256')[];
+  digestSecret: string;
+  trustedProxies: string[];
+  deferredUser: string;
+  maxMessageBytes: number;
+  userMaxMessages: number;
+  userMaxBytes: number;
+  messageTtlSeconds: number;
+  chargingPolicy: ChargingPolicy;
+  failureHandling: FailureHandling;
+  chargingTimeoutMs: number;
+  chargingRetries: number;
+  chargingService: string;
+  reservationValiditySeconds: number;
+  httpHost: string;
+  httpPort: number;
+  adminToken?: string;
+  development: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+  sipT1: number;
+  sipT2: number;
+  sipT4: number;
+  msrpTimeoutMs: number;
+  msrpChunkSize: number;
+  msrpConnectTimeoutMs: number;
+  sessionIdleMs: number;
+  successReport: boolean;
+  retryIntervalMs: number;
+  expirySweepMs: number;
+  shutdownDeadlineMs: number;
+}
+
+export function loadImServerConfig(env: Env): ImServerConfig {
+  const r = new EnvReader(env);
+  const nodeEnv = r.str('NODE_ENV', 'production');
+  const development = nodeEnv === 'development' || nodeEnv === 'test';
+  const adminToken = r.str('ADMIN_TOKEN');
+  if (!adminToken && !development)
+    throw new ConfigError('ADMIN_TOKEN', 'is required outside development (set NODE_ENV=development to run without one)');
+  const auth = r.oneOf('SIP_AUTH', ['digest', 'none'] as const, 'digest');
+  const domain = r.str('SIP_DOMAIN', 'example.com');
+  if (!/^[A-Za-z0-9.-]+$/.test(domain)) throw new ConfigError('SIP_DOMAIN', `must be a host name (got ${JSON.stringify(domain)})`);
+  const idleSeconds = r.int('IM_SESSION_IDLE_SECONDS', 30, 1, 86400);
+  return {
+    natsUrl: r.urls('NATS_URL', ['nats', 'tls'], 'nats://127.0.0.1:4222'),
+    redisUrl: r.urls('REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+    subjectPrefix: r.verbatim('NATS_SUBJECT_PREFIX', '', /^([A-Za-z0-9_-]+\.)*$/),
+    keyPrefix: r.verbatim('REDIS_KEY_PREFIX', 'imc:', /^[^\s{}]*$/),
+    domain: domain.toLowerCase(),
+    bindHost: r.str('SIP_BIND_HOST', '0.0.0.0'),
+    advertisedHost: r.str('SIP_ADVERTISED_HOST', '127.0.0.1'),
+    sipUdpPort: r.port('SIP_UDP_PORT', 5060),
+    sipTcpPort: r.port('SIP_TCP_PORT', 5060),
+    sipWsPort: r.port('SIP_WS_PORT', 5066),
+    msrpTcpPort: r.port('MSRP_TCP_PORT', 2855),
+    msrpWsPort: r.port('MSRP_WS_PORT', 2856),
+    auth,
+    depositAuth: r.oneOf('SIP_DEPOSIT_AUTH', ['digest', 'none'] as const, auth),
+    digestAlgorithms: r.list('SIP_DIGEST_ALGORITHMS', ['MD5', 'SHA-256'] as const, ['MD5', 'SHA-256']),
+    digestSecret: r.str('SIP_DIGEST_SECRET') ?? adminToken ?? 'development-digest-secret',
+    trustedProxies: (r.str('SIP_TRUSTED_PROXIES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    deferredUser: r.verbatim('DEFERRED_USER', 'deferred', /^[A-Za-z0-9._~-]+$/),
+    maxMessageBytes: r.int('IM_MAX_MESSAGE_BYTES', 1048576, 1, 64 * 1024 * 1024),
+    userMaxMessages: r.int('IM_USER_MAX_MESSAGES', 1000, 1, 10_000_000),
+    userMaxBytes: r.int('IM_USER_MAX_BYTES', 10 * 1024 * 1024, 1, 2 ** 40),
+    messageTtlSeconds: r.int('IM_MESSAGE_TTL_SECONDS', 7 * 86400, 1, 365 * 86400),
+    chargingPolicy: r.oneOf('CHARGING_POLICY', CHARGING_POLICIES, 'on-outcome'),
+    failureHandling: r.oneOf('CHARGING_FAILURE_HANDLING', FAILURE_HANDLING, 'terminate'),
+    chargingTimeoutMs: r.int('CHARGING_TIMEOUT_MS', 2000, 1, 60000),
+    chargingRetries: r.int('CHARGING_RETRIES', 2, 0, 10),
+    chargingService: r.str('CHARGING_SERVICE', 'im.deferred-retrieval'),
+    reservationValiditySeconds: r.int('RESERVATION_VALIDITY_SECONDS', 120, 1, 86400),
+    httpHost: r.str('HTTP_HOST', '0.0.0.0'),
+    httpPort: r.port('HTTP_PORT', 8080),
+    adminToken,
+    development,
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    sipT1: r.int('SIP_T1_MS', 500, 1, 10000),
+    sipT2: r.int('SIP_T2_MS', 4000, 1, 60000),
+    sipT4: r.int('SIP_T4_MS', 5000, 0, 60000),
+    msrpTimeoutMs: r.int('MSRP_TRANSACTION_TIMEOUT_MS', 30000, 1, 600000),
+    msrpChunkSize: r.int('MSRP_CHUNK_SIZE', 2048, 64, 1024 * 1024),
+    msrpConnectTimeoutMs: r.int('MSRP_CONNECT_TIMEOUT_MS', 30000, 1, 600000),
+    sessionIdleMs: r.int('IM_SESSION_IDLE_MS', idleSeconds * 1000, 1, 86400000),
+    successReport: r.bool('MSRP_SUCCESS_REPORT', false),
+    retryIntervalMs: r.int('CHARGING_RETRY_INTERVAL_MS', 1000, 5, 600000),
+    expirySweepMs: r.int('IM_EXPIRY_SWEEP_MS', 60000, 10, 3600000),
+    shutdownDeadlineMs: r.int('SHUTDOWN_DEADLINE_MS', 5000, 0, 600000),
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Deposits from integrations (admin HTTP `POST /v1/users/{aor}/deferred` and the NATS subject
+ * `im.deferred.deposit`): validated, stored with the same caps as a SIP MESSAGE, subscribers notified.
+ */
+import { normalizeSubscriber } from '@imc/ch2';
+import type { DeferredStore, DepositResult } from '../store/deferred-store';
+
+export interface DepositRequest {
+  to: string;
+  from: string;
+  contentType?: string;
+  /** Text body (UTF-8) … */
+  text?: string;
+  /** … or base64 bytes. */
+  bodyBase64?: string;
+  imdnMessageId?: string;
+}
+
+export type DepositAnswer = ({ ok: true; id: string } | { ok: false; status: number; error: string; details?: string[] });
+
+export class DepositService {
+  constructor(
+    private readonly store: DeferredStore,
+    private readonly domain: string,
+    private readonly onStored: (aor: string) => void,
+  ) {}
+
+  async deposit(input: unknown): Promise<DepositAnswer> {
+    const d = (input ?? {}) as Record<string, unknown>;
+    const bad: string[] = [];
+    const to = typeof d.to === 'string' ? normalizeSubscriber(d.to) : undefined;
+    if (!to) bad.push('to: must be a sip: URI');
+    else if (!to.endsWith(`@${this.domain}`)) bad.push(`to: must be a user of ${this.domain}`);
+    const from = typeof d.from === 'string' ? normalizeSubscriber(d.from) : undefined;
+    if (!from) bad.push('from: must be a sip:, sips: or tel: URI');
+    if ((d.text === undefined) === (d.bodyBase64 === undefined)) bad.push('text or bodyBase64: exactly one is required');
+    if (d.text !== undefined && typeof d.text !== 'string') bad.push('text: must be a string');
+    if (d.bodyBase64 !== undefined && (typeof d.bodyBase64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(d.bodyBase64))) bad.push('bodyBase64: must be base64');
+    if (d.contentType !== undefined && (typeof d.contentType !== 'string' || !/^[\w.+-]+\/[\w.+-]+/.test(d.contentType))) bad.push('contentType: must be a MIME type');
+    if (bad.length) return { ok: false, status: 400, error: 'invalid deposit', details: bad };
+    const body = d.text !== undefined ? Buffer.from(d.text as string, 'utf8') : Buffer.from(d.bodyBase64 as string, 'base64');
+    if (body.length === 0) return { ok: false, status: 400, error: 'invalid deposit', details: ['body: must not be empty'] };
+    const r: DepositResult = await this.store.deposit(to!, {
+      from: from!,
+      to: to!,
+      contentType: (d.contentType as string | undefined) ?? 'text/plain;charset=UTF-8',
+      body,
+      imdnMessageId: typeof d.imdnMessageId === 'string' ? d.imdnMessageId : undefined,
+    });
+    if (!r.ok) return { ok: false, status: r.status === 513 ? 413 : 507, error: r.reason };
+    this.onStored(to!);
+    return { ok: true, id: r.id };
+  }
+}

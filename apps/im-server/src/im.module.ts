@@ -1,0 +1,40 @@
+/** The im-server's Nest module: admin HTTP, health and metrics over the parts built by the bootstrap. */
+import { DynamicModule, Module } from '@nestjs/common';
+import type { ImServerConfig } from './config';
+import { IM_ADMIN_TOKEN, IM_CONFIG, IM_READINESS, ImReadiness } from './tokens';
+import { DeferredStore } from './store/deferred-store';
+import { UserStore } from './store/user-store';
+import { DepositService } from './deposit/deposit.service';
+import { ImMetrics } from './observability/im-metrics';
+import { UsersController } from './http/users.controller';
+import { ImHealthController } from './http/im-health.controller';
+import { ImAdminGuard } from './http/admin.guard';
+
+export interface ImParts {
+  config: ImServerConfig;
+  store: DeferredStore;
+  users: UserStore;
+  deposits: DepositService;
+  metrics: ImMetrics;
+  readiness: ImReadiness & { sample(): Promise<void> };
+}
+
+@Module({})
+export class ImModule {
+  static forRoot(p: ImParts): DynamicModule {
+    return {
+      module: ImModule,
+      controllers: [UsersController, ImHealthController],
+      providers: [
+        { provide: IM_CONFIG, useValue: p.config },
+        { provide: IM_READINESS, useValue: p.readiness },
+        { provide: IM_ADMIN_TOKEN, useValue: p.config.adminToken },
+        { provide: DeferredStore, useValue: p.store },
+        { provide: UserStore, useValue: p.users },
+        { provide: DepositService, useValue: p.deposits },
+        { provide: ImMetrics, useValue: p.metrics },
+        ImAdminGuard,
+      ],
+    };
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * One deferred-message retrieval (the OMA CR "6.3.2.7 Deferred Message retrieval", retrieval-flow.md):
+ *
+ *   INVITE → (1) 100 Trying → (2–3) ch2.reserve for the pending messages → (4) 200 OK with the SDP answer
+ *   → ACK + MSRP connection bound → (5) one MSRP SEND per granted message, wrapped in message/cpim
+ *   → (8–9) ch2.debit per outcome, as CHARGING_POLICY says → (10) delete after MSRP 200 OK
+ *   → (11) BYE (either side) → ch2.release of what is left.
+ *
+ * CANCEL before the 200 → 487 + release; no ACK (64·T1) or no MSRP connection in time → BYE + release; idle
+ * after the last message → BYE; a reservation about to expire is renewed for the messages left.
+ */
+import { Ch2Item, ReserveResponse } from '@imc/ch2';
+import { Dialog, randomToken, serializeSipMessage, createResponse, Uas2xxRetransmitter, InviteServerTransaction } from '@imc/sip';
+import { accepts, answerSetup, buildMsrpAnswer, MsrpConnection, MsrpMedia, MsrpSession, mimePart, parseMsrpOffer, SendOutcome, wrapCpim } from '@imc/msrp';
+import { connectMsrpTcp, nodeMsrpClock } from '@imc/msrp-node';
+import type { ImServerConfig } from '../config';
+import type { DeferredStore, StoredMessageMeta } from '../store/deferred-store';
+import type { ChargingGateway } from '../charging/charging-gateway';
+import type { ImMetrics } from '../observability/im-metrics';
+import type { ServerTx } from '../sip/sip-context';
+import type { SipServer } from '../sip/sip-server';
+
+export enum RetrievalState {
+  Reserving = 'Reserving',
+  Answered = 'Answered',
+  Delivering = 'Delivering',
+  Idle = 'Idle',
+  Ending = 'Ending',
+  Ended = 'Ended',
+}
+
+export interface RetrievalDeps {
+  config: ImServerConfig;
+  sip: SipServer;
+  store: DeferredStore;
+  charging: ChargingGateway;
+  metrics: ImMetrics;
+  msrpPorts: () => { tcp: number; ws: number };
+  register: (s: MsrpSession) => void;
+  unregister: (s: MsrpSession) => void;
+  onEnded: (s: RetrievalSession) => void;
+  log: (m: string) => void;
+}
+
+/** Result → SIP mapping of retrieval-flow.md "Error mapping". */
+const REFUSAL: Record<string, [number, string]> = {
+  CREDIT_LIMIT_REACHED: [403, 'not enough credit to retrieve deferred messages'],
+  END_USER_SERVICE_DENIED: [403, 'service denied for this account'],
+  USER_UNKNOWN: [403, 'no charging account'],
+  RATING_FAILED: [500, 'rating failed'],
+  INVALID_REQUEST: [500, 'charging request refused'],
+  UNKNOWN_RESERVATION: [500, 'charging session unknown'],
+};
+
+export class RetrievalSession {
+  state = RetrievalState.Reserving;
+  readonly callId: string;
+  readonly localTag = randomToken();
+  dialog?: Dialog;
+  private cancelled = false;
+  private byeReceived = false;
+  private acked = false;
+  private bound = false;
+  private reservation?: ReserveResponse;
+  private free = false;
+  private unreserved = false; // CHARGING_FAILURE_HANDLING=continue with the enabler away
+  private granted: StoredMessageMeta[] = [];
+  private pending: StoredMessageMeta[] = [];
+  private msrp?: MsrpSession;
+  private conn?: MsrpConnection;
+  private retransmitter?: Uas2xxRetransmitter;
+  private timers: { cancel(): void }[] = [];
+  private delivering?: Promise<void>;
+  private renewals = 0;
+  private readonly attempted = new Set<string>();
+  private readonly startedAt = performance.now();
+  delivered = 0;
+
+  constructor(
+    readonly tx: ServerTx,
+    readonly aor: string,
+    private readonly d: RetrievalDeps,
+  ) {
+    this.callId = tx.request.callId;
+  }
+
+  get inviteTx(): InviteServerTransaction {
+    return this.tx.tx as InviteServerTransaction;
+  }
+
+  private timer(ms: number, fn: () => void): void {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    this.timers.push({ cancel: () => clearTimeout(t) });
+  }
+
+  private warn(status: number, reason: string, text: string, extra: [string, string][] = []): void {
+    this.tx.respond(status, reason, { toTag: this.localTag, headers: [['Warning', `399 ${this.d.config.advertisedHost} "${text}"`], ...extra] });
+  }
+
+  // ------------------------------------------------------------ steps 1–4
+
+  async start(): Promise<void> {
+    const req = this.tx.request;
+    const c = this.d.config;
+    if (req.contentType !== 'application/sdp') return this.refuse(488, 'Not Acceptable Here', 'an SDP offer with an MSRP m=message line is required');
+    const offer = parseMsrpOffer(req.bodyText());
+    if (!offer.ok) return this.refuse(488, 'Not Acceptable Here', offer.reason);
+    if (!accepts(offer.media.acceptTypes, 'message/cpim')) return this.refuse(488, 'Not Acceptable Here', 'a=accept-types must allow message/cpim');
+    const viaWs = offer.media.proto === 'TCP/WS/MSRP' || offer.media.proto === 'TCP/WSS/MSRP';
+    if (viaWs ? !this.d.msrpPorts().ws : !this.d.msrpPorts().tcp) return this.refuse(488, 'Not Acceptable Here', `MSRP over ${viaWs ? 'WebSocket' : 'TCP'} is not enabled here`);
+
+    this.pending = await this.d.store.pending(this.aor);
+    if (this.pending.length === 0) return this.refuse(404, 'No deferred messages');
+
+    // steps 2–3: reserve for the pending messages, in order; the requestId is derived from the INVITE transaction
+    const items: Ch2Item[] = this.pending.map((m) => ({ id: m.id, octets: m.octets }));
+    const r = await this.d.charging.reserve(this.aor, `rsv:${this.callId}:${req.cseq.seq}`, this.callId, items);
+    if (r.kind === 'unavailable' || r.res.result === 'TOO_BUSY') {
+      // ch2-contract.md "Timers and failure handling": CCFH
+      if (c.failureHandling !== 'continue') return this.refuse(503, 'Service Unavailable', 'charging is unavailable; try again later', [['Retry-After', '30']]);
+      this.unreserved = true;
+      this.granted = this.pending;
+    } else if (r.res.result === 'SUCCESS') {
+      this.reservation = r.res;
+      const ids = new Set(r.res.grantedItems ?? []);
+      this.granted = this.pending.filter((m) => ids.has(m.id));
+    } else if (r.res.result === 'CREDIT_CONTROL_NOT_APPLICABLE') {
+      this.free = true; // RFC 4006 §5.2: deliver, no further credit control
+      this.granted = this.pending;
+    } else {
+      const [status, text] = REFUSAL[r.res.result] ?? [500, r.res.result];
+      return this.refuse(status, status === 403 ? 'Forbidden' : 'Server Internal Error', `${text}${r.res.message ? `: ${r.res.message}` : ''}`);
+    }
+    if (this.cancelled) return this.finish('cancelled before answer');
+
+    // step 4: 200 OK with our MSRP path; a=setup per RFC 6135 (a WebSocket client is always the active side, RFC 7977 §5.3)
+    const ports = this.d.msrpPorts();
+    const sid = randomToken(20);
+    const setup = viaWs ? 'passive' : answerSetup(offer.media.setup);
+    const localPath = viaWs ? `msrp://${c.advertisedHost}:${ports.ws}/${sid};ws` : `msrp://${c.advertisedHost}:${ports.tcp}/${sid};tcp`;
+    this.msrp = new MsrpSession({
+      localPath,
+      remotePath: offer.media.path[offer.media.path.length - 1],
+      clock: nodeMsrpClock,
+      chunkSize: c.msrpChunkSize,
+      transactionTimeoutMs: c.msrpTimeoutMs,
+    });
+    this.d.register(this.msrp);
+    this.dialog = Dialog.fromInvite(req, this.localTag);
+    if (!this.dialog) return this.refuse(400, 'Missing From Tag');
+    const sdp = buildMsrpAnswer({
+      address: c.advertisedHost,
+      port: viaWs ? ports.ws : ports.tcp,
+      proto: viaWs ? offer.media.proto : 'TCP/MSRP',
+      path: localPath,
+      setup,
+      acceptTypes: ['message/cpim', 'message/imdn+xml'],
+      acceptWrappedTypes: ['*'],
+      direction: 'sendonly',
+    });
+    const contactPort = this.d.sip.viaFor(this.tx.flow).port;
+    const ok = createResponse(req, 200, 'OK', {
+      toTag: this.localTag,
+      headers: [
+        ['Contact', `<sip:${c.deferredUser}@${c.advertisedHost}:${contactPort};transport=${this.tx.flow.transport.toLowerCase()}>`],
+        ['Allow', 'INVITE, ACK, BYE, CANCEL, OPTIONS'],
+      ],
+      body: new TextEncoder().encode(sdp),
+      contentType: 'application/sdp',
+    });
+    this.inviteTx.respond(ok);
+    this.d.metrics.sipRequest('INVITE', 200);
+    this.d.metrics.inviteLatency.observe((performance.now() - this.startedAt) / 1000);
+    this.state = RetrievalState.Answered;
+    // §13.3.1.4: retransmit the 2xx until the ACK; after 64·T1 without one, BYE
+    this.retransmitter = new Uas2xxRetransmitter(serializeSipMessage(ok), this.tx.sink, this.d.sip.clock, this.d.sip.layer.timers, () => {
+      if (!this.acked) void this.hangUp('no ACK for the 200 OK');
+    });
+    this.retransmitter.start(false);
+    this.timer(c.msrpConnectTimeoutMs, () => {
+      if (!this.bound && this.state !== RetrievalState.Ended) void this.hangUp('the MSRP connection was never established');
+    });
+    if (setup === 'active') void this.connectOut(offer.media);
+  }
+
+  private refuse(status: number, reason: string, text?: string, extra: [string, string][] = []): void {
+    if (text) this.warn(status, reason, text, extra);
+    else this.tx.respond(status, reason, { toTag: this.localTag, headers: extra });
+    this.state = RetrievalState.Ended;
+    this.d.onEnded(this);
+  }
+
+  /** We are the active MSRP side: open the TCP connection to the client's path and bind with an empty SEND. */
+  private async connectOut(media: MsrpMedia): Promise<void> {
+    const m = /^msrps?:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\//i.exec(media.path[0]);
+    if (!m || !this.msrp) return void this.hangUp('unusable a=path');
+    try {
+      const session = this.msrp;
+      this.conn = await connectMsrpTcp(m[1].replace(/^\[|\]$/g, ''), Number(m[2]), { find: () => undefined }, { onLost: () => this.onMsrpLost() });
+      this.conn.adopt(session);
+      const status = await session.sendBind();
+      if (status !== 200) return void this.hangUp(`the client refused the MSRP binding (${status})`);
+      this.onMsrpBound();
+    } catch (e) {
+      void this.hangUp(`cannot connect to the client's MSRP path: ${(e as Error).message}`);
+    }
+  }
+
+  get msrpSession(): MsrpSession | undefined {
+    return this.msrp;
+  }
+
+  // ------------------------------------------------------------ events
+
+  onAck(): void {
+    if (this.acked) return;
+    this.acked = true;
+    this.retransmitter?.ack();
+    this.maybeDeliver();
+  }
+
+  onMsrpBound(): void {
+    this.bound = true;
+    this.maybeDeliver();
+  }
+
+  onMsrpLost(): void {
+    if (this.state === RetrievalState.Ended || this.state === RetrievalState.Ending) return;
+    void this.hangUp('the MSRP connection was lost');
+  }
+
+  /** Client BYE (step 11): 200 OK, stop after the message in flight, release. */
+  onBye(tx: ServerTx): void {
+    tx.respond(200, 'OK');
+    this.byeReceived = true;
+    void this.finish('client BYE');
+  }
+
+  /** CANCEL before the 200 (RFC 3261 §9.2): 487 to the INVITE, release what was reserved. Returns false if too late. */
+  onCancel(): boolean {
+    if (this.state !== RetrievalState.Reserving) return false;
+    this.cancelled = true;
+    this.tx.respond(487, 'Request Terminated', { toTag: this.localTag });
+    return true;
+  }
+
+  // ------------------------------------------------------------ steps 5–10
+
+  private maybeDeliver(): void {
+    if (!this.acked || !this.bound || this.delivering || this.state !== RetrievalState.Answered) return;
+    this.state = RetrievalState.Delivering;
+    this.delivering = this.deliverAll().catch((e: Error) => {
+      this.d.log(`retrieval ${this.callId}: ${e.stack ?? e.message}`);
+      void this.hangUp('internal error');
+    });
+  }
+
+  private async deliverAll(): Promise<void> {
+    const c = this.d.config;
+    for (const m of this.granted) {
+      if (this.byeReceived || this.state !== RetrievalState.Delivering) return;
+      await this.renewIfNeeded();
+      if (!this.granted.includes(m)) continue; // the renewal granted fewer
+      this.attempted.add(m.id);
+      const body = await this.d.store.body(this.aor, m.id);
+      if (!body) continue; // expired meanwhile: never charged, its hold is released at the end
+      const cpim = wrapCpim(
+        { from: m.from, to: m.to, dateTime: m.receivedAt, imdnMessageId: m.imdnMessageId ?? m.id, dispositionNotification: m.disposition },
+        mimePart(m.contentType, body),
+      );
+      const charged = !this.free && !this.unreserved && this.reservation;
+      let beforeSendCdr: string | undefined;
+      if (charged && c.chargingPolicy === 'before-send') {
+        // the CR editor's note: debit before the SEND; a failed debit means the message is not sent
+        const d = await this.d.charging.debit(this.aor, this.callId, this.reservation!.reservationId!, m.id, 'delivered', m.octets);
+        if (d.kind !== 'answer' || d.res.result !== 'SUCCESS') return void this.hangUp('the debit before sending was not confirmed');
+        beforeSendCdr = d.res.cdrId;
+      }
+      const outcome: SendOutcome = await this.msrp!.send({ contentType: 'message/cpim', body: cpim, successReport: c.successReport });
+      this.d.metrics.msrpSend(outcome.kind === 'rejected' ? `rejected-${outcome.status}` : outcome.kind);
+      if (outcome.kind === 'closed') {
+        // before-send: the connection failed, refund the charge taken for this message
+        if (beforeSendCdr) await this.d.charging.refund(this.aor, this.callId, beforeSendCdr);
+        return;
+      }
+      if (charged && c.chargingPolicy !== 'before-send') {
+        const debitOutcome = outcome.kind === 'delivered' ? 'delivered' : outcome.kind === 'rejected' ? 'rejected' : 'timeout';
+        // on-outcome (the CR as written): 200, 4xx and timeout are all charged; on-delivery: only 200
+        if (c.chargingPolicy === 'on-outcome' || outcome.kind === 'delivered') {
+          const d = await this.d.charging.debit(this.aor, this.callId, this.reservation!.reservationId!, m.id, debitOutcome, m.octets);
+          if (d.kind === 'answer' && d.res.result === 'UNKNOWN_RESERVATION') this.reservation = undefined; // expired: renew for the rest
+        }
+      } else if (this.unreserved && outcome.kind === 'delivered') {
+        await this.d.charging.recordDeferredCharge(this.aor, this.callId, m.id, m.octets);
+      }
+      if (outcome.kind === 'delivered') {
+        await this.d.store.delete(this.aor, m.id); // step 10: only after the MSRP 200 OK
+        this.delivered++;
+      }
+    }
+    if (this.state === RetrievalState.Delivering) {
+      this.state = RetrievalState.Idle;
+      void this.d.sip.notifyWaiting(this.aor);
+      this.timer(c.sessionIdleMs, () => {
+        if (this.state === RetrievalState.Idle) void this.hangUp('idle');
+      });
+    }
+  }
+
+  /** A reservation about to expire (or lost) while messages remain is renewed for the rest (retrieval-flow.md). */
+  private async renewIfNeeded(): Promise<void> {
+    if (this.free || this.unreserved) return;
+    const left = this.reservation?.expiresAt ? Date.parse(this.reservation.expiresAt) - Date.now() : 0;
+    const margin = Math.min(10000, (this.d.config.reservationValiditySeconds * 1000) / 5);
+    if (this.reservation && left > margin) return;
+    const rest = this.granted.filter((m) => !this.attempted.has(m.id));
+    const old = this.reservation;
+    const r = await this.d.charging.reserve(this.aor, `rsv:${this.callId}:renew${++this.renewals}`, this.callId, rest.map((m) => ({ id: m.id, octets: m.octets })));
+    if (old?.reservationId) await this.d.charging.release(this.aor, this.callId, old.reservationId);
+    if (r.kind === 'answer' && r.res.result === 'SUCCESS') {
+      this.reservation = r.res;
+      const ids = new Set(r.res.grantedItems ?? []);
+      this.granted = this.granted.filter((m) => this.attempted.has(m.id) || ids.has(m.id));
+    } else {
+      this.reservation = undefined;
+      this.granted = [];
+      void this.hangUp('the reservation could not be renewed');
+    }
+  }
+
+  // ------------------------------------------------------------ step 11
+
+  /** The server ends the session: BYE, then release. */
+  async hangUp(why: string): Promise<void> {
+    if (this.state === RetrievalState.Ending || this.state === RetrievalState.Ended) return;
+    this.d.log(`retrieval ${this.callId} for ${this.aor}: BYE (${why})`);
+    const dialog = this.dialog;
+    const answered = this.state !== RetrievalState.Reserving;
+    await this.finish(why);
+    if (dialog && answered) await this.d.sip.sendInDialog(dialog, this.tx.flow, 'BYE').catch(() => undefined);
+  }
+
+  /** Releases what is left of the reservation and frees everything. */
+  async finish(why: string): Promise<void> {
+    if (this.state === RetrievalState.Ending || this.state === RetrievalState.Ended) return;
+    this.state = RetrievalState.Ending;
+    for (const t of this.timers) t.cancel();
+    this.retransmitter?.cancel();
+    if (this.delivering && why !== 'internal error') await this.delivering.catch(() => undefined);
+    if (this.msrp) {
+      this.msrp.close();
+      this.d.unregister(this.msrp);
+    }
+    this.conn?.end();
+    if (this.reservation?.reservationId) await this.d.charging.release(this.aor, this.callId, this.reservation.reservationId);
+    this.state = RetrievalState.Ended;
+    this.d.onEnded(this);
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The retrieval side of the im-server: owns the MSRP listeners (TCP and WebSocket) and the retrieval sessions,
+ * and implements the `RetrievalHandler` boundary the SIP front calls for INVITE/ACK/BYE/CANCEL.
+ */
+import type { InviteServerTransaction, SipRequest } from '@imc/sip';
+import type { MsrpSession } from '@imc/msrp';
+import { MsrpTcpServer, MsrpWsServer } from '@imc/msrp-node';
+import type { ImServerConfig } from '../config';
+import type { DeferredStore } from '../store/deferred-store';
+import type { ChargingGateway } from '../charging/charging-gateway';
+import type { ImMetrics } from '../observability/im-metrics';
+import type { RetrievalHandler, ServerTx } from '../sip/sip-context';
+import type { SipServer } from '../sip/sip-server';
+import { RetrievalSession, RetrievalState } from './retrieval-session';
+
+export class RetrievalService implements RetrievalHandler {
+  private readonly byCallId = new Map<string, RetrievalSession>();
+  private readonly byMsrpId = new Map<string, RetrievalSession>();
+  private readonly msrpSessions = new Map<string, MsrpSession>();
+  private tcp?: MsrpTcpServer;
+  private ws?: MsrpWsServer;
+  private accepting = true;
+
+  constructor(
+    private readonly config: ImServerConfig,
+    private readonly sip: SipServer,
+    private readonly store: DeferredStore,
+    private readonly charging: ChargingGateway,
+    private readonly metrics: ImMetrics,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    const directory = { find: (id: string) => this.msrpSessions.get(id) };
+    const events = {
+      onBound: (s: MsrpSession) => this.byMsrpId.get(s.id)?.onMsrpBound(),
+      onLost: (lost: MsrpSession[]) => {
+        for (const s of lost) this.byMsrpId.get(s.id)?.onMsrpLost();
+      },
+    };
+    const limits = { maxChunkBytes: Math.max(this.config.maxMessageBytes * 2, 1024 * 1024) };
+    if (this.config.msrpTcpPort) {
+      this.tcp = new MsrpTcpServer(directory, events, limits);
+      await this.tcp.listen(this.config.msrpTcpPort, this.config.bindHost);
+    }
+    if (this.config.msrpWsPort) {
+      this.ws = new MsrpWsServer(directory, events, limits);
+      await this.ws.listen(this.config.msrpWsPort, this.config.bindHost);
+    }
+  }
+
+  get ports() {
+    return { tcp: this.tcp?.port ?? 0, ws: this.ws?.port ?? 0 };
+  }
+
+  get activeSessions(): number {
+    return this.byCallId.size;
+  }
+
+  async onInvite(tx: ServerTx, aor: string): Promise<void> {
+    if (!this.accepting) return void tx.respond(503, 'Shutting Down', { headers: [['Retry-After', '30']] });
+    const session: RetrievalSession = new RetrievalSession(tx, aor, {
+      config: this.config,
+      sip: this.sip,
+      store: this.store,
+      charging: this.charging,
+      metrics: this.metrics,
+      msrpPorts: () => this.ports,
+      register: (m) => {
+        this.msrpSessions.set(m.id, m);
+        this.byMsrpId.set(m.id, session);
+      },
+      unregister: (m) => {
+        this.msrpSessions.delete(m.id);
+        this.byMsrpId.delete(m.id);
+      },
+      onEnded: (s) => {
+        if (this.byCallId.get(s.callId) === s) this.byCallId.delete(s.callId);
+        this.metrics.sessions.set(this.byCallId.size);
+      },
+      log: this.log,
+    });
+    this.byCallId.set(session.callId, session);
+    this.metrics.sessions.set(this.byCallId.size);
+    await session.start();
+  }
+
+  private find(req: SipRequest): RetrievalSession | undefined {
+    const s = this.byCallId.get(req.callId);
+    return s && s.dialog?.matches(req) ? s : undefined;
+  }
+
+  onAck(req: SipRequest): boolean {
+    const s = this.find(req);
+    if (!s) return false;
+    s.onAck();
+    return true;
+  }
+
+  onBye(tx: ServerTx): boolean {
+    const s = this.find(tx.request);
+    if (!s) return false;
+    s.onBye(tx);
+    return true;
+  }
+
+  onCancel(inviteTx: InviteServerTransaction): boolean {
+    const s = this.byCallId.get(inviteTx.request.callId);
+    return s ? s.onCancel() : false;
+  }
+
+  /** Stops taking retrievals, lets sessions finish up to the deadline, then ends the rest (BYE + release). */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.accepting = false;
+    const until = Date.now() + deadlineMs;
+    while (this.byCallId.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await Promise.all([...this.byCallId.values()].filter((s) => s.state !== RetrievalState.Ended).map((s) => s.hangUp('server shutting down')));
+    await this.tcp?.close();
+    await this.ws?.close();
+  }
+}

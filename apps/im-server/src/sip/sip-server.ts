@@ -1,0 +1,475 @@
+/**
+ * The SIP front of the im-server: UDP, TCP and WebSocket listeners, the transaction layer, authentication, and
+ * request routing — registrar (RFC 3261 §10), pager-mode deposit (RFC 3428), message-summary subscriptions
+ * (RFC 3842), and the INVITE dialogs of deferred retrieval, which it hands to the `RetrievalHandler`.
+ * Robustness (protocol-notes.md §4): 400 naming the problem, 405 + Allow, 501, 481, 482, 483, 420, 513.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import {
+  aorOf,
+  createResponse,
+  Dialog,
+  DigestAlgorithm,
+  DigestCrypto,
+  DigestServer,
+  InviteServerTransaction,
+  MAGIC_COOKIE,
+  parseNameAddr,
+  parseSipMessage,
+  parseUri,
+  randomToken,
+  serializeSipMessage,
+  SipRequest,
+  SipResponse,
+  stampVia,
+  systemClock,
+  TransactionLayer,
+  TransactionSink,
+  Clock,
+} from '@imc/sip';
+import { SipFlow, TcpSipTransport, UdpSipTransport, WsSipTransport, SipTransport } from '@imc/sip-node';
+import type { ImServerConfig } from '../config';
+import type { DeferredStore } from '../store/deferred-store';
+import type { UserStore } from '../store/user-store';
+import type { ImMetrics } from '../observability/im-metrics';
+import type { RetrievalHandler, ServerTx } from './sip-context';
+
+export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY';
+const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'INFO', 'UPDATE', 'PRACK', 'REFER', 'PUBLISH']);
+const SUPPORTED_EXTENSIONS = new Set<string>(['path', 'outbound']);
+
+export const nodeDigestCrypto: DigestCrypto = {
+  hash: (a, t) => createHash(a === 'MD5' ? 'md5' : 'sha256').update(t).digest('hex'),
+  hmac: (k, t) => createHmac('sha256', k).update(t).digest('hex'),
+  random: (n) => randomBytes(n).toString('hex'),
+};
+
+interface Subscription {
+  dialog: Dialog;
+  flow: SipFlow;
+  expiresAt: number;
+  transport: string;
+}
+
+export interface SipLogger {
+  log(m: string): void;
+  warn(m: string): void;
+  error(m: string): void;
+}
+
+export class SipServer {
+  readonly layer: TransactionLayer;
+  readonly digest: DigestServer;
+  private readonly transports: SipTransport[] = [];
+  udp?: UdpSipTransport;
+  tcp?: TcpSipTransport;
+  ws?: WsSipTransport;
+  private readonly flows = new Map<string, SipFlow>();
+  private readonly subscriptions = new Map<string, Subscription[]>();
+  private readonly merged = new Map<string, { branch: string; at: number }>();
+  retrieval?: RetrievalHandler;
+  private stopping = false;
+
+  constructor(
+    readonly config: ImServerConfig,
+    private readonly store: DeferredStore,
+    private readonly users: UserStore,
+    private readonly metrics: ImMetrics,
+    private readonly logger: SipLogger,
+    readonly clock: Clock = systemClock,
+  ) {
+    this.layer = new TransactionLayer(clock, { T1: config.sipT1, T2: config.sipT2, T4: config.sipT4 });
+    this.digest = new DigestServer({
+      realm: config.domain,
+      algorithms: config.digestAlgorithms,
+      secret: config.digestSecret,
+      nonceTtlMs: 5 * 60 * 1000,
+      crypto: nodeDigestCrypto,
+      now: () => clock.now(),
+    });
+  }
+
+  /** Listeners on the configured ports; a port of 0 turns that transport off (operations.md). */
+  async start(): Promise<void> {
+    const c = this.config;
+    const limits = { maxBodyBytes: Math.max(c.maxMessageBytes + 4096, 65536) };
+    if (c.sipUdpPort) {
+      this.udp = new UdpSipTransport();
+      await this.udp.listen(c.sipUdpPort, c.bindHost);
+      this.transports.push(this.udp);
+    }
+    if (c.sipTcpPort) {
+      this.tcp = new TcpSipTransport(limits);
+      await this.tcp.listen(c.sipTcpPort, c.bindHost);
+      this.transports.push(this.tcp);
+    }
+    if (c.sipWsPort) {
+      this.ws = new WsSipTransport({ maxPayload: limits.maxBodyBytes });
+      await this.ws.listen(c.sipWsPort, c.bindHost);
+      this.transports.push(this.ws);
+    }
+    for (const t of this.transports) t.onMessage((b, f) => this.onBytes(b, f));
+  }
+
+  /** Stops taking new requests (new INVITEs get 503) — in-flight dialogs go on until closed. */
+  drain(): void {
+    this.stopping = true;
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.transports.map((t) => t.close()));
+  }
+
+  get ports() {
+    return { udp: this.udp?.port ?? 0, tcp: this.tcp?.port ?? 0, ws: this.ws?.port ?? 0 };
+  }
+
+  /** Via for a request we originate on a flow. */
+  viaFor(flow: SipFlow): { transport: string; host: string; port: number } {
+    const port = flow.transport === 'UDP' ? this.ports.udp : flow.transport === 'WS' || flow.transport === 'WSS' ? this.ports.ws : this.ports.tcp;
+    return { transport: flow.transport, host: this.config.advertisedHost, port };
+  }
+
+  sinkFor(flow: SipFlow): TransactionSink {
+    return { reliable: flow.reliable, send: (b) => flow.send(b) };
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  private onBytes(bytes: Uint8Array, flow: SipFlow): void {
+    const parsed = parseSipMessage(bytes, { datagram: !flow.reliable || flow.transport === 'WS' || flow.transport === 'WSS', maxBodyBytes: this.config.maxMessageBytes + 65536 });
+    if (!parsed.ok) {
+      this.metrics.sipRequest('(malformed)', parsed.status);
+      // §21.4.1: answer a malformed request with a 400 whose reason names the problem, when it can be addressed
+      const p = parsed.partial;
+      if (p && p.method !== 'ACK' && p.topVia) {
+        stampVia(p, flow.remoteAddress, flow.remotePort);
+        this.sendResponse(flow, createResponse(p, parsed.status, parsed.reason));
+      }
+      return;
+    }
+    const msg = parsed.message;
+    if (msg instanceof SipResponse) {
+      this.layer.receiveResponse(msg);
+      return;
+    }
+    if (flow.reliable) this.flows.set(flow.id, flow);
+    stampVia(msg, flow.remoteAddress, flow.remotePort);
+    const sink = this.sinkFor(flow);
+    const verdict = this.layer.receiveRequest(msg, sink, {
+      onTimeout: () => undefined,
+    });
+    switch (verdict.kind) {
+      case 'absorbed':
+        return;
+      case 'ack':
+        if (!this.retrieval?.onAck(msg)) this.metrics.sipRequest('ACK', 0);
+        return;
+      case 'new-invite':
+      case 'new': {
+        const tx = this.serverTx(verdict.tx, flow, sink);
+        this.route(tx).catch((e: Error) => {
+          this.logger.error(`${msg.method} ${msg.callId}: ${e.stack ?? e.message}`);
+          if (!this.answered(tx)) tx.respond(500, 'Server Internal Error');
+        });
+        return;
+      }
+    }
+  }
+
+  private answered(tx: ServerTx): boolean {
+    return tx.tx.state !== 'Trying' && tx.tx.state !== 'Proceeding';
+  }
+
+  private serverTx(t: ServerTx['tx'], flow: SipFlow, sink: TransactionSink): ServerTx {
+    const metrics = this.metrics;
+    const req = t.request;
+    return {
+      request: req,
+      flow,
+      sink,
+      tx: t,
+      respond(status, reason, opts = {}) {
+        const res = createResponse(req, status, reason, opts);
+        if (status >= 200 || status === 100) {
+          if (status >= 200) metrics.sipRequest(req.method, status);
+        }
+        t.respond(res);
+        return res;
+      },
+    };
+  }
+
+  /** Responses outside a transaction (malformed requests) go back on the flow they came from (RFC 3581 §4). */
+  private sendResponse(flow: SipFlow, res: SipResponse): void {
+    flow.send(serializeSipMessage(res));
+  }
+
+  private async route(tx: ServerTx): Promise<void> {
+    const req = tx.request;
+    const m = req.method;
+    if (!KNOWN_METHODS.has(m)) return void tx.respond(501, 'Not Implemented', { headers: [['Allow', ALLOW]] });
+    // §8.2.2.3: Require with an option we do not understand → 420 + Unsupported
+    const unknown = req.getAll('require').filter((o) => !SUPPORTED_EXTENSIONS.has(o.toLowerCase()));
+    if (unknown.length && m !== 'CANCEL') return void tx.respond(420, 'Bad Extension', { headers: [['Unsupported', unknown.join(', ')]] });
+    // §8.2.2.2 merged requests (same From tag, Call-ID and CSeq arriving by another branch) → 482
+    if (!req.to?.params.tag && m !== 'CANCEL' && this.isMerged(req)) return void tx.respond(482, 'Loop Detected');
+    if (this.stopping && (m === 'INVITE' || m === 'MESSAGE' || m === 'SUBSCRIBE'))
+      return void tx.respond(503, 'Shutting Down', { headers: [['Retry-After', '30']] });
+    switch (m) {
+      case 'OPTIONS':
+        tx.respond(200, 'OK', { headers: [['Allow', ALLOW], ['Accept', 'application/sdp, text/plain, message/cpim'], ['Supported', '']] });
+        return;
+      case 'REGISTER':
+        return this.onRegister(tx);
+      case 'MESSAGE':
+        return this.onMessage(tx);
+      case 'SUBSCRIBE':
+        return this.onSubscribe(tx);
+      case 'INVITE':
+        return this.onInvite(tx);
+      case 'BYE':
+        if (!this.retrieval?.onBye(tx)) tx.respond(481, 'Call/Transaction Does Not Exist');
+        return;
+      case 'CANCEL': {
+        const invite = this.layer.findInviteFor(req);
+        if (!invite) return void tx.respond(481, 'Call/Transaction Does Not Exist');
+        tx.respond(200, 'OK'); // §9.2: the CANCEL itself is answered 200, the INVITE then gets 487
+        this.retrieval?.onCancel(invite);
+        return;
+      }
+      case 'NOTIFY':
+      case 'INFO':
+      case 'UPDATE':
+      case 'PRACK':
+        tx.respond(481, 'Call/Transaction Does Not Exist');
+        return;
+      default:
+        tx.respond(405, 'Method Not Allowed', { headers: [['Allow', ALLOW]] }); // §8.2.1: 405 MUST carry Allow
+    }
+  }
+
+  private isMerged(req: SipRequest): boolean {
+    const key = `${req.from?.params.tag}|${req.callId}|${req.get('cseq')}`;
+    const branch = req.topVia?.branch ?? '';
+    const now = this.clock.now();
+    const seen = this.merged.get(key);
+    if (seen && seen.branch !== branch && now - seen.at < 64 * this.config.sipT1) return true;
+    this.merged.set(key, { branch, at: now });
+    if (this.merged.size > 50000) {
+      for (const [k, v] of this.merged) if (now - v.at > 64 * this.config.sipT1) this.merged.delete(k);
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- authentication
+
+  /**
+   * The identity of a request (ARCHITECTURE.md "Identity comes from authentication"): the digest username's AOR,
+   * or the P-Asserted-Identity of a trusted proxy. Never the From header. Answers 401/403 itself and returns
+   * undefined when the request is not authenticated.
+   */
+  async authenticate(tx: ServerTx, mode: 'digest' | 'none' = this.config.auth): Promise<string | undefined> {
+    const req = tx.request;
+    if (this.config.trustedProxies.includes(tx.flow.remoteAddress)) {
+      const pai = req.get('p-asserted-identity');
+      const na = pai ? parseNameAddr(pai.split(',')[0]) : undefined;
+      if (na) return aorOf(na.uri);
+    }
+    if (mode === 'none') {
+      const from = req.from;
+      return from ? aorOf(from.uri) : undefined;
+    }
+    const verdict = await this.digest.verify(req.get('authorization'), req.method, async (username, alg: DigestAlgorithm) =>
+      this.users.ha1(this.aorOfUsername(username), alg),
+    );
+    if (verdict.ok) return this.aorOfUsername(verdict.username);
+    this.metrics.authFailure(verdict.reason);
+    if (verdict.reason === 'wrong-password' || verdict.reason === 'unknown-user') {
+      tx.respond(403, 'Forbidden', { headers: [['Warning', `399 ${this.config.advertisedHost} "wrong credentials"`]] });
+      return undefined;
+    }
+    const challenges = this.digest.challenges(verdict.reason === 'stale');
+    tx.respond(401, 'Unauthorized', { headers: challenges.map((c) => ['WWW-Authenticate', c] as [string, string]) });
+    return undefined;
+  }
+
+  /** Digest username → AOR: the username is the AOR's user part (realm = SIP_DOMAIN). */
+  aorOfUsername(username: string): string {
+    if (username.includes('@')) {
+      const u = parseUri(username.startsWith('sip') ? username : `sip:${username}`);
+      if (u) return aorOf(u);
+    }
+    return `sip:${username}@${this.config.domain}`;
+  }
+
+  // ---------------------------------------------------------------- REGISTER (RFC 3261 §10.3)
+
+  private async onRegister(tx: ServerTx): Promise<void> {
+    const req = tx.request;
+    const aor = await this.authenticate(tx);
+    if (!aor) return;
+    const to = req.to;
+    if (!to || aorOf(to.uri) !== aor) return void tx.respond(403, 'Forbidden', { headers: [['Warning', `399 ${this.config.advertisedHost} "may only register your own address"`]] });
+    const defaultExpires = Number(req.get('expires') ?? 3600);
+    const contacts = req.getAll('contact');
+    if (contacts.length === 1 && contacts[0].trim() === '*') {
+      await this.users.unbind(aor);
+    } else {
+      for (const c of req.contacts) {
+        const expires = Math.min(Number(c.params.expires ?? defaultExpires), 86400);
+        if (!Number.isFinite(expires)) return void tx.respond(400, 'Invalid Expires');
+        if (expires === 0) await this.users.unbind(aor, c.uriText);
+        else
+          await this.users.bind(aor, {
+            contact: c.uriText,
+            expiresAt: Date.now() + expires * 1000,
+            flowId: tx.flow.id,
+            transport: tx.flow.transport,
+            address: tx.flow.remoteAddress,
+            port: tx.flow.remotePort,
+          });
+      }
+    }
+    const live = await this.users.bindings(aor);
+    tx.respond(200, 'OK', {
+      headers: [...live.map((b) => ['Contact', `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - Date.now()) / 1000))}`] as [string, string]), ['Date', new Date().toUTCString()]],
+    });
+    if (live.length) void this.notifyWaiting(aor);
+  }
+
+  // ---------------------------------------------------------------- MESSAGE deposit (RFC 3428)
+
+  private async onMessage(tx: ServerTx): Promise<void> {
+    const req = tx.request;
+    const target = parseUri(req.uri);
+    if (!target || target.host !== this.config.domain || !target.user) return void tx.respond(404, 'Not Found', { headers: [['Warning', `399 ${this.config.advertisedHost} "not a user of ${this.config.domain}"`]] });
+    const aor = aorOf(target);
+    if (req.get('max-forwards')?.trim() === '0') return void tx.respond(483, 'Too Many Hops');
+    if (req.body.length > this.config.maxMessageBytes) return void tx.respond(513, 'Message Too Large');
+    if (!req.contentType || req.body.length === 0) return void tx.respond(415, 'Unsupported Media Type', { headers: [['Accept', '*/*']] });
+    const sender = await this.authenticate(tx, this.config.depositAuth);
+    if (!sender) return;
+    if (this.config.depositAuth === 'digest' && !(await this.users.exists(aor))) return void tx.respond(404, 'Not Found', { headers: [['Warning', `399 ${this.config.advertisedHost} "no such user"`]] });
+
+    // a registered recipient gets it now (RFC 3428 §7 proxy behaviour); a failed attempt is stored instead
+    const bindings = await this.users.bindings(aor);
+    for (const b of bindings) {
+      const status = await this.forwardMessage(req, b, sender);
+      if (status !== undefined && status >= 200 && status < 300) return void tx.respond(status, 'OK');
+    }
+    const ctRaw = req.get('content-type')!;
+    const cpimId = req.contentType === 'message/cpim' ? /^imdn\.Message-ID:\s*(\S+)/im.exec(req.bodyText())?.[1] : undefined;
+    const disposition = req.contentType === 'message/cpim' ? /^imdn\.Disposition-Notification:\s*(.+)$/im.exec(req.bodyText())?.[1]?.trim() : undefined;
+    const stored = await this.store.deposit(aor, {
+      from: sender,
+      to: aor,
+      contentType: ctRaw,
+      body: req.body,
+      imdnMessageId: cpimId,
+      disposition,
+    });
+    if (!stored.ok) return void tx.respond(stored.status, stored.status === 486 ? 'Busy Here' : 'Message Too Large', { headers: [['Warning', `399 ${this.config.advertisedHost} "${stored.reason}"`]] });
+    this.metrics.deposited();
+    tx.respond(202, 'Accepted');
+    void this.notifyWaiting(aor);
+  }
+
+  /** Relays a MESSAGE to a registered contact over the flow it registered on; undefined when unreachable. */
+  private async forwardMessage(req: SipRequest, b: { contact: string; flowId: string; address: string; port: number; transport: string }, sender: string): Promise<number | undefined> {
+    const flow = await this.flowFor(b);
+    if (!flow) return undefined;
+    const fwd = new SipRequest('MESSAGE', b.contact);
+    const via = this.viaFor(flow);
+    fwd.add('Via', `SIP/2.0/${via.transport} ${via.host}:${via.port};branch=${MAGIC_COOKIE}${randomToken(16)};rport`);
+    fwd.add('Max-Forwards', '70');
+    fwd.add('From', `<${sender}>;tag=${randomToken()}`);
+    fwd.add('To', req.get('to')!);
+    fwd.add('Call-ID', `${randomToken(12)}@${this.config.advertisedHost}`);
+    fwd.add('CSeq', '1 MESSAGE');
+    fwd.add('Content-Type', req.get('content-type')!);
+    fwd.body = req.body;
+    const out = await this.layer.sendRequest(fwd, this.sinkFor(flow)).done;
+    return out.kind === 'response' ? out.response.status : undefined;
+  }
+
+  private async flowFor(b: { flowId: string; address: string; port: number; transport: string }): Promise<SipFlow | undefined> {
+    const f = this.flows.get(b.flowId);
+    if (f && f.open) return f;
+    if (b.transport === 'UDP' && this.udp) return this.udp.flowTo(b.address, b.port);
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------- SUBSCRIBE / NOTIFY message-summary (RFC 3842)
+
+  private async onSubscribe(tx: ServerTx): Promise<void> {
+    const req = tx.request;
+    if ((req.get('event') ?? '').split(';')[0].trim().toLowerCase() !== 'message-summary')
+      return void tx.respond(489, 'Bad Event', { headers: [['Allow-Events', 'message-summary']] });
+    const aor = await this.authenticate(tx);
+    if (!aor) return;
+    const target = parseUri(req.uri);
+    if (!target || aorOf(target) !== aor) return void tx.respond(403, 'Forbidden', { headers: [['Warning', `399 ${this.config.advertisedHost} "may only watch your own mailbox"`]] });
+    const expires = Math.min(Number(req.get('expires') ?? 3600), 86400);
+    const localTag = req.to?.params.tag ?? randomToken();
+    const list = (this.subscriptions.get(aor) ?? []).filter((s) => s.dialog.callId !== req.callId && s.expiresAt > Date.now());
+    if (expires > 0) {
+      const dialog = Dialog.fromInvite(req, localTag);
+      if (!dialog) return void tx.respond(400, 'Missing From Tag');
+      list.push({ dialog, flow: tx.flow, expiresAt: Date.now() + expires * 1000, transport: tx.flow.transport });
+    }
+    this.subscriptions.set(aor, list);
+    tx.respond(200, 'OK', { toTag: localTag, headers: [['Expires', String(expires)], ['Contact', `<sip:${this.config.advertisedHost}:${this.viaFor(tx.flow).port};transport=${tx.flow.transport.toLowerCase()}>`]] });
+    // RFC 6665 §4.2.1.2: an immediate NOTIFY with the current state
+    const sub = list.find((s) => s.dialog.callId === req.callId);
+    const dialog = sub?.dialog ?? Dialog.fromInvite(req, localTag);
+    if (dialog) void this.sendSummary(aor, { dialog, flow: tx.flow, expiresAt: Date.now() + expires * 1000, transport: tx.flow.transport }, expires === 0);
+  }
+
+  /** NOTIFY every live subscription of a user with the current count. */
+  async notifyWaiting(aor: string): Promise<void> {
+    const subs = (this.subscriptions.get(aor) ?? []).filter((s) => s.expiresAt > Date.now() && s.flow.open);
+    for (const s of subs) await this.sendSummary(aor, s, false);
+  }
+
+  private async sendSummary(aor: string, s: Subscription, terminated: boolean): Promise<void> {
+    const waiting = await this.store.count(aor);
+    const notify = s.dialog.createRequest('NOTIFY', this.viaFor(s.flow));
+    notify.add('Event', 'message-summary');
+    notify.add('Subscription-State', terminated ? 'terminated;reason=timeout' : `active;expires=${Math.max(0, Math.round((s.expiresAt - Date.now()) / 1000))}`);
+    notify.add('Content-Type', 'application/simple-message-summary');
+    notify.add('Contact', `<sip:${this.config.advertisedHost}:${this.viaFor(s.flow).port}>`);
+    // RFC 3842 §5.2: Messages-Waiting, Message-Account, and a count per message-context-class (RFC 3458 text-message)
+    notify.body = new TextEncoder().encode(`Messages-Waiting: ${waiting > 0 ? 'yes' : 'no'}\r\nMessage-Account: ${aor}\r\nText-Message: ${waiting}/0\r\n`);
+    await this.layer.sendRequest(notify, this.sinkFor(s.flow)).done;
+  }
+
+  // ---------------------------------------------------------------- INVITE
+
+  private async onInvite(tx: ServerTx): Promise<void> {
+    const req = tx.request;
+    // §17.2.1: send 100 Trying at once — identity, the store and charging take time
+    tx.respond(100, 'Trying');
+    if (req.to?.params.tag) return void tx.respond(488, 'Not Acceptable Here', { headers: [['Warning', `399 ${this.config.advertisedHost} "re-INVITE is not supported in a retrieval session"`]] });
+    const target = parseUri(req.uri);
+    if (!target || target.user !== this.config.deferredUser)
+      return void tx.respond(404, 'Not Found', { headers: [['Warning', `399 ${this.config.advertisedHost} "only sip:${this.config.deferredUser}@${this.config.domain} takes INVITEs here"`]] });
+    const aor = await this.authenticate(tx);
+    if (!aor) return;
+    if (!this.retrieval) return void tx.respond(503, 'Service Unavailable', { headers: [['Retry-After', '5']] });
+    await this.retrieval.onInvite(tx, aor);
+  }
+
+  /** Sends an in-dialog request (BYE) from a retrieval session through a client transaction. */
+  async sendInDialog(dialog: Dialog, flow: SipFlow, method: string): Promise<number | 'timeout'> {
+    const req = dialog.createRequest(method, this.viaFor(flow));
+    const out = await this.layer.sendRequest(req, this.sinkFor(flow)).done;
+    return out.kind === 'response' ? out.response.status : 'timeout';
+  }
+
+  /** For the retrieval side: the invite transaction type guard. */
+  static isInvite(t: ServerTx['tx']): t is InviteServerTransaction {
+    return t instanceof InviteServerTransaction;
+  }
+}

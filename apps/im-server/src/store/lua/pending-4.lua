@@ -1,0 +1,18 @@
+--[[
+  Drop a user's expired messages (their hashes expire by themselves; the indexes and caps are updated here), then
+  list the pending ids oldest first. Expired messages are never offered, hence never charged.
+  KEYS[1] message order zset   KEYS[2] expiry zset   KEYS[3] octets hash   KEYS[4] usage hash
+  ARGV[1] now (ms)   ARGV[2] limit
+  Returns the ids, oldest first.
+]]
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+for _, id in ipairs(expired) do
+  local o = tonumber(redis.call('HGET', KEYS[3], id) or '0')
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    redis.call('HINCRBY', KEYS[4], 'count', -1)
+    redis.call('HINCRBY', KEYS[4], 'bytes', 0 - o)
+  end
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+end
+return redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)

@@ -1,0 +1,8 @@
+export const IM_CONFIG = Symbol('IM_CONFIG');
+export const IM_READINESS = Symbol('IM_READINESS');
+export const IM_ADMIN_TOKEN = Symbol('IM_ADMIN_TOKEN');
+
+export interface ImReadiness {
+  redis(): Promise<boolean>;
+  nats(): boolean;
+}
