@@ -72,12 +72,16 @@ export class DigestServer {
     return `${ts}.${salt}.${mac}`;
   }
 
-  /** WWW-Authenticate (or Proxy-Authenticate) values, one per algorithm in the configured order (RFC 8760 §2.4). */
+  /**
+   * WWW-Authenticate (or Proxy-Authenticate) values, one per algorithm in the configured order (RFC 8760 §2.4:
+   * "in the order of preference"). Interop: clients that know one algorithm take the first challenge (SIPp), but
+   * sip.js 0.21 keeps only the last WWW-Authenticate it parses, so with several algorithms the first is repeated
+   * last — every client then answers the preferred algorithm it knows.
+   */
   challenges(stale = false): string[] {
     const nonce = this.newNonce();
-    return this.o.algorithms.map(
-      (a) => `Digest realm="${this.o.realm}", nonce="${nonce}", algorithm=${a}, qop="auth"${stale ? ', stale=TRUE' : ''}`,
-    );
+    const algs = this.o.algorithms.length > 1 ? [...this.o.algorithms, this.o.algorithms[0]] : this.o.algorithms;
+    return algs.map((a) => `Digest realm="${this.o.realm}", nonce="${nonce}", algorithm=${a}, qop="auth"${stale ? ', stale=TRUE' : ''}`);
   }
 
   private nonceState(nonce: string): 'ok' | 'stale' | 'bad' {

@@ -4,26 +4,11 @@
  * Keys and argument lists are built here and nowhere else.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RedisClient } from '@imc/runtime';
+import { defineLuaScripts, RedisClient } from '@imc/runtime';
 import { LedgerKeys } from './ledger-keys';
 
 const LUA_DIR = join(__dirname, 'lua');
-
-/** Loads lua/<name>-<keys>.lua files, expanding `--@include <name>` lines from lua/includes/. */
-export function loadScripts(dir = LUA_DIR): Map<string, { numberOfKeys: number; lua: string }> {
-  const out = new Map<string, { numberOfKeys: number; lua: string }>();
-  for (const file of readdirSync(dir)) {
-    const m = /^([a-z-]+)-(\d+)\.lua$/.exec(file);
-    if (!m) continue;
-    const lua = readFileSync(join(dir, file), 'utf8').replace(/^--@include (\S+)$/gm, (_, inc: string) =>
-      readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'),
-    );
-    out.set(m[1], { numberOfKeys: Number(m[2]), lua });
-  }
-  return out;
-}
 
 export interface ScriptAnswer {
   /** The CH-2 response, as stored for idempotent replays. */
@@ -60,11 +45,7 @@ export class RedisCreditLedger {
     readonly keys: LedgerKeys,
     private readonly idempotencyTtl: number,
   ) {
-    for (const [name, s] of loadScripts()) {
-      const cmd = `imc_${name.replace(/-/g, '_')}`;
-      redis.defineCommand(cmd, { numberOfKeys: s.numberOfKeys, lua: s.lua });
-      this.scripts[name] = (redis as unknown as Record<string, ScriptFn>)[cmd].bind(redis);
-    }
+    Object.assign(this.scripts, defineLuaScripts(redis, LUA_DIR, 'imc_ledger'));
   }
 
   private async answer(name: string, args: (string | number)[]): Promise<ScriptAnswer> {
