@@ -28,11 +28,12 @@ describe.each([
   });
   afterAll(() => s.close());
 
-  it.each([
+  const answers: [string, () => number | undefined, number][] = [
     ['200 OK', () => 200, 0],
     ['415', () => 415, 1],
     ['no answer (timeout)', () => undefined, 2],
-  ] as const)('client answering %s', async (_what, answer, idx) => {
+  ];
+  it.each(answers)('client answering %s', async (_what, answer, idx) => {
     const bob = await provision(s, uniqueUser('bob'), 100);
     for (let i = 0; i < 3; i++) await deposit(s, bob, 'sip:alice@example.com', `m${i}`);
     const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', answer, idleMs: 1500, timeoutMs: 8000, expect: answer() === 200 ? 3 : undefined });

@@ -39,6 +39,7 @@ export async function imEnv(ns: Namespace, extra: Record<string, string> = {}): 
     CHARGING_RETRIES: '1',
     CHARGING_RETRY_INTERVAL_MS: '50',
     SHUTDOWN_DEADLINE_MS: '200',
+    ...(process.env.IMC_TEST_LOG ? { LOG_LEVEL: process.env.IMC_TEST_LOG } : {}),
     ...extra,
   };
 }

@@ -10,7 +10,8 @@ import { responseTo, serializeFrame } from './msrp-serializer';
 import type { MsrpSession } from './msrp-session';
 
 export interface SessionDirectory {
-  find(sessionId: string): MsrpSession | undefined;
+  /** The session a frame is for; `fromPath` is the sender's path (a listener may create the session then). */
+  find(sessionId: string, fromPath?: string): MsrpSession | undefined;
 }
 
 export interface MsrpConnectionEvents {
@@ -60,7 +61,10 @@ export class MsrpConnection {
 
   private dispatch(f: MsrpFrame): void {
     const sid = sessionIdOf(f.toPath[0] ?? '');
-    const session = sid ? this.directory.find(sid) : undefined;
+    // sessions bound to this connection first (including ones we opened ourselves), then the directory
+    let session: MsrpSession | undefined;
+    for (const s of this.sessions) if (s.id === sid) session = s;
+    session ??= sid ? this.directory.find(sid, f.fromPath[f.fromPath.length - 1]) : undefined;
     const isRequest = f.method !== undefined;
     const answer = (status: number) => {
       if (isRequest && f.method !== 'REPORT') this.write(serializeFrame(responseTo(f, status, [f.toPath[0]])));

@@ -10,7 +10,7 @@
  * after the last message → BYE; a reservation about to expire is renewed for the messages left.
  */
 import { Ch2Item, ReserveResponse } from '@imc/ch2';
-import { Dialog, randomToken, serializeSipMessage, createResponse, Uas2xxRetransmitter, InviteServerTransaction } from '@imc/sip';
+import { Dialog, randomToken, serializeSipMessage, createResponse, Uas2xxRetransmitter, InviteServerTransaction, InviteServerState } from '@imc/sip';
 import { accepts, answerSetup, buildMsrpAnswer, MsrpConnection, MsrpMedia, MsrpSession, mimePart, parseMsrpOffer, SendOutcome, wrapCpim } from '@imc/msrp';
 import { connectMsrpTcp, nodeMsrpClock } from '@imc/msrp-node';
 import type { ImServerConfig } from '../config';
@@ -132,7 +132,8 @@ export class RetrievalSession {
       const [status, text] = REFUSAL[r.res.result] ?? [500, r.res.result];
       return this.refuse(status, status === 403 ? 'Forbidden' : 'Server Internal Error', `${text}${r.res.message ? `: ${r.res.message}` : ''}`);
     }
-    if (this.cancelled) return this.finish('cancelled before answer');
+    // a CANCEL may have answered the INVITE (487) while the reservation was on its way: give it back
+    if (this.cancelled || this.inviteTx.state !== InviteServerState.Proceeding) return this.finish('cancelled before answer');
 
     // step 4: 200 OK with our MSRP path; a=setup per RFC 6135 (a WebSocket client is always the active side, RFC 7977 §5.3)
     const ports = this.d.msrpPorts();

@@ -13,6 +13,7 @@ import {
   DigestCrypto,
   DigestServer,
   InviteServerTransaction,
+  InviteServerState,
   MAGIC_COOKIE,
   parseNameAddr,
   parseSipMessage,
@@ -236,7 +237,10 @@ export class SipServer {
         const invite = this.layer.findInviteFor(req);
         if (!invite) return void tx.respond(481, 'Call/Transaction Does Not Exist');
         tx.respond(200, 'OK'); // §9.2: the CANCEL itself is answered 200, the INVITE then gets 487
-        this.retrieval?.onCancel(invite);
+        if (!this.retrieval?.onCancel(invite) && invite.state === InviteServerState.Proceeding) {
+          // cancelled before its retrieval session exists (e.g. while authenticating): answer 487 here
+          invite.respond(createResponse(invite.request, 487, 'Request Terminated'));
+        }
         return;
       }
       case 'NOTIFY':
@@ -457,6 +461,7 @@ export class SipServer {
       return void tx.respond(404, 'Not Found', { headers: [['Warning', `399 ${this.config.advertisedHost} "only sip:${this.config.deferredUser}@${this.config.domain} takes INVITEs here"`]] });
     const aor = await this.authenticate(tx);
     if (!aor) return;
+    if ((tx.tx as InviteServerTransaction).state !== InviteServerState.Proceeding) return; // cancelled meanwhile
     if (!this.retrieval) return void tx.respond(503, 'Service Unavailable', { headers: [['Retry-After', '5']] });
     await this.retrieval.onInvite(tx, aor);
   }

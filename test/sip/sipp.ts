@@ -1,0 +1,67 @@
+/** Runs SIPp (Debian's sip-tester) against a server: one scenario, one call, its exit code and output. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findBinary, freePort } from '@imc/runtime';
+
+export const SCENARIOS = join(__dirname, 'scenarios');
+
+export function sippAvailable(): boolean {
+  return !!findBinary('sipp');
+}
+
+export interface SippRun {
+  code: number;
+  output: string;
+  errors: string;
+}
+
+export async function runSipp(o: {
+  scenario: string;
+  target: string;
+  transport: 'u1' | 't1' | 'un' | 'tn';
+  fields: string[][];
+  service?: string;
+  calls?: number;
+  rate?: number;
+  timeoutS?: number;
+  extra?: string[];
+}): Promise<SippRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'imc-sipp-'));
+  const inf = join(dir, 'fields.csv');
+  writeFileSync(inf, `SEQUENTIAL\n${o.fields.map((f) => f.join(';')).join('\n')}\n`);
+  const port = await freePort();
+  const args = [
+    o.target,
+    '-sf', join(SCENARIOS, o.scenario),
+    '-inf', inf,
+    '-t', o.transport,
+    '-i', '127.0.0.1',
+    '-p', String(port),
+    '-m', String(o.calls ?? 1),
+    '-r', String(o.rate ?? 10),
+    '-timeout', `${o.timeoutS ?? 15}s`,
+    '-timeout_error',
+    '-nostdin',
+    '-trace_err',
+    '-max_socket', '1024',
+    ...(o.service ? ['-s', o.service] : []),
+    // digest credentials: SIPp's [authentication] keyword takes them from -au/-ap (fields cannot nest in it)
+    ...(o.fields[0]?.[0] ? ['-au', o.fields[0][0], '-ap', o.fields[0][1] ?? ''] : []),
+    ...(o.extra ?? []),
+  ];
+  const out: string[] = [];
+  const code = await new Promise<number>((resolve) => {
+    const p = spawn(findBinary('sipp')!, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout.on('data', (d) => out.push(String(d)));
+    p.stderr.on('data', (d) => out.push(String(d)));
+    p.on('exit', (c) => resolve(c ?? -1));
+  });
+  const errors = readdirSync(dir)
+    .filter((f) => f.endsWith('_errors.log'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
+  rmSync(dir, { recursive: true, force: true });
+  return { code, output: out.join('').slice(-3000), errors: errors.slice(-3000) };
+}
