@@ -15,6 +15,7 @@ import { EnablerMetrics } from './observability/enabler-metrics';
 import { AccountsController } from './http/accounts.controller';
 import { CdrsController } from './http/cdrs.controller';
 import { HealthController } from './http/health.controller';
+import { ReportsController } from './reports/reports.controller';
 import { ADMIN_TOKEN, AdminTokenGuard } from './http/admin-token.guard';
 import type { RedisClient } from '@imc/runtime';
 
@@ -49,7 +50,7 @@ export class EnablerModule {
       module: EnablerModule,
       global: true,
       imports: extra,
-      controllers: [AccountsController, CdrsController, HealthController],
+      controllers: [AccountsController, CdrsController, HealthController, ReportsController],
       providers: [...values, AdminTokenGuard],
       exports: [...values.map((v) => v.provide), AdminTokenGuard],
     };

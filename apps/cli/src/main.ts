@@ -1,0 +1,239 @@
+/**
+ * imc — the IM Charging command line (operations.md "CLI"):
+ *   imc account create|show|top-up|suspend|activate …   imc user add …   imc deposit <to> <text>
+ *   imc retrieve <aor> --password …   imc report --from --to --format csv|json|html --out FILE
+ * It talks to the admin HTTP APIs (and, for `retrieve`, SIP + MSRP like any user). `--json` prints machine-readable
+ * output; every bad argument gets a clear error and exit code 2.
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+
+export class UsageError extends Error {}
+
+interface Parsed {
+  positional: string[];
+  flags: Record<string, string | true>;
+}
+
+export function parseArgs(argv: string[]): Parsed {
+  const positional: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
+      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !['json', 'ws', 'tcp', 'help'].includes(a.slice(2))) flags[a.slice(2)] = argv[++i];
+      else flags[a.slice(2)] = true;
+    } else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+const HELP: Record<string, string> = {
+  main: `imc — IM Charging command line
+
+  imc account create <subscriber> --balance <minor units> [--currency EUR]
+  imc account show <subscriber>
+  imc account top-up <subscriber> --amount <minor units> [--request-id ID]
+  imc account suspend|activate <subscriber>
+  imc user add <aor> --password <password>
+  imc deposit <to-aor> <text> [--from <aor>]
+  imc retrieve <aor> --password <password> [--tcp] [--expect N] [--idle-ms 1500]
+  imc report [--from ISO] [--to ISO] [--format csv|json|html] [--out FILE]
+
+Options: --json (machine-readable output), --help (per command).
+Environment: IMC_ENABLER_URL (http://127.0.0.1:8081), IMC_IM_URL (http://127.0.0.1:8080),
+             ADMIN_TOKEN (dev-admin-token), IMC_SIP_WS (ws://127.0.0.1:5066)`,
+  account: `imc account create <subscriber> --balance <minor units> [--currency EUR] [--json]
+imc account show <subscriber> [--json]
+imc account top-up <subscriber> --amount <minor units> [--request-id ID] [--json]
+imc account suspend <subscriber> | imc account activate <subscriber>`,
+  user: 'imc user add <aor> --password <password> [--json]   (stores SIP digest credentials as HA1)',
+  deposit: 'imc deposit <to-aor> <text> [--from <aor>] [--json]   (stores a deferred message through the admin API)',
+  retrieve:
+    'imc retrieve <aor> --password <password> [--tcp] [--expect N] [--idle-ms MS] [--json]\n  REGISTER, INVITE sip:deferred@<domain>, receive over MSRP (WebSocket by default), print the messages and the charge.',
+  report: 'imc report [--from ISO] [--to ISO] [--format csv|json|html] [--out FILE]   (billing report from the enabler)',
+};
+
+function env(name: string, fallback: string): string {
+  return process.env[name] ?? fallback;
+}
+
+async function http(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${env('ADMIN_TOKEN', 'dev-admin-token')}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new Error(`cannot reach ${base} (${(e as Error).cause ?? (e as Error).message}); is the stack running (npm start)?`);
+  }
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+function fail(r: { status: number; json: any; text: string }, what: string): never {
+  const msg = r.json?.message ?? r.json?.error ?? r.text;
+  throw new Error(`${what}: HTTP ${r.status} ${Array.isArray(msg) ? msg.join('; ') : msg}`);
+}
+
+function money(minor: number, currency: string): string {
+  return `${(minor / 100).toFixed(2)} ${currency}`;
+}
+
+function need(p: Parsed, i: number, what: string): string {
+  const v = p.positional[i];
+  if (!v) throw new UsageError(`missing ${what}`);
+  return v;
+}
+
+function intFlag(p: Parsed, name: string, required: boolean): number | undefined {
+  const v = p.flags[name];
+  if (v === undefined) {
+    if (required) throw new UsageError(`--${name} is required`);
+    return undefined;
+  }
+  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer (minor units), got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+function strFlag(p: Parsed, name: string, required: true): string;
+function strFlag(p: Parsed, name: string, required?: false): string | undefined;
+function strFlag(p: Parsed, name: string, required = false): string | undefined {
+  const v = p.flags[name];
+  if (v === undefined || v === true) {
+    if (required) throw new UsageError(`--${name} <value> is required`);
+    return undefined;
+  }
+  return v;
+}
+
+export async function run(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const p = parseArgs(rest);
+  const json = p.flags.json === true;
+  if (!cmd || cmd === '--help' || cmd === 'help') {
+    out(HELP.main);
+    return cmd ? 0 : 2;
+  }
+  if (p.flags.help) {
+    out(HELP[cmd] ?? HELP.main);
+    return 0;
+  }
+  const ce = env('IMC_ENABLER_URL', 'http://127.0.0.1:8081');
+  const im = env('IMC_IM_URL', 'http://127.0.0.1:8080');
+  switch (cmd) {
+    case 'account': {
+      const sub = p.positional[0];
+      const subscriber = need(p, 1, 'subscriber (e.g. sip:bob@example.com)');
+      const path = `/v1/accounts/${encodeURIComponent(subscriber)}`;
+      let r;
+      if (sub === 'create') {
+        r = await http(ce, 'POST', '/v1/accounts', { subscriber, balance: intFlag(p, 'balance', true), currency: strFlag(p, 'currency') ?? 'EUR' });
+        if (r.status !== 201) fail(r, 'account create');
+      } else if (sub === 'show') {
+        r = await http(ce, 'GET', path);
+        if (r.status !== 200) fail(r, 'account show');
+      } else if (sub === 'top-up') {
+        r = await http(ce, 'POST', `${path}/top-ups`, { amount: intFlag(p, 'amount', true), requestId: strFlag(p, 'request-id') ?? `imc-${randomUUID()}` });
+        if (r.status !== 201) fail(r, 'account top-up');
+        r = await http(ce, 'GET', path);
+      } else if (sub === 'suspend' || sub === 'activate') {
+        r = await http(ce, 'PATCH', path, { state: sub === 'suspend' ? 'suspended' : 'active' });
+        if (r.status !== 200) fail(r, `account ${sub}`);
+      } else throw new UsageError(`unknown account command ${JSON.stringify(sub)} (create, show, top-up, suspend, activate)`);
+      const a = r.json;
+      out(json ? JSON.stringify(a) : `${a.subscriber}  ${a.state}  balance ${money(a.balance, a.currency)}  reserved ${money(a.reserved, a.currency)}  available ${money(a.available, a.currency)}`);
+      return 0;
+    }
+    case 'user': {
+      if (p.positional[0] !== 'add') throw new UsageError('usage: imc user add <aor> --password <password>');
+      const aor = need(p, 1, 'aor (e.g. sip:bob@example.com)');
+      const r = await http(im, 'PUT', `/v1/users/${encodeURIComponent(aor)}`, { password: strFlag(p, 'password', true) });
+      if (r.status !== 201 && r.status !== 200) fail(r, 'user add');
+      out(json ? JSON.stringify(r.json) : `${r.json.created ? 'created' : 'updated'} ${r.json.aor} (digest username ${r.json.username}, realm ${r.json.realm})`);
+      return 0;
+    }
+    case 'deposit': {
+      const to = need(p, 0, 'recipient aor');
+      const text = need(p, 1, 'message text');
+      const from = strFlag(p, 'from') ?? 'sip:operator@example.com';
+      const r = await http(im, 'POST', `/v1/users/${encodeURIComponent(to)}/deferred`, { from, text });
+      if (r.status !== 201) fail(r, 'deposit');
+      out(json ? JSON.stringify(r.json) : `stored ${r.json.id} for ${to}`);
+      return 0;
+    }
+    case 'retrieve': {
+      const aor = need(p, 0, 'aor (e.g. sip:bob@example.com)');
+      const password = strFlag(p, 'password', true);
+      const { retrieve } = await import('./retrieval-client');
+      const before = await http(ce, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`).catch(() => undefined);
+      if (!json) out(`retrieving deferred messages for ${aor}…`);
+      const res = await retrieve({
+        sipWsUrl: env('IMC_SIP_WS', 'ws://127.0.0.1:5066'),
+        aor,
+        password,
+        msrp: p.flags.tcp ? 'tcp' : 'ws',
+        expect: intFlag(p, 'expect', false),
+        idleMs: intFlag(p, 'idle-ms', false) ?? 1500,
+        timeoutMs: 60000,
+        onMessage: (m) => {
+          if (!json) out(`  [${m.dateTime ?? '?'}] ${m.from ?? '?'}: ${m.text}`);
+        },
+      });
+      const after = await http(ce, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`).catch(() => undefined);
+      const charged = before?.status === 200 && after?.status === 200 ? before.json.balance - after.json.balance : undefined;
+      if (json) {
+        out(JSON.stringify({ status: res.status, messages: res.messages.map(({ raw: _raw, ...m }) => m), charged, currency: after?.json?.currency }));
+      } else if (res.status !== 200) {
+        out(`refused: ${res.status} ${res.reason ?? ''}${res.warning ? ` (${res.warning})` : ''}`);
+      } else {
+        out(`${res.messages.length} message(s) received`);
+        if (charged !== undefined) out(`charged ${money(charged, after!.json.currency)}; balance now ${money(after!.json.balance, after!.json.currency)}`);
+      }
+      return res.status === 200 || res.status === 404 ? 0 : 1;
+    }
+    case 'report': {
+      const format = strFlag(p, 'format') ?? 'json';
+      if (!['csv', 'json', 'html'].includes(format)) throw new UsageError('--format must be csv, json or html');
+      const q = new URLSearchParams({ format });
+      for (const k of ['from', 'to']) {
+        const v = strFlag(p, k);
+        if (v !== undefined) {
+          if (Number.isNaN(Date.parse(v))) throw new UsageError(`--${k} must be an ISO 8601 date or date-time`);
+          q.set(k, v);
+        }
+      }
+      const r = await http(ce, 'GET', `/v1/reports/billing?${q}`);
+      if (r.status !== 200) fail(r, 'report');
+      const outFile = strFlag(p, 'out');
+      if (outFile) {
+        writeFileSync(outFile, r.text);
+        out(json ? JSON.stringify({ written: outFile, bytes: r.text.length }) : `wrote ${outFile} (${r.text.length} bytes)`);
+      } else out(r.text);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
+  }
+}
+
+if (require.main === module || process.argv[1]?.endsWith('imc.js')) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      process.stderr.write(`imc: ${e.message}\n`);
+      if (e instanceof UsageError) process.stderr.write(`(imc --help for usage)\n`);
+      process.exit(e instanceof UsageError ? 2 : 1);
+    },
+  );
+}
