@@ -227,7 +227,8 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
   }
 }
 
-if (require.main === module || process.argv[1]?.endsWith('imc.js')) {
+/** Entry point of the `imc` binary. */
+export function cli(): void {
   run(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: Error) => {

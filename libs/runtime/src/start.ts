@@ -9,10 +9,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureLocalInfra, LocalInfra, MissingBinaryError } from './local-infra';
 
-const ROOT = join(__dirname, '..', '..', '..');
+// dist/libs/runtime/src → the project root
+const ROOT = join(__dirname, '..', '..', '..', '..');
 /** Stops what was started; replaced once something is running. */
 let cleanup: (code: number) => Promise<void> = async (code) => process.exit(code);
 const DIST = join(ROOT, 'dist');
+
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
