@@ -413,22 +413,22 @@ export class SipServer {
       return void tx.respond(489, 'Bad Event', { headers: [['Allow-Events', 'message-summary']] });
     const aor = await this.authenticate(tx);
     if (!aor) return;
+    // an in-dialog SUBSCRIBE (refresh or unsubscribe, RFC 6665 §4.1.2) is addressed to our Contact, not the AOR
+    const inDialog = req.to?.params.tag ? (this.subscriptions.get(aor) ?? []).find((x) => x.dialog.matches(req)) : undefined;
     const target = parseUri(req.uri);
-    if (!target || aorOf(target) !== aor) return void tx.respond(403, 'Forbidden', { headers: [['Warning', `399 ${this.config.advertisedHost} "may only watch your own mailbox"`]] });
+    if (!inDialog && (!target || aorOf(target) !== aor))
+      return void tx.respond(403, 'Forbidden', { headers: [['Warning', `399 ${this.config.advertisedHost} "may only watch your own mailbox"`]] });
     const expires = Math.min(Number(req.get('expires') ?? 3600), 86400);
     const localTag = req.to?.params.tag ?? randomToken();
-    const list = (this.subscriptions.get(aor) ?? []).filter((s) => s.dialog.callId !== req.callId && s.expiresAt > Date.now());
-    if (expires > 0) {
-      const dialog = Dialog.fromInvite(req, localTag);
-      if (!dialog) return void tx.respond(400, 'Missing From Tag');
-      list.push({ dialog, flow: tx.flow, expiresAt: Date.now() + expires * 1000, transport: tx.flow.transport });
-    }
+    const dialog = inDialog?.dialog ?? Dialog.fromInvite(req, localTag);
+    if (!dialog) return void tx.respond(400, 'Missing From Tag');
+    const sub: Subscription = { dialog, flow: tx.flow, expiresAt: Date.now() + expires * 1000, transport: tx.flow.transport };
+    const list = (this.subscriptions.get(aor) ?? []).filter((x) => x !== inDialog && x.expiresAt > Date.now());
+    if (expires > 0) list.push(sub);
     this.subscriptions.set(aor, list);
     tx.respond(200, 'OK', { toTag: localTag, headers: [['Expires', String(expires)], ['Contact', `<sip:${this.config.advertisedHost}:${this.viaFor(tx.flow).port};transport=${tx.flow.transport.toLowerCase()}>`]] });
-    // RFC 6665 §4.2.1.2: an immediate NOTIFY with the current state
-    const sub = list.find((s) => s.dialog.callId === req.callId);
-    const dialog = sub?.dialog ?? Dialog.fromInvite(req, localTag);
-    if (dialog) void this.sendSummary(aor, { dialog, flow: tx.flow, expiresAt: Date.now() + expires * 1000, transport: tx.flow.transport }, expires === 0);
+    // RFC 6665 §4.2.1.2: a NOTIFY with the current state at once (terminated when this was an unsubscribe)
+    void this.sendSummary(aor, sub, expires === 0);
   }
 
   /** NOTIFY every live subscription of a user with the current count. */
