@@ -73,6 +73,7 @@ export class RetrievalSession {
   private delivering?: Promise<void>;
   private renewals = 0;
   private readonly attempted = new Set<string>();
+  private stopDelivering = false;
   private readonly startedAt = performance.now();
   delivered = 0;
 
@@ -257,55 +258,88 @@ export class RetrievalSession {
     });
   }
 
+  /**
+   * Sends the granted messages in order. SENDs are written in order on the connection while up to `window` of them
+   * await their MSRP response (RFC 4975 lets transactions overlap); each outcome is settled — debit per policy,
+   * delete after 200 — as it arrives. `before-send` debits each message before writing it, one at a time.
+   */
   private async deliverAll(): Promise<void> {
     const c = this.d.config;
-    for (const m of this.granted) {
-      if (this.byeReceived || this.state !== RetrievalState.Delivering) return;
+    const window = c.chargingPolicy === 'before-send' ? 1 : 32;
+    const inFlight: Promise<void>[] = [];
+    const bodies = new Map<string, Promise<Buffer | null>>();
+    const prefetch = (from: number) => {
+      for (let i = from; i < Math.min(from + window, this.granted.length); i++) {
+        const m = this.granted[i];
+        if (!bodies.has(m.id)) bodies.set(m.id, this.d.store.body(this.aor, m.id));
+      }
+    };
+    const list = this.granted;
+    for (let i = 0; i < list.length; i++) {
+      const m = list[i];
+      if (this.byeReceived || this.stopDelivering || this.state !== RetrievalState.Delivering) break;
       await this.renewIfNeeded();
       if (!this.granted.includes(m)) continue; // the renewal granted fewer
       this.attempted.add(m.id);
-      const body = await this.d.store.body(this.aor, m.id);
+      prefetch(i);
+      const body = await bodies.get(m.id)!;
+      bodies.delete(m.id);
       if (!body) continue; // expired meanwhile: never charged, its hold is released at the end
       const cpim = wrapCpim(
         { from: m.from, to: m.to, dateTime: m.receivedAt, imdnMessageId: m.imdnMessageId ?? m.id, dispositionNotification: m.disposition },
         mimePart(m.contentType, body),
       );
-      const charged = !this.free && !this.unreserved && this.reservation;
       let beforeSendCdr: string | undefined;
-      if (charged && c.chargingPolicy === 'before-send') {
+      if (this.charged && c.chargingPolicy === 'before-send') {
         // the CR editor's note: debit before the SEND; a failed debit means the message is not sent
         const d = await this.d.charging.debit(this.aor, this.callId, this.reservation!.reservationId!, m.id, 'delivered', m.octets);
-        if (d.kind !== 'answer' || d.res.result !== 'SUCCESS') return void this.hangUp('the debit before sending was not confirmed');
+        if (d.kind !== 'answer' || d.res.result !== 'SUCCESS') {
+          void this.hangUp('the debit before sending was not confirmed');
+          break;
+        }
         beforeSendCdr = d.res.cdrId;
       }
-      const outcome: SendOutcome = await this.msrp!.send({ contentType: 'message/cpim', body: cpim, successReport: c.successReport });
-      this.d.metrics.msrpSend(outcome.kind === 'rejected' ? `rejected-${outcome.status}` : outcome.kind);
-      if (outcome.kind === 'closed') {
-        // before-send: the connection failed, refund the charge taken for this message
-        if (beforeSendCdr) await this.d.charging.refund(this.aor, this.callId, beforeSendCdr);
-        return;
-      }
-      if (charged && c.chargingPolicy !== 'before-send') {
-        const debitOutcome = outcome.kind === 'delivered' ? 'delivered' : outcome.kind === 'rejected' ? 'rejected' : 'timeout';
-        // on-outcome (the CR as written): 200, 4xx and timeout are all charged; on-delivery: only 200
-        if (c.chargingPolicy === 'on-outcome' || outcome.kind === 'delivered') {
-          const d = await this.d.charging.debit(this.aor, this.callId, this.reservation!.reservationId!, m.id, debitOutcome, m.octets);
-          if (d.kind === 'answer' && d.res.result === 'UNKNOWN_RESERVATION') this.reservation = undefined; // expired: renew for the rest
-        }
-      } else if (this.unreserved && outcome.kind === 'delivered') {
-        await this.d.charging.recordDeferredCharge(this.aor, this.callId, m.id, m.octets);
-      }
-      if (outcome.kind === 'delivered') {
-        await this.d.store.delete(this.aor, m.id); // step 10: only after the MSRP 200 OK
-        this.delivered++;
-      }
+      const sent = this.msrp!.send({ contentType: 'message/cpim', body: cpim, successReport: c.successReport });
+      inFlight.push(sent.then((outcome) => this.settle(m, outcome, beforeSendCdr)));
+      if (inFlight.length >= window) await inFlight.shift();
     }
+    await Promise.all(inFlight);
     if (this.state === RetrievalState.Delivering) {
       this.state = RetrievalState.Idle;
       void this.d.sip.notifyWaiting(this.aor);
       this.timer(c.sessionIdleMs, () => {
         if (this.state === RetrievalState.Idle) void this.hangUp('idle');
       });
+    }
+  }
+
+  private get charged(): boolean {
+    return !this.free && !this.unreserved && !!this.reservation;
+  }
+
+  /** Steps 8–10 for one message: the debit the policy asks for, then the deletion after a 200. */
+  private async settle(m: StoredMessageMeta, outcome: SendOutcome, beforeSendCdr?: string): Promise<void> {
+    const c = this.d.config;
+    this.d.metrics.msrpSend(outcome.kind === 'rejected' ? `rejected-${outcome.status}` : outcome.kind);
+    if (outcome.kind === 'closed') {
+      this.stopDelivering = true;
+      // before-send: the connection failed, refund the charge taken for this message
+      if (beforeSendCdr) await this.d.charging.refund(this.aor, this.callId, beforeSendCdr);
+      return;
+    }
+    if (this.charged && c.chargingPolicy !== 'before-send') {
+      const debitOutcome = outcome.kind === 'delivered' ? 'delivered' : outcome.kind === 'rejected' ? 'rejected' : 'timeout';
+      // on-outcome (the CR as written): 200, 4xx and timeout are all charged; on-delivery: only 200
+      if (c.chargingPolicy === 'on-outcome' || outcome.kind === 'delivered') {
+        const d = await this.d.charging.debit(this.aor, this.callId, this.reservation!.reservationId!, m.id, debitOutcome, m.octets);
+        if (d.kind === 'answer' && d.res.result === 'UNKNOWN_RESERVATION') this.reservation = undefined; // expired: renewed for the rest
+      }
+    } else if (this.unreserved && outcome.kind === 'delivered') {
+      await this.d.charging.recordDeferredCharge(this.aor, this.callId, m.id, m.octets);
+    }
+    if (outcome.kind === 'delivered') {
+      await this.d.store.delete(this.aor, m.id); // step 10: only after the MSRP 200 OK
+      this.delivered++;
     }
   }
 
