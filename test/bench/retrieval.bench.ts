@@ -140,7 +140,9 @@ class Client {
 }
 
 function child(entry: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, 'dist', entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_PROFILE=1 writes a V8 CPU profile of each service to bench-results/ (open it in Chrome DevTools)
+  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results')}`] : [];
+  return spawn(process.execPath, [...prof, join(ROOT, 'dist', entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 async function waitHttp(url: string): Promise<void> {

@@ -59,7 +59,7 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: natsServers(config.natsUrl), name: 'charging-enabler', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    nc = await connect({ servers: natsServers(config.natsUrl), name: 'charging-enabler', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
   } catch (e) {
     redis.disconnect();
     throw new Error(`cannot connect to NATS at ${config.natsUrl} (NATS_URL): ${(e as Error).message}`);

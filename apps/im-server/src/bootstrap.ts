@@ -58,7 +58,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: natsServers(config.natsUrl), name: 'im-server', maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    nc = await connect({ servers: natsServers(config.natsUrl), name: 'im-server', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
   } catch (e) {
     redis.disconnect();
     throw new Error(`cannot connect to NATS at ${config.natsUrl} (NATS_URL): ${(e as Error).message}`);

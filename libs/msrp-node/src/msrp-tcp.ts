@@ -6,7 +6,13 @@ function wire(socket: Socket, directory: SessionDirectory, events: MsrpConnectio
   socket.setNoDelay(true);
   const conn = new MsrpConnection(
     (b) => {
-      if (!socket.destroyed) socket.write(b);
+      if (socket.destroyed) return;
+      // frames written in one tick (chunks, responses) leave in one writev
+      if (socket.writableCorked === 0) {
+        socket.cork();
+        process.nextTick(() => socket.uncork());
+      }
+      socket.write(b);
     },
     () => socket.end(),
     directory,

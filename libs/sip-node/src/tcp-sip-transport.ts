@@ -63,7 +63,13 @@ export class TcpSipTransport implements SipTransport {
         return !socket.destroyed;
       },
       send: (bytes) => {
-        if (!socket.destroyed) socket.write(bytes);
+        if (socket.destroyed) return;
+        // writes made in one tick leave in one writev (a response and a request often go together)
+        if (socket.writableCorked === 0) {
+          socket.cork();
+          process.nextTick(() => socket.uncork());
+        }
+        socket.write(bytes);
       },
     };
     this.conns.set(key, { socket, flow });

@@ -31,7 +31,7 @@ export class Ch2NatsServer extends Server implements CustomTransportStrategy {
 
   async listen(callback: (err?: unknown) => void): Promise<void> {
     try {
-      this.nc = await connect({ servers: this.opts.servers, name: this.opts.name, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      this.nc = await connect({ servers: this.opts.servers, name: this.opts.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
       for (const [subject, handler] of this.messageHandlers) {
         this.subs.push(this.nc.subscribe(subject, { queue: this.opts.queue, callback: (err, msg) => !err && this.onMessage(handler, msg) }));
       }
