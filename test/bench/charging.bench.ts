@@ -97,7 +97,7 @@ async function main(): Promise<void> {
   };
   const echo = child(['-e', ECHO], { NATS_URL: infra.nats.url, SUBJECT: `${prefix}echo` });
   const enabler = child([join(ROOT, 'dist', 'apps', 'charging-enabler', 'src', 'main.js')], env);
-  const nc: NatsConnection = await connect({ servers: infra.nats.url });
+  const nc: NatsConnection = await connect({ servers: infra.nats.url, noAsyncTraces: true });
   const rows: Row[] = [];
   try {
     await waitHttp(`http://127.0.0.1:${httpPort}/health/ready`);
