@@ -45,7 +45,7 @@ const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
 };
 
 export function natsServers(url: string): string[] {
-  return url.split(',').map((u) => u.trim().replace(/^nats:\/\//, '')).filter(Boolean);
+  return url.split(',').map((u) => u.trim()).filter(Boolean);
 }
 
 /** Modules other parts add to the enabler (the billing reports register here). */

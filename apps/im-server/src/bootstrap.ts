@@ -48,7 +48,7 @@ const LEVELS: Record<string, NestLogLevel[]> = {
 };
 
 function natsServers(url: string): string[] {
-  return url.split(',').map((u) => u.trim().replace(/^nats:\/\//, '')).filter(Boolean);
+  return url.split(',').map((u) => u.trim()).filter(Boolean);
 }
 
 export async function startImServer(env: Env): Promise<RunningImServer> {
