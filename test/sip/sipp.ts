@@ -1,11 +1,12 @@
 /** Runs SIPp (Debian's sip-tester) against a server: one scenario, one call, its exit code and output. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBinary, freePort } from '@imc/runtime';
 
-export const SCENARIOS = join(__dirname, 'scenarios');
+// beside this file in the source tree; from dist/test/sip (benchmarks), back in the source tree
+export const SCENARIOS = existsSync(join(__dirname, 'scenarios')) ? join(__dirname, 'scenarios') : join(__dirname, '..', '..', '..', 'test', 'sip', 'scenarios');
 
 export function sippAvailable(): boolean {
   return !!findBinary('sipp');

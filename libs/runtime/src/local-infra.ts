@@ -139,13 +139,14 @@ function stopProcess(proc: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts a private redis-server on a free loopback port (no persistence). */
-export async function startRedis(): Promise<LocalService> {
+/** Starts a private redis-server on a free loopback port (no persistence unless `aof`: appendfsync everysec). */
+export async function startRedis(opts: { aof?: boolean } = {}): Promise<LocalService> {
   const bin = findBinary('redis-server');
   if (!bin) throw new MissingBinaryError('redis-server');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'imc-redis-'));
-  const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+  const persistence = opts.aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+  const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
     stdio: 'ignore',
   });
   const url = `redis://127.0.0.1:${port}`;

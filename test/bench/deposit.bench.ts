@@ -1,0 +1,86 @@
+/**
+ * bench:deposit — deposits per second the way an operator compares with Kamailio msilo: SIPp sends SIP MESSAGEs to
+ * an offline user, each answered 202 once stored durably (a private Redis with AOF, appendfsync everysec, the
+ * setting docker-compose uses), over UDP and over TCP. Deposits are unauthenticated here (SIP_DEPOSIT_AUTH=none, as
+ * msilo behind a proxy); the figure with digest needs one 401 round trip more per MESSAGE.
+ */
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureLocalInfra, freePort, startRedis } from '@imc/runtime';
+import Redis from 'ioredis';
+import { runSipp } from '../sip/sipp';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const CALLS = Number(process.env.BENCH_CALLS ?? 20000);
+const RATE = Number(process.env.BENCH_RATE ?? 6000);
+
+async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+async function main(): Promise<void> {
+  const infra = await ensureLocalInfra({ log: (l) => console.error(`[bench] ${l}`) });
+  const redis = await startRedis({ aof: true });
+  const [http, udp, tcp] = await Promise.all([freePort(), freePort(), freePort()]);
+  const im: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist/apps/im-server/src/main.js')], {
+    env: {
+      ...process.env,
+      NATS_URL: infra.nats.url,
+      REDIS_URL: redis.url,
+      ADMIN_TOKEN: 'bench',
+      LOG_LEVEL: 'error',
+      HTTP_PORT: String(http),
+      HTTP_HOST: '127.0.0.1',
+      SIP_BIND_HOST: '127.0.0.1',
+      SIP_UDP_PORT: String(udp),
+      SIP_TCP_PORT: String(tcp),
+      SIP_WS_PORT: '0',
+      MSRP_TCP_PORT: '0',
+      MSRP_WS_PORT: '0',
+      SIP_DEPOSIT_AUTH: 'none',
+      IM_USER_MAX_MESSAGES: String(10 * CALLS),
+      IM_USER_MAX_BYTES: String(1024 * 1024 * 1024),
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const rows: { transport: string; calls: number; stored: number; seconds: number; perSecond: number }[] = [];
+  const r = new Redis(redis.url);
+  try {
+    await waitHttp(`http://127.0.0.1:${http}/health/ready`);
+    for (const [name, t, port] of [['UDP', 'u1', udp], ['TCP', 't1', tcp]] as const) {
+      const user = `offline${name.toLowerCase()}`;
+      const t0 = performance.now();
+      const res = await runSipp({ scenario: 'message-deposit.xml', target: `127.0.0.1:${port}`, transport: t, service: user, fields: [['alice']], calls: CALLS, rate: RATE, timeoutS: 120, extra: ['-l', '2000'] });
+      const secs = (performance.now() - t0) / 1000;
+      const stored = Number(await r.hget(`imc:dm:use:{sip:${user}@example.com}`, 'count'));
+      rows.push({ transport: name, calls: CALLS, stored, seconds: +secs.toFixed(2), perSecond: Math.round(stored / secs) });
+      if (res.code !== 0) console.error(`[bench] sipp ${name} exit ${res.code}: ${res.errors.slice(0, 500)} ${res.output.slice(-800)}`);
+    }
+  } finally {
+    r.disconnect();
+    im.kill('SIGTERM');
+    await new Promise((res) => im.once('exit', res));
+    await redis.stop();
+    await infra.stop();
+  }
+  console.log(`\nbench:deposit — SIPp MESSAGE → 202 stored (Redis AOF everysec), ${CALLS} messages offered at ${RATE}/s\n`);
+  console.log('| transport | offered | stored | seconds | deposits/s |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const x of rows) console.log(`| ${x.transport} | ${x.calls} | ${x.stored} | ${x.seconds} | ${x.perSecond} |`);
+  mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench-results', 'deposit.json'), JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
