@@ -1,0 +1,78 @@
+/**
+ * The page's script (bundled with esbuild into public/client.js): a login form with SIP credentials, the waiting
+ * count from message-summary, a Retrieve button and the list of messages received. The SIP-over-WebSocket URL is
+ * `ws://<this host>:5066` unless the page is opened with `?sip=ws://…`.
+ */
+import { BrowserMessage, Summary, WebImClient } from './browser-retrieval';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+function status(text: string, error = false): void {
+  const el = $('status');
+  el.textContent = text;
+  el.className = error ? 'error' : '';
+}
+
+function showMessage(m: BrowserMessage): void {
+  const li = document.createElement('li');
+  li.className = 'message';
+  const head = document.createElement('div');
+  head.className = 'meta';
+  head.textContent = `${m.from ?? 'unknown sender'} · ${m.dateTime ? new Date(m.dateTime).toLocaleString() : 'no date'}`;
+  const body = document.createElement('div');
+  body.className = 'text';
+  body.textContent = m.text;
+  li.append(head, body);
+  $('messages').append(li);
+}
+
+let client: WebImClient | undefined;
+let waiting = 0;
+
+function showSummary(s: Summary): void {
+  waiting = s.newMessages;
+  $('waiting').textContent = String(s.newMessages);
+  $<HTMLButtonElement>('retrieve').disabled = s.newMessages === 0;
+}
+
+async function login(ev: Event): Promise<void> {
+  ev.preventDefault();
+  const params = new URLSearchParams(location.search);
+  const sipWsUrl = params.get('sip') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.hostname || '127.0.0.1'}:5066`;
+  let aor = $<HTMLInputElement>('aor').value.trim();
+  if (!aor.startsWith('sip:')) aor = `sip:${aor}`;
+  if (!/^sip:[^@\s]+@[^@\s]+$/.test(aor)) return status('enter an address like sip:bob@example.com', true);
+  status(`logging in as ${aor}…`);
+  client = new WebImClient({ sipWsUrl, aor, password: $<HTMLInputElement>('password').value, onSummary: showSummary, onMessage: showMessage });
+  try {
+    await client.login();
+  } catch (e) {
+    await client.logout();
+    client = undefined;
+    return status((e as Error).message, true);
+  }
+  $('login').hidden = true;
+  $('inbox').hidden = false;
+  $('who').textContent = aor;
+  status('logged in');
+}
+
+async function retrieve(): Promise<void> {
+  if (!client) return;
+  $<HTMLButtonElement>('retrieve').disabled = true;
+  status('retrieving…');
+  try {
+    const r = await client.retrieve(waiting || undefined);
+    if (r.status !== 200) status(`refused: ${r.status} ${r.reason ?? ''}${r.warning ? ` — ${r.warning}` : ''}`, true);
+    else status(`${r.messages.length} message(s) received; each was charged to your account at the operator's tariff`);
+  } catch (e) {
+    status((e as Error).message, true);
+  }
+}
+
+$('login').addEventListener('submit', (e) => void login(e));
+$('retrieve').addEventListener('click', () => void retrieve());
+$('logout').addEventListener('click', () => {
+  void client?.logout();
+  location.reload();
+});
