@@ -7,6 +7,7 @@ export class UdpSipTransport implements SipTransport {
   private socket?: Socket;
   private handler: SipInbound = () => undefined;
   port = 0;
+  private closed = false;
 
   onMessage(handler: SipInbound): void {
     this.handler = handler;
@@ -36,7 +37,11 @@ export class UdpSipTransport implements SipTransport {
       id: `udp:${address}:${port}`,
       reliable: false,
       open: true,
-      send: (bytes) => socket.send(bytes, port, address),
+      send: (bytes) => {
+        // a retransmission timer may still fire after close: the datagram is dropped, never thrown
+        if (this.closed) return;
+        socket.send(bytes, port, address, () => undefined);
+      },
     };
   }
 
@@ -45,6 +50,7 @@ export class UdpSipTransport implements SipTransport {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return new Promise((resolve) => (this.socket ? this.socket.close(() => resolve()) : resolve()));
   }
 }
