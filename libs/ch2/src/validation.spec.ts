@@ -1,0 +1,35 @@
+import { normalizeSubscriber, validateCh2Request } from './validation';
+
+const base = { requestId: 'req-00000001', subscriber: 'sip:Bob@EXAMPLE.com:5060;transport=tcp', service: 'im.deferred-retrieval', timestamp: '2026-11-23T10:00:00Z' };
+
+describe('CH-2 validation', () => {
+  it.each([
+    ['sip:Bob@EXAMPLE.com:5060;transport=tcp', 'sip:Bob@example.com'],
+    ['SIPS:alice@Example.org', 'sips:alice@example.org'],
+    ['tel:+1-555-123.4567', 'tel:+15551234567'],
+    ['mailto:bob@example.com', undefined],
+    ['sip:example.com', undefined],
+    ['bob', undefined],
+  ])('normalises %s', (input, out) => {
+    expect(normalizeSubscriber(input)).toBe(out);
+  });
+
+  it('accepts a good reserve and returns the normalised subscriber', () => {
+    const v = validateCh2Request('reserve', { ...base, items: [{ id: 'm1', octets: 10 }], validitySeconds: 60 });
+    expect(v).toEqual({ ok: true, value: expect.objectContaining({ subscriber: 'sip:Bob@example.com' }) });
+  });
+
+  it.each([
+    ['reserve', { ...base, items: [] }, ['items']],
+    ['reserve', { ...base, items: [{ id: 'a', octets: -1 }, { id: 'a', octets: 1 }] }, ['items[0].octets', 'items[1].id']],
+    ['reserve', { ...base, items: [{ id: 'a', octets: 1 }], validitySeconds: 0 }, ['validitySeconds']],
+    ['debit', { ...base, reservationId: 'r', itemId: 'i', outcome: 'maybe', octets: 1.5 }, ['outcome', 'octets']],
+    ['refund', { ...base, cdrId: 'c', amount: 0 }, ['amount']],
+    ['balance', { ...base, requestId: 'short', timestamp: 'yesterday', service: 'bad service' }, ['requestId', 'service', 'timestamp']],
+    ['price', null, ['(payload)']],
+  ] as const)('%s: names %j', (op, data, fields) => {
+    const v = validateCh2Request(op, data);
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(v.details.map((d) => d.split(':')[0])).toEqual(fields);
+  });
+});
