@@ -38,8 +38,8 @@ const HELP: Record<string, string> = {
   imc account top-up <subscriber> --amount <minor units> [--request-id ID]
   imc account suspend|activate <subscriber>
   imc user add <aor> --password <password>
-  imc deposit <to-aor> <text> [--from <aor>]
-  imc retrieve <aor> --password <password> [--tcp] [--expect N] [--idle-ms 1500]
+  imc deposit <to-aor> <text> [--from <aor> [--password <password>]]
+  imc retrieve <aor> --password <password> [--ws | --tcp] [--expect N] [--idle-ms 1500]
   imc report [--from ISO] [--to ISO] [--format csv|json|html] [--out FILE]
 
 Options: --json (machine-readable output), --help (per command).
@@ -50,9 +50,12 @@ imc account show <subscriber> [--json]
 imc account top-up <subscriber> --amount <minor units> [--request-id ID] [--json]
 imc account suspend <subscriber> | imc account activate <subscriber>`,
   user: 'imc user add <aor> --password <password> [--json]   (stores SIP digest credentials as HA1)',
-  deposit: 'imc deposit <to-aor> <text> [--from <aor>] [--json]   (stores a deferred message through the admin API)',
+  deposit: `imc deposit <to-aor> <text> [--from <aor>] [--json]
+  stores a deferred message through the im-server admin API (ADMIN_TOKEN)
+imc deposit <to-aor> <text> --from <aor> --password <password> [--json]
+  sends a SIP MESSAGE (RFC 3428) as that user over SIP-over-WebSocket (IMC_SIP_WS), answering the digest challenge`,
   retrieve:
-    'imc retrieve <aor> --password <password> [--tcp] [--expect N] [--idle-ms MS] [--json]\n  REGISTER, INVITE sip:deferred@<domain>, receive over MSRP (WebSocket by default), print the messages and the charge.',
+    'imc retrieve <aor> --password <password> [--ws | --tcp] [--expect N] [--idle-ms MS] [--json]\n  REGISTER, INVITE sip:deferred@<domain>, receive over MSRP (--ws, the default: MSRP over WebSocket; --tcp: MSRP over TCP), print the messages and the charge.',
   report: 'imc report [--from ISO] [--to ISO] [--format csv|json|html] [--out FILE]   (billing report from the enabler)',
 };
 
@@ -117,6 +120,24 @@ function strFlag(p: Parsed, name: string, required = false): string | undefined 
   return v;
 }
 
+/** The flags each command takes (besides --json and --help); anything else is a usage error. */
+const FLAGS: Record<string, string[]> = {
+  account: ['balance', 'currency', 'amount', 'request-id'],
+  user: ['password'],
+  deposit: ['from', 'password'],
+  retrieve: ['password', 'ws', 'tcp', 'expect', 'idle-ms'],
+  report: ['from', 'to', 'format', 'out'],
+};
+
+function checkFlags(cmd: string, p: Parsed): void {
+  const allowed = FLAGS[cmd];
+  if (!allowed) return;
+  for (const f of Object.keys(p.flags)) {
+    if (f === 'json' || f === 'help') continue;
+    if (!allowed.includes(f)) throw new UsageError(`imc ${cmd}: unknown option --${f} (options: ${allowed.map((a) => `--${a}`).join(', ')}, --json)`);
+  }
+}
+
 export async function run(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
   const [cmd, ...rest] = argv;
   const p = parseArgs(rest);
@@ -129,6 +150,7 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
     out(HELP[cmd] ?? HELP.main);
     return 0;
   }
+  checkFlags(cmd, p);
   const ce = env('IMC_ENABLER_URL', 'http://127.0.0.1:8081');
   const im = env('IMC_IM_URL', 'http://127.0.0.1:8080');
   switch (cmd) {
@@ -166,6 +188,17 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
     case 'deposit': {
       const to = need(p, 0, 'recipient aor');
       const text = need(p, 1, 'message text');
+      const password = strFlag(p, 'password');
+      if (password !== undefined) {
+        // as a SIP user: a pager-mode MESSAGE from --from, authenticated with its digest credentials
+        const sender = strFlag(p, 'from');
+        if (!sender) throw new UsageError('--from <aor> is required with --password (the MESSAGE is sent as that user)');
+        const { sendSipMessage } = await import('./sip-message');
+        const r = await sendSipMessage({ sipWsUrl: env('IMC_SIP_WS', 'ws://127.0.0.1:5066'), from: sender, password, to, text });
+        if (r.status < 200 || r.status >= 300) throw new Error(`deposit: MESSAGE refused: ${r.status} ${r.reason}`);
+        out(json ? JSON.stringify({ status: r.status, reason: r.reason, to, from: sender }) : `MESSAGE accepted (${r.status} ${r.reason}) for ${to}`);
+        return 0;
+      }
       const from = strFlag(p, 'from') ?? 'sip:operator@example.com';
       const r = await http(im, 'POST', `/v1/users/${encodeURIComponent(to)}/deferred`, { from, text });
       if (r.status !== 201) fail(r, 'deposit');
@@ -175,6 +208,7 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
     case 'retrieve': {
       const aor = need(p, 0, 'aor (e.g. sip:bob@example.com)');
       const password = strFlag(p, 'password', true);
+      if (p.flags.ws && p.flags.tcp) throw new UsageError('--ws and --tcp exclude each other (MSRP over WebSocket or over TCP)');
       const { retrieve } = await import('./retrieval-client');
       const before = await http(ce, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`).catch(() => undefined);
       if (!json) out(`retrieving deferred messages for ${aor}…`);
@@ -182,7 +216,7 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
         sipWsUrl: env('IMC_SIP_WS', 'ws://127.0.0.1:5066'),
         aor,
         password,
-        msrp: p.flags.tcp ? 'tcp' : 'ws',
+        msrp: p.flags.tcp ? 'tcp' : 'ws', // --ws is the default
         expect: intFlag(p, 'expect', false),
         idleMs: intFlag(p, 'idle-ms', false) ?? 1500,
         timeoutMs: 60000,

@@ -221,6 +221,7 @@ export async function retrieve(o: RetrieveOptions): Promise<RetrieveResult> {
     session?.close();
     conn?.end();
     tcpServer?.close();
-    await ua.stop().catch(() => undefined);
+    // sip.js 0.21 in Node may wait forever on a WebSocket close handshake the server no longer answers: bounded
+    await Promise.race([ua.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
 }

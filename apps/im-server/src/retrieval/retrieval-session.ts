@@ -382,11 +382,13 @@ export class RetrievalSession {
     this.state = RetrievalState.Ending;
     for (const t of this.timers) t.cancel();
     this.retransmitter?.cancel();
-    if (this.delivering && why !== 'internal error') await this.delivering.catch(() => undefined);
+    // close MSRP first: SENDs still waiting for their response end as "closed" — not delivered, not charged,
+    // kept for the next retrieval — rather than running into the transaction timeout
     if (this.msrp) {
       this.msrp.close();
       this.d.unregister(this.msrp);
     }
+    if (this.delivering && why !== 'internal error') await this.delivering.catch(() => undefined);
     this.conn?.end();
     if (this.reservation?.reservationId) await this.d.charging.release(this.aor, this.callId, this.reservation.reservationId);
     this.state = RetrievalState.Ended;
