@@ -3,11 +3,12 @@
  * checked figure by figure against the CDRs and balances after real traffic — top-ups, retrievals, an expired
  * reservation, a refund — with the HTML page rendered in headless Chromium.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../apps/cli/src/main';
 import { admin, ch2ClientFor, common, waitFor } from '../support/enabler-harness';
-import { deposit, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { deposit, imAdmin, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -47,7 +48,51 @@ describe('imc CLI and the billing report', () => {
     await expect(imc('account', 'frobnicate', 'sip:x@example.com')).rejects.toThrow(/unknown account command/);
     await expect(imc('report', '--format', 'pdf')).rejects.toThrow(/--format must be csv, json or html/);
     await expect(imc('account', 'show', 'sip:nobody@example.com')).rejects.toThrow(/HTTP 404/);
+    await expect(imc('account', 'show', 'sip:x@example.com', '--amount-typo', '5')).rejects.toThrow(/unknown option --amount-typo/);
+    await expect(imc('retrieve', 'sip:x@example.com', '--password', 'p', '--ws', '--tcp')).rejects.toThrow(/--ws and --tcp exclude each other/);
+    await expect(imc('deposit', 'sip:x@example.com', 'hi', '--password', 'p')).rejects.toThrow(/--from <aor> is required with --password/);
     expect((await imc('retrieve', '--help')).out).toMatch(/INVITE sip:deferred/);
+  });
+
+  it('imc deposit --password sends a SIP MESSAGE as the sender; a wrong password is refused', async () => {
+    const alice = await provision(s, uniqueUser('alice'), 0, 'alice-pw');
+    const carl = await provision(s, uniqueUser('carl'), 100);
+    const r = await imc('deposit', carl, 'sent over SIP', '--from', alice, '--password', 'alice-pw', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(lines[0]).status).toBe(202);
+    const stored = await imAdmin(s, 'GET', `/v1/users/${encodeURIComponent(carl)}/deferred`);
+    expect(JSON.stringify(stored.json)).toContain(alice);
+    await expect(imc('deposit', carl, 'x', '--from', alice, '--password', 'wrong')).rejects.toThrow(/MESSAGE refused: (401|403)/);
+  });
+
+  it('the imc binary: exit codes and messages on stderr', async () => {
+    // the CLI bundled as the build would run it (node, sources compiled by esbuild), spawned as a child process
+    const dir = join(ROOT, 'test-artifacts');
+    mkdirSync(dir, { recursive: true });
+    const bin = join(dir, 'imc.js');
+    require('esbuild').buildSync({ entryPoints: [join(ROOT, 'apps/cli/src/main.ts')], bundle: true, platform: 'node', packages: 'external', outfile: bin, tsconfig: join(ROOT, 'tsconfig.json'), footer: { js: 'module.exports.cli();' }, logLevel: 'error' });
+    // asynchronous: the services answering it run in this process
+    const imcBin = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [bin, ...args], { env: { ...process.env }, cwd: ROOT });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d) => (stdout += d));
+        c.stderr.on('data', (d) => (stderr += d));
+        c.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+    const bad = await imcBin('account', 'create', 'sip:x@example.com', '--balance', 'ten');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^imc: --balance must be a non-negative integer \(minor units\), got "ten"\n\(imc --help for usage\)\n$/);
+    const help = await imcBin('report', '--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/--format csv\|json\|html/);
+    const shown = await imcBin('account', 'show', 'sip:nobody@example.com');
+    expect(shown.status).toBe(1);
+    expect(shown.stderr).toMatch(/^imc: account show: HTTP 404/);
+    const none = await imcBin();
+    expect(none.status).toBe(2);
+    expect(none.stdout).toMatch(/^imc — IM Charging command line/);
   });
 
   it('imc retrieve prints the messages and what was charged', async () => {
