@@ -3,13 +3,13 @@
  * admin HTTP API, plus the CDR relay and the reservation sweeper. Used by main.ts and by tests.
  */
 import 'reflect-metadata';
-import { ConsoleLogger, INestApplication, LogLevel as NestLogLevel, Type } from '@nestjs/common';
+import { ConsoleLogger, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { CH2_OPERATIONS, CH2_QUEUE_GROUP, ch2Subject } from '@imc/ch2';
-import { createRedis, Env, RedisClient } from '@imc/runtime';
-import { EnablerConfig, loadEnablerConfig, LogLevel } from './config';
+import { createRedis, Env, NEST_LOG_LEVELS, natsServers, RedisClient } from '@imc/runtime';
+import { EnablerConfig, loadEnablerConfig } from './config';
 import { EnablerModule } from './enabler.module';
 import { LedgerKeys } from './ledger/ledger-keys';
 import { RedisCreditLedger } from './ledger/redis-credit-ledger';
@@ -34,26 +34,14 @@ export interface RunningEnabler {
   close(): Promise<void>;
 }
 
-const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-  silent: [],
-};
 
-export function natsServers(url: string): string[] {
-  return url.split(',').map((u) => u.trim()).filter(Boolean);
-}
 
 /** Modules other parts add to the enabler (the billing reports register here). */
 export const ENABLER_EXTRA_MODULES: Type<unknown>[] = [];
 
 export async function startChargingEnabler(env: Env, extraModules: Type<unknown>[] = ENABLER_EXTRA_MODULES): Promise<RunningEnabler> {
   const config = loadEnablerConfig(env);
-  const logger = new ConsoleLogger('charging-enabler', { json: true, logLevels: NEST_LEVELS[config.logLevel] });
+  const logger = new ConsoleLogger('charging-enabler', { json: true, logLevels: NEST_LOG_LEVELS[config.logLevel] });
   const tariffs = TariffBook.fromFile(config.tariffsFile);
   const redis = createRedis(config.redisUrl, { enableAutoPipelining: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));

@@ -2,11 +2,9 @@
  * The Charging Enabler's configuration, parsed and validated once from the environment (operations.md
  * "Environment"). A bad value stops the service with an error naming the variable.
  */
-import { ConfigError, Env, EnvReader } from '@imc/runtime';
+import { ConfigError, Env, EnvReader, LOG_LEVELS, LogLevel } from '@imc/runtime';
 import { DEFAULT_CDR_STREAM } from '@imc/ch2';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface EnablerConfig {
   natsUrl: string;

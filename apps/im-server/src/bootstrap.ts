@@ -3,12 +3,12 @@
  * queue, the NATS deposit subject, the expiry sweeper, and the admin HTTP API. Used by main.ts and by tests.
  */
 import 'reflect-metadata';
-import { ConsoleLogger, INestApplication, LogLevel as NestLogLevel } from '@nestjs/common';
+import { ConsoleLogger, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { Ch2Client } from '@imc/ch2';
-import { createRedis, Env, RedisClient } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, natsServers, RedisClient } from '@imc/runtime';
 import { ImServerConfig, loadImServerConfig } from './config';
 import { ImModule } from './im.module';
 import { DeferredStore } from './store/deferred-store';
@@ -37,23 +37,11 @@ export interface RunningImServer {
   close(): Promise<void>;
 }
 
-const LEVELS: Record<string, NestLogLevel[]> = {
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-  silent: [],
-};
 
-function natsServers(url: string): string[] {
-  return url.split(',').map((u) => u.trim()).filter(Boolean);
-}
 
 export async function startImServer(env: Env): Promise<RunningImServer> {
   const config = loadImServerConfig(env);
-  const logger = new ConsoleLogger('im-server', { json: true, logLevels: LEVELS[config.logLevel] });
+  const logger = new ConsoleLogger('im-server', { json: true, logLevels: NEST_LOG_LEVELS[config.logLevel] });
   const redis = createRedis(config.redisUrl, { enableAutoPipelining: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;

@@ -2,13 +2,12 @@
  * The im-server's configuration, parsed and validated once from the environment (operations.md "Environment").
  * A bad value stops the service with an error naming the variable.
  */
-import { ConfigError, Env, EnvReader } from '@imc/runtime';
+import { ConfigError, Env, EnvReader, LOG_LEVELS, LogLevel } from '@imc/runtime';
 
 export const CHARGING_POLICIES = ['on-outcome', 'on-delivery', 'before-send'] as const;
 export type ChargingPolicy = (typeof CHARGING_POLICIES)[number];
 export const FAILURE_HANDLING = ['terminate', 'continue', 'retry-and-terminate'] as const;
 export type FailureHandling = (typeof FAILURE_HANDLING)[number];
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose', 'silent'] as const;
 
 export interface ImServerConfig {
   natsUrl: string;
@@ -45,7 +44,7 @@ export interface ImServerConfig {
   httpPort: number;
   adminToken?: string;
   development: boolean;
-  logLevel: (typeof LOG_LEVELS)[number];
+  logLevel: LogLevel;
   sipT1: number;
   sipT2: number;
   sipT4: number;

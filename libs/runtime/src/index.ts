@@ -2,3 +2,4 @@ export * from './local-infra';
 export * from './env-reader';
 export * from './redis-factory';
 export * from './lua-scripts';
+export * from './service-kit';

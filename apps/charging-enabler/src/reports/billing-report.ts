@@ -5,8 +5,13 @@
  * balance change since the account was opened (`initial + top-ups + refunds − debits = balance`).
  */
 import type { Cdr } from '@imc/ch2';
-import type { CdrStore } from '../cdr/cdr-store';
 import type { AccountRecord, RedisCreditLedger } from '../ledger/redis-credit-ledger';
+
+/** Where the CDRs come from: the CDR store (the shards' outboxes) or the JetStream stream — the same CDRs. */
+export interface CdrSource {
+  /** Every CDR written in [from, to] (epoch ms, by the time the ledger wrote it). */
+  all(from?: number, to?: number): AsyncIterable<Cdr>;
+}
 
 export interface ReportRow {
   subscriber: string;
@@ -47,7 +52,7 @@ export interface BillingReport {
 
 const zero = () => ({ messages: 0, octets: 0, held: 0, debited: 0, refunded: 0, released: 0, expired: 0, toppedUp: 0 });
 
-export async function buildBillingReport(cdrs: CdrStore, ledger: RedisCreditLedger, from?: number, to?: number): Promise<BillingReport> {
+export async function buildBillingReport(cdrs: CdrSource, ledger: RedisCreditLedger, from?: number, to?: number): Promise<BillingReport> {
   const rows = new Map<string, ReportRow>();
   const totals: BillingReport['totals'] = {};
   const perDay = new Map<string, number>();

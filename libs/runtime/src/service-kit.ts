@@ -1,0 +1,43 @@
+/**
+ * Pieces both services share: Nest log levels from LOG_LEVEL, NATS server lists from NATS_URL, and the bearer-token
+ * guard of the admin HTTP APIs (operations.md "Admin HTTP": health and metrics stay open).
+ */
+import { CanActivate, ExecutionContext, LogLevel as NestLogLevel, UnauthorizedException } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const NEST_LOG_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+  silent: [],
+};
+
+/** NATS_URL may list several servers, comma-separated; credentials in the URLs are kept. */
+export function natsServers(url: string): string[] {
+  return url.split(',').map((u) => u.trim()).filter(Boolean);
+}
+
+/** Checks `Authorization: Bearer <token>` in constant time; without a configured token everything passes (development). */
+export class BearerTokenGuard implements CanActivate {
+  private readonly expected?: Buffer;
+
+  constructor(token: string | undefined) {
+    this.expected = token ? Buffer.from(token) : undefined;
+  }
+
+  canActivate(ctx: ExecutionContext): boolean {
+    if (!this.expected) return true;
+    const req = ctx.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>();
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    const got = m ? Buffer.from(m[1].trim()) : undefined;
+    if (!got || got.length !== this.expected.length || !timingSafeEqual(got, this.expected))
+      throw new UnauthorizedException('a valid bearer token is required (Authorization: Bearer <ADMIN_TOKEN>)');
+    return true;
+  }
+}
