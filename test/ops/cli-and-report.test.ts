@@ -130,6 +130,23 @@ describe('imc CLI and the billing report', () => {
       const cdrSum = (await enabler.cdrs.list({ subscriber: a, limit: 1000 })).cdrs.filter((c) => c.type === 'debit').reduce((x, c) => x + c.amount, 0);
       expect(cdrSum).toBe(row.debited);
 
+      // the same numbers from the JetStream CDR stream once the relay has published every CDR
+      const strip = (x: { generatedAt?: string }) => ({ ...x, generatedAt: undefined });
+      await waitFor(
+        async () => {
+          const js = (await admin(enabler.httpPort, 'GET', '/v1/reports/billing?format=json&source=jetstream')).json;
+          const st = (await admin(enabler.httpPort, 'GET', '/v1/reports/billing?format=json')).json;
+          return JSON.stringify(strip(js)) === JSON.stringify(strip(st));
+        },
+        'the JetStream report to equal the store report',
+        10000,
+        100,
+      );
+      const fromJs = JSON.parse((await imc('report', '--format', 'json', '--source', 'jetstream')).out);
+      expect(fromJs.rows.find((x: { subscriber: string; service: string }) => x.subscriber === a && x.service === svc)).toEqual(row);
+      expect(fromJs.balanced).toBe(true);
+      await expect(imc('report', '--source', 'kafka')).rejects.toThrow(/--source must be store or jetstream/);
+
       const csv = (await imc('report', '--format', 'csv')).out;
       expect(csv.split('\n')[0]).toBe('subscriber,service,currency,messages,octets,held,debited,refunded,released,expired,toppedUp');
       expect(csv).toContain(`${a},${svc},EUR,2,2010,25,13,3,6,6,0`);

@@ -40,7 +40,7 @@ const HELP: Record<string, string> = {
   imc user add <aor> --password <password>
   imc deposit <to-aor> <text> [--from <aor> [--password <password>]]
   imc retrieve <aor> --password <password> [--ws | --tcp] [--expect N] [--idle-ms 1500]
-  imc report [--from ISO] [--to ISO] [--format csv|json|html] [--out FILE]
+  imc report [--from ISO] [--to ISO] [--format csv|json|html] [--source store|jetstream] [--out FILE]
 
 Options: --json (machine-readable output), --help (per command).
 Environment: IMC_ENABLER_URL (http://127.0.0.1:8081), IMC_IM_URL (http://127.0.0.1:8080),
@@ -56,7 +56,8 @@ imc deposit <to-aor> <text> --from <aor> --password <password> [--json]
   sends a SIP MESSAGE (RFC 3428) as that user over SIP-over-WebSocket (IMC_SIP_WS), answering the digest challenge`,
   retrieve:
     'imc retrieve <aor> --password <password> [--ws | --tcp] [--expect N] [--idle-ms MS] [--json]\n  REGISTER, INVITE sip:deferred@<domain>, receive over MSRP (--ws, the default: MSRP over WebSocket; --tcp: MSRP over TCP), print the messages and the charge.',
-  report: 'imc report [--from ISO] [--to ISO] [--format csv|json|html] [--out FILE]   (billing report from the enabler)',
+  report: `imc report [--from ISO] [--to ISO] [--format csv|json|html] [--source store|jetstream] [--out FILE]
+  billing report from the enabler, built from its CDR store (default) or read back from the JetStream CDR stream`,
 };
 
 function env(name: string, fallback: string): string {
@@ -126,7 +127,7 @@ const FLAGS: Record<string, string[]> = {
   user: ['password'],
   deposit: ['from', 'password'],
   retrieve: ['password', 'ws', 'tcp', 'expect', 'idle-ms'],
-  report: ['from', 'to', 'format', 'out'],
+  report: ['from', 'to', 'format', 'out', 'source'],
 };
 
 function checkFlags(cmd: string, p: Parsed): void {
@@ -239,7 +240,9 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
     case 'report': {
       const format = strFlag(p, 'format') ?? 'json';
       if (!['csv', 'json', 'html'].includes(format)) throw new UsageError('--format must be csv, json or html');
-      const q = new URLSearchParams({ format });
+      const source = strFlag(p, 'source') ?? 'store';
+      if (!['store', 'jetstream'].includes(source)) throw new UsageError('--source must be store or jetstream');
+      const q = new URLSearchParams({ format, source });
       for (const k of ['from', 'to']) {
         const v = strFlag(p, k);
         if (v !== undefined) {

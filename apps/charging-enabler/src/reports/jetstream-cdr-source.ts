@@ -30,7 +30,7 @@ export class JetStreamCdrSource implements CdrSource {
     if (!info || info.state.messages === 0) return;
     const lastSeq = info.state.last_seq;
     const consumer = await this.nc.jetstream().consumers.get(this.stream, {
-      filterSubjects: [subject],
+      filterSubjects: subject, // one subject as a string: filter_subject, which nats-server 2.9 understands too
       // the relay publishes a CDR shortly after it is written: start a minute early, filter exactly below
       ...(from !== undefined ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(from - 60_000).toISOString() } : {}),
     });
