@@ -10,8 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, Server } from 'node:net';
 import { WebSocket as WsWebSocket } from 'ws';
 import { Inviter, Registerer, SessionState, UserAgent } from 'sip.js';
-import type { SessionDescriptionHandler, SessionDescriptionHandlerFactory } from 'sip.js';
+import type { SessionDescriptionHandlerFactory } from 'sip.js';
 import { IncomingMessage, MsrpConnection, MsrpSession, unwrapCpim } from '@imc/msrp';
+import { MsrpOfferHandler } from '../../web-client/src/msrp-offer';
 import { connectMsrpWs, nodeMsrpClock } from '@imc/msrp-node';
 
 export interface ReceivedMessage {
@@ -51,29 +52,6 @@ export interface RetrieveResult {
   reason?: string;
   warning?: string;
   endedBy: 'client' | 'server' | 'refused';
-}
-
-class MsrpOfferHandler implements SessionDescriptionHandler {
-  answerSdp?: string;
-  constructor(private readonly offer: string) {}
-  async getDescription() {
-    return { contentType: 'application/sdp', body: this.offer };
-  }
-  async setDescription(sdp: string) {
-    this.answerSdp = sdp;
-  }
-  hasDescription(contentType: string) {
-    return contentType === 'application/sdp';
-  }
-  rollbackDescription() {
-    return Promise.resolve();
-  }
-  close() {
-    /* the MSRP session is closed by the client */
-  }
-  sendDtmf() {
-    return false;
-  }
 }
 
 function ensureWebSocket(): void {

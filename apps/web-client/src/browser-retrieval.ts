@@ -7,8 +7,9 @@
  * (RFC 7977 §5: the WebSocket client is always active and its path host is an .invalid name).
  */
 import { Inviter, Registerer, SessionState, Subscriber, UserAgent } from 'sip.js';
-import type { SessionDescriptionHandler, SessionDescriptionHandlerFactory } from 'sip.js';
+import type { SessionDescriptionHandlerFactory } from 'sip.js';
 import { MsrpClock, MsrpConnection, MsrpSession, unwrapCpim } from '@imc/msrp';
+import { MsrpOfferHandler } from './msrp-offer';
 
 export interface BrowserMessage {
   from?: string;
@@ -28,29 +29,6 @@ export function parseSummary(body: string): Summary {
   const waiting = /^Messages-Waiting:\s*yes\s*$/im.test(body);
   const m = /^Text-Message:\s*(\d+)\s*\/\s*(\d+)/im.exec(body);
   return { waiting, newMessages: m ? Number(m[1]) : waiting ? 1 : 0 };
-}
-
-class MsrpOfferHandler implements SessionDescriptionHandler {
-  answerSdp?: string;
-  constructor(private readonly offer: string) {}
-  async getDescription() {
-    return { contentType: 'application/sdp', body: this.offer };
-  }
-  async setDescription(sdp: string) {
-    this.answerSdp = sdp;
-  }
-  hasDescription(contentType: string) {
-    return contentType === 'application/sdp';
-  }
-  rollbackDescription() {
-    return Promise.resolve();
-  }
-  close() {
-    /* the MSRP session is closed by the client */
-  }
-  sendDtmf() {
-    return false;
-  }
 }
 
 const browserClock: MsrpClock = {
@@ -107,6 +85,8 @@ export class WebImClient {
   private subscriber?: Subscriber;
   private offer = '';
   private handler?: MsrpOfferHandler;
+  /** Set during a retrieval: called with each summary the server sends. */
+  private summaryWatch?: (s: Summary) => void;
   constructor(private readonly o: ClientOptions) {}
 
   get domain(): string {
@@ -135,17 +115,20 @@ export class WebImClient {
     this.subscriber.delegate = {
       onNotify: (n) => {
         n.accept();
-        this.o.onSummary?.(parseSummary(n.request.body ?? ''));
+        const summary = parseSummary(n.request.body ?? '');
+        this.summaryWatch?.(summary);
+        this.o.onSummary?.(summary);
       },
     };
     await this.subscriber.subscribe();
   }
 
   /**
-   * INVITE sip:deferred@domain, receive the messages over MSRP-over-WebSocket until the server hangs up (it sends
-   * BYE when it has nothing left) or `expect` messages have arrived (then the client sends BYE).
+   * INVITE sip:deferred@domain, receive the messages over MSRP-over-WebSocket until the server says nothing is
+   * left (a message-summary NOTIFY with 0 waiting after messages arrived: every one was answered and deleted; then
+   * the client sends BYE) or the server hangs up (it sends BYE once idle).
    */
-  async retrieve(expect?: number, timeoutMs = 30000): Promise<RetrievalOutcome> {
+  async retrieve(timeoutMs = 30000): Promise<RetrievalOutcome> {
     if (!this.ua) throw new Error('not logged in');
     const cid = randomId();
     const localPath = `msrp://${cid}.invalid:9/${cid};ws`;
@@ -199,16 +182,19 @@ export class WebImClient {
       const msg: BrowserMessage = { from: c?.from, dateTime: c?.dateTime, contentType: c?.contentType ?? m.contentType, text: new TextDecoder().decode(c ? c.body : m.body) };
       out.messages.push(msg);
       this.o.onMessage?.(msg);
-      if (expect !== undefined && out.messages.length >= expect) ended();
     });
     const host = /^msrps?:\/\/([^/]+)\//.exec(answerPath)![1];
     const scheme = answerPath.startsWith('msrps:') ? 'wss' : 'ws';
     const conn = await connectMsrp(`${scheme}://${host}`, session, cid);
     conn.adopt(session);
     await session.sendBind(); // RFC 7977 §5.4: the active WebSocket endpoint binds with an empty SEND
+    this.summaryWatch = (sm) => {
+      if (sm.newMessages === 0 && out.messages.length > 0) ended();
+    };
     const timer = setTimeout(() => ended(), timeoutMs);
-    await finished; // the server sends BYE once everything is delivered
+    await finished;
     clearTimeout(timer);
+    this.summaryWatch = undefined;
     if (inviter.state === SessionState.Established) await inviter.bye().catch(() => undefined);
     session.close();
     conn.end();

@@ -27,10 +27,8 @@ function showMessage(m: BrowserMessage): void {
 }
 
 let client: WebImClient | undefined;
-let waiting = 0;
 
 function showSummary(s: Summary): void {
-  waiting = s.newMessages;
   $('waiting').textContent = String(s.newMessages);
   $<HTMLButtonElement>('retrieve').disabled = s.newMessages === 0;
 }
@@ -62,7 +60,7 @@ async function retrieve(): Promise<void> {
   $<HTMLButtonElement>('retrieve').disabled = true;
   status('retrieving…');
   try {
-    const r = await client.retrieve(waiting || undefined);
+    const r = await client.retrieve();
     if (r.status !== 200) status(`refused: ${r.status} ${r.reason ?? ''}${r.warning ? ` — ${r.warning}` : ''}`, true);
     else status(`${r.messages.length} message(s) received; each was charged to your account at the operator's tariff`);
   } catch (e) {
