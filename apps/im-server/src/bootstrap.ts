@@ -27,6 +27,8 @@ export interface RunningImServer {
   sipUdpPort: number;
   sipTcpPort: number;
   sipWsPort: number;
+  sipTlsPort: number;
+  sipWssPort: number;
   msrpTcpPort: number;
   msrpWsPort: number;
   store: DeferredStore;
@@ -157,6 +159,8 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     sipUdpPort: sip.ports.udp,
     sipTcpPort: sip.ports.tcp,
     sipWsPort: sip.ports.ws,
+    sipTlsPort: sip.ports.tls,
+    sipWssPort: sip.ports.wss,
     msrpTcpPort: retrieval.ports.tcp,
     msrpWsPort: retrieval.ports.ws,
     store,

@@ -2,6 +2,7 @@
  * The im-server's configuration, parsed and validated once from the environment (operations.md "Environment").
  * A bad value stops the service with an error naming the variable.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError, Env, EnvReader, LOG_LEVELS, LogLevel } from '@imc/runtime';
 
 export const CHARGING_POLICIES = ['on-outcome', 'on-delivery', 'before-send'] as const;
@@ -22,6 +23,8 @@ export interface ImServerConfig {
   sipUdpPort: number;
   sipTcpPort: number;
   sipWsPort: number;
+  /** TLS (RFC 3261 §26.2) and WSS listeners, only when a certificate and key are configured. */
+  tls?: { cert: string; key: string; sipTlsPort: number; sipWssPort: number };
   msrpTcpPort: number;
   msrpWsPort: number;
   auth: 'digest' | 'none';
@@ -69,6 +72,20 @@ export function loadImServerConfig(env: Env): ImServerConfig {
   const domain = r.str('SIP_DOMAIN', 'example.com');
   if (!/^[A-Za-z0-9.-]+$/.test(domain)) throw new ConfigError('SIP_DOMAIN', `must be a host name (got ${JSON.stringify(domain)})`);
   const idleSeconds = r.int('IM_SESSION_IDLE_SECONDS', 30, 1, 86400);
+  const certFile = r.str('SIP_TLS_CERT');
+  const keyFile = r.str('SIP_TLS_KEY');
+  if (!!certFile !== !!keyFile) throw new ConfigError(certFile ? 'SIP_TLS_KEY' : 'SIP_TLS_CERT', 'must be set together with the other (certificate and private key files, PEM)');
+  let tls: ImServerConfig['tls'];
+  if (certFile && keyFile) {
+    const read = (name: string, file: string) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new ConfigError(name, `cannot be read: ${(e as Error).message}`);
+      }
+    };
+    tls = { cert: read('SIP_TLS_CERT', certFile), key: read('SIP_TLS_KEY', keyFile), sipTlsPort: r.port('SIP_TLS_PORT', 5061), sipWssPort: r.port('SIP_WSS_PORT', 5067) };
+  }
   return {
     natsUrl: r.urls('NATS_URL', ['nats', 'tls'], 'nats://127.0.0.1:4222'),
     redisUrl: r.urls('REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379'),
@@ -80,6 +97,7 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     sipUdpPort: r.port('SIP_UDP_PORT', 5060),
     sipTcpPort: r.port('SIP_TCP_PORT', 5060),
     sipWsPort: r.port('SIP_WS_PORT', 5066),
+    tls,
     msrpTcpPort: r.port('MSRP_TCP_PORT', 2855),
     msrpWsPort: r.port('MSRP_WS_PORT', 2856),
     auth,

@@ -65,6 +65,8 @@ export class SipServer {
   udp?: UdpSipTransport;
   tcp?: TcpSipTransport;
   ws?: WsSipTransport;
+  tls?: TcpSipTransport;
+  wss?: WsSipTransport;
   private readonly flows = new Map<string, SipFlow>();
   private readonly subscriptions = new Map<string, Subscription[]>();
   private readonly merged = new Map<string, { branch: string; at: number }>();
@@ -109,6 +111,19 @@ export class SipServer {
       await this.ws.listen(c.sipWsPort, c.bindHost);
       this.transports.push(this.ws);
     }
+    if (c.tls) {
+      const opts = { cert: c.tls.cert, key: c.tls.key };
+      if (c.tls.sipTlsPort) {
+        this.tls = new TcpSipTransport({ ...limits, tls: opts });
+        await this.tls.listen(c.tls.sipTlsPort, c.bindHost);
+        this.transports.push(this.tls);
+      }
+      if (c.tls.sipWssPort) {
+        this.wss = new WsSipTransport({ maxPayload: limits.maxBodyBytes, tls: opts });
+        await this.wss.listen(c.tls.sipWssPort, c.bindHost);
+        this.transports.push(this.wss);
+      }
+    }
     for (const t of this.transports) t.onMessage((b, f) => this.onBytes(b, f));
   }
 
@@ -123,12 +138,13 @@ export class SipServer {
   }
 
   get ports() {
-    return { udp: this.udp?.port ?? 0, tcp: this.tcp?.port ?? 0, ws: this.ws?.port ?? 0 };
+    return { udp: this.udp?.port ?? 0, tcp: this.tcp?.port ?? 0, ws: this.ws?.port ?? 0, tls: this.tls?.port ?? 0, wss: this.wss?.port ?? 0 };
   }
 
   /** Via for a request we originate on a flow. */
   viaFor(flow: SipFlow): { transport: string; host: string; port: number } {
-    const port = flow.transport === 'UDP' ? this.ports.udp : flow.transport === 'WS' || flow.transport === 'WSS' ? this.ports.ws : this.ports.tcp;
+    const p = this.ports;
+    const port = { UDP: p.udp, TCP: p.tcp, WS: p.ws, TLS: p.tls, WSS: p.wss }[flow.transport];
     return { transport: flow.transport, host: this.config.advertisedHost, port };
   }
 
