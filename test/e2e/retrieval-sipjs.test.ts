@@ -4,7 +4,7 @@
  * subscriber is charged exactly the tariff price, with CDRs to match and an empty store afterwards.
  */
 import { retrieve } from '../../apps/cli/src/retrieval-client';
-import { account, deposit, provision, Stack, startStack, uniqueUser, imAdmin } from '../support/stack-harness';
+import { account, deposit, provision, sipMessage, Stack, startStack, uniqueUser, imAdmin } from '../support/stack-harness';
 import { waitFor } from '../support/enabler-harness';
 
 // test tariff im.deferred-retrieval: 5 per message + 1 per started KiB
@@ -19,11 +19,11 @@ describe('deferred retrieval with sip.js over WebSocket', () => {
     await s.close();
   });
 
-  it('alice deposits 3 messages by SIP MESSAGE... bob retrieves them in order with CPIM headers, charged exactly', async () => {
+  it('alice deposits 3 messages by SIP MESSAGE; bob retrieves them in order with CPIM headers, charged exactly', async () => {
     const bob = await provision(s, uniqueUser('bob'), 1000);
     const alice = await provision(s, uniqueUser('alice'), 0);
     const texts = ['first: hello Bob', 'second: ünïcödé ✓', 'third: ' + 'x'.repeat(1500)];
-    for (const t of texts) await deposit(s, bob, alice, t);
+    for (const t of texts) expect(await sipMessage(s, alice, 'secret-pw', bob, t)).toBe(202); // bob is offline: stored
     const res = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', expect: 3, timeoutMs: 10000 });
     expect(res.status).toBe(200);
     expect(res.messages.map((m) => m.text)).toEqual(texts);

@@ -84,6 +84,33 @@ export async function deposit(s: Stack, to: string, from: string, text: string):
   return r.json.id;
 }
 
+/** Deposits like a user does: a pager-mode SIP MESSAGE from `from` (digest-authenticated sip.js over WebSocket). */
+export async function sipMessage(s: Stack, from: string, password: string, to: string, text: string): Promise<number> {
+  const { UserAgent, Messager } = await import('sip.js');
+  const g = globalThis as { WebSocket?: unknown };
+  g.WebSocket ??= (await import('ws')).WebSocket;
+  const ua = new UserAgent({
+    uri: UserAgent.makeURI(from),
+    transportOptions: { server: s.sipWsUrl },
+    authorizationUsername: from.slice(from.indexOf(':') + 1, from.indexOf('@')),
+    authorizationPassword: password,
+    logBuiltinEnabled: false,
+  });
+  await ua.start();
+  try {
+    return await new Promise<number>((resolve) => {
+      void new Messager(ua, UserAgent.makeURI(to)!, text, 'text/plain;charset=UTF-8').message({
+        requestDelegate: {
+          onAccept: (r) => resolve(r.message.statusCode ?? 0),
+          onReject: (r) => resolve(r.message.statusCode ?? 0),
+        },
+      });
+    });
+  } finally {
+    await Promise.race([ua.stop(), new Promise((r) => setTimeout(r, 500))]);
+  }
+}
+
 export async function account(s: Stack, aor: string) {
   return (await admin(s.enabler!.httpPort, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`)).json;
 }
