@@ -5,6 +5,9 @@
 import 'reflect-metadata';
 import { ConsoleLogger, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { Ch2Client } from '@imc/ch2';
@@ -40,6 +43,14 @@ export interface RunningImServer {
 }
 
 
+
+/** dist/apps/web-client/public under the project root (the nearest directory up with a package.json). */
+function builtWebClientDir(): string | undefined {
+  let d = __dirname;
+  while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
+  const dir = join(d, 'dist', 'apps', 'web-client', 'public');
+  return existsSync(dir) ? dir : undefined;
+}
 
 export async function startImServer(env: Env): Promise<RunningImServer> {
   const config = loadImServerConfig(env);
@@ -95,10 +106,13 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   };
 
-  const app = await NestFactory.create(ImModule.forRoot({ config, store, users, deposits, metrics, readiness }), {
+  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness }), {
     logger: config.logLevel === 'silent' ? false : logger,
     abortOnError: false,
   });
+  // the browser client (apps/web-client, built by `npm run build`) at /client
+  const webDir = config.webClientDir ?? builtWebClientDir();
+  if (webDir && existsSync(join(webDir, 'index.html'))) app.useStaticAssets(webDir, { prefix: '/client', index: 'index.html' });
   const doc = new DocumentBuilder()
     .setTitle('IM Charging — im-server admin API')
     .setDescription('SIP users (digest credentials), deferred messages, deposits.')

@@ -59,6 +59,8 @@ export interface ImServerConfig {
   retryIntervalMs: number;
   expirySweepMs: number;
   shutdownDeadlineMs: number;
+  /** Directory of the built browser client served at /client (default: dist/apps/web-client/public). */
+  webClientDir?: string;
 }
 
 export function loadImServerConfig(env: Env): ImServerConfig {
@@ -132,5 +134,6 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     retryIntervalMs: r.int('CHARGING_RETRY_INTERVAL_MS', 1000, 5, 600000),
     expirySweepMs: r.int('IM_EXPIRY_SWEEP_MS', 60000, 10, 3600000),
     shutdownDeadlineMs: r.int('SHUTDOWN_DEADLINE_MS', 5000, 0, 600000),
+    webClientDir: r.str('WEB_CLIENT_DIR'),
   };
 }

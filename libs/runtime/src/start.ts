@@ -140,6 +140,7 @@ async function main(): Promise<void> {
   IM Charging is running
   SIP           udp/tcp 127.0.0.1:${sipUdp}   ws://127.0.0.1:${sipWs}   domain ${domain}
   MSRP          tcp 127.0.0.1:${env.MSRP_TCP_PORT ?? '2855'}   ws://127.0.0.1:${env.MSRP_WS_PORT ?? '2856'}
+  web client    ${imBase}/client/   (log in as bob / bob-password)
   im-server     ${imBase}   (docs ${imBase}/docs)
   enabler       ${ceBase}   (docs ${ceBase}/docs)
   admin token   ${token}

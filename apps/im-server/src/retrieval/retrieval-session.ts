@@ -382,8 +382,12 @@ export class RetrievalSession {
     this.state = RetrievalState.Ending;
     for (const t of this.timers) t.cancel();
     this.retransmitter?.cancel();
-    // close MSRP first: SENDs still waiting for their response end as "closed" — not delivered, not charged,
-    // kept for the next retrieval — rather than running into the transaction timeout
+    // A client BYE may overtake, on the SIP connection, the MSRP 200s it sent just before on the MSRP connection:
+    // give responses already on the wire a moment. Then close MSRP: SENDs still waiting end as "closed" — not
+    // delivered, not charged, kept for the next retrieval — rather than running into the transaction timeout.
+    if (why === 'client BYE' && this.delivering) {
+      await Promise.race([this.delivering.catch(() => undefined), new Promise((r) => setTimeout(r, Math.min(1000, this.d.config.msrpTimeoutMs)).unref())]);
+    }
     if (this.msrp) {
       this.msrp.close();
       this.d.unregister(this.msrp);
