@@ -51,6 +51,8 @@ async function run(what: string, concurrency: number, op: () => Promise<unknown>
 }
 
 function child(args: string[], env: Record<string, string>): ChildProcess {
+  // BENCH_PROFILE=1 writes a V8 CPU profile of the enabler to bench-results/ (open it in Chrome DevTools)
+  if (process.env.BENCH_PROFILE && args[0]?.endsWith('main.js')) args = ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results')}`, ...args];
   return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
