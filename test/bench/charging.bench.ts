@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, NatsConnection } from 'nats';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Ch2Client } from '@imc/ch2';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
 
@@ -48,6 +49,69 @@ async function run(what: string, concurrency: number, op: () => Promise<unknown>
   const secs = (performance.now() - started) / 1000;
   lat.sort((a, b) => a - b);
   return { what, concurrency, ops, perSecond: Math.round(ops / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
+}
+
+const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+
+interface LoadSpec {
+  kind: 'raw' | 'pair';
+  natsUrl: string;
+  prefix: string;
+  sub: string;
+  concurrency: number;
+  durationMs: number;
+}
+
+/** Load-generator thread: its own NATS connection, `concurrency` loops for `durationMs`; posts latencies (ms). */
+async function loadThread(spec: LoadSpec): Promise<{ lat: number[]; secs: number }> {
+  const nc = await connect({ servers: spec.natsUrl, noAsyncTraces: true });
+  const ch2 = new Ch2Client(nc, { subjectPrefix: spec.prefix, timeoutMs: 10000, retries: 0 });
+  const sample = new TextEncoder().encode(
+    JSON.stringify({ pattern: `${spec.prefix}echo`, data: { requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: new Date().toISOString(), items: [{ id: 'm1', octets: 1024 }] }, id: randomUUID() }),
+  );
+  const now = new Date().toISOString();
+  const op =
+    spec.kind === 'raw'
+      ? () => nc.request(`${spec.prefix}echo`, sample, { timeout: 10000 })
+      : async () => {
+          const r = await ch2.reserve({ requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: now, items: [{ id: 'm1', octets: 1024 }] });
+          if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.result}`);
+          const d = await ch2.debit({ requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: now, reservationId: r.reservationId!, itemId: 'm1', outcome: 'delivered', octets: 1024 });
+          if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.result}`);
+        };
+  const lat: number[] = [];
+  const t0 = performance.now();
+  const end = t0 + spec.durationMs;
+  await Promise.all(
+    Array.from({ length: spec.concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await op();
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  await nc.close();
+  return { lat, secs };
+}
+
+/** One row measured by THREADS load-generator threads sharing `concurrency` (so the generator is not the limit). */
+async function runThreaded(what: string, spec: Omit<LoadSpec, 'concurrency'>, concurrency: number): Promise<Row> {
+  const threads = Math.max(1, Math.min(THREADS, concurrency));
+  const parts = await Promise.all(
+    Array.from({ length: threads }, (_, i) => {
+      const share = Math.floor(concurrency / threads) + (i < concurrency % threads ? 1 : 0);
+      return new Promise<{ lat: number[]; secs: number }>((resolve, reject) => {
+        const w = new Worker(__filename, { workerData: { ...spec, concurrency: share } });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    }),
+  );
+  const lat = parts.flatMap((p) => p.lat).sort((a, b) => a - b);
+  const secs = Math.max(...parts.map((p) => p.secs));
+  return { what, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
 }
 
 function child(args: string[], env: Record<string, string>): ChildProcess {
@@ -109,7 +173,6 @@ async function main(): Promise<void> {
       headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
       body: JSON.stringify({ subscriber: sub, balance: 1e13, currency: 'EUR' }),
     });
-    const ch2 = new Ch2Client(nc, { subjectPrefix: prefix, timeoutMs: 10000, retries: 0 });
     const enc = new TextEncoder();
     const sample = enc.encode(
       JSON.stringify({ pattern: `${prefix}echo`, data: { requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', timestamp: new Date().toISOString(), items: [{ id: 'm1', octets: 1024 }] }, id: randomUUID() }),
@@ -117,16 +180,9 @@ async function main(): Promise<void> {
     // warm-up
     await run('warm-up', 16, () => nc.request(`${prefix}echo`, sample, { timeout: 10000 }));
     for (const c of CONCURRENCY) {
-      rows.push(await run('raw NATS request/reply', c, () => nc.request(`${prefix}echo`, sample, { timeout: 10000 })));
-      const now = new Date().toISOString();
-      rows.push(
-        await run('reserve+debit pair', c, async () => {
-          const r = await ch2.reserve({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', timestamp: now, items: [{ id: 'm1', octets: 1024 }] });
-          if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.result}`);
-          const d = await ch2.debit({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', timestamp: now, reservationId: r.reservationId!, itemId: 'm1', outcome: 'delivered', octets: 1024 });
-          if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.result}`);
-        }),
-      );
+      const spec = { natsUrl: infra.nats.url, prefix, sub, durationMs: DURATION_MS };
+      rows.push(await runThreaded('raw NATS request/reply', { ...spec, kind: 'raw' }, c));
+      rows.push(await runThreaded('reserve+debit pair', { ...spec, kind: 'pair' }, c));
     }
   } finally {
     await nc.close();
@@ -135,7 +191,7 @@ async function main(): Promise<void> {
     await new Promise((r) => enabler.once('exit', r));
     await infra.stop();
   }
-  console.log(`\nbench:charging — ${DURATION_MS} ms per row, enabler and echo responder each in their own process\n`);
+  console.log(`\nbench:charging — ${DURATION_MS} ms per row, enabler and echo responder each in their own process, load from ${THREADS} generator thread(s)\n`);
   console.log('| what | concurrency | ops | per second | p50 ms | p99 ms | pairs/s vs raw req/s |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
@@ -147,7 +203,11 @@ async function main(): Promise<void> {
   writeFileSync(join(ROOT, 'bench-results', 'charging.json'), JSON.stringify({ date: new Date().toISOString(), durationMs: DURATION_MS, rows }, null, 2));
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (isMainThread) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  loadThread(workerData as LoadSpec).then((r) => parentPort!.postMessage(r));
+}
