@@ -160,6 +160,7 @@ async function main(): Promise<void> {
     ADMIN_TOKEN: 'bench',
     LOG_LEVEL: 'error',
     TARIFFS_FILE: join(ROOT, 'deploy', 'tariffs.yaml'),
+    ...(process.env.CDR_RELAY_INTERVAL_MS ? { CDR_RELAY_INTERVAL_MS: process.env.CDR_RELAY_INTERVAL_MS } : {}),
   };
   const echo = child(['-e', ECHO], { NATS_URL: infra.nats.url, SUBJECT: `${prefix}echo` });
   const enabler = child([join(ROOT, 'dist', 'apps', 'charging-enabler', 'src', 'main.js')], env);
