@@ -3,8 +3,7 @@
  * the waiting count from message-summary, retrieve over SIP + MSRP-over-WebSocket, read the messages on the page;
  * the account is charged the tariff price per message. Saves a screenshot as a test artifact.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildWebClient } from '../../apps/web-client/src/build';
 import { admin } from '../support/enabler-harness';
@@ -14,26 +13,14 @@ const ROOT = join(__dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const haveChromium = existsSync('/usr/bin/chromium');
 
-/** Serves the built client the way the im-server does at /client (index.html and client.js). */
-function serve(dir: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
-    const name = (req.url ?? '/').split('?')[0].replace(/^\/client\/?/, '') || 'index.html';
-    if (!['index.html', 'client.js'].includes(name)) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': name.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8' });
-    res.end(readFileSync(join(dir, name)));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })));
-}
-
 (haveChromium ? describe : describe.skip)('browser client (headless Chromium)', () => {
   let s: Stack;
-  let web: { server: Server; port: number };
   beforeAll(async () => {
     const dir = await buildWebClient(join(ARTIFACTS, 'web-client'), false);
-    [s, web] = await Promise.all([startStack(), serve(dir)]);
+    // the im-server serves the built client at /client (WEB_CLIENT_DIR), with /v1/me/balance beside it
+    s = await startStack({ im: { WEB_CLIENT_DIR: dir } });
   });
   afterAll(async () => {
-    web?.server.close();
     await s?.close();
   });
 
@@ -52,7 +39,7 @@ function serve(dir: string): Promise<{ server: Server; port: number }> {
       page.setDefaultTimeout(8000);
       page.on('pageerror', (e) => errors.push(e.message));
       if (process.env.IMC_TEST_LOG) page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
-      await page.goto(`http://127.0.0.1:${web.port}/client/?sip=${encodeURIComponent(s.sipWsUrl)}`);
+      await page.goto(`http://127.0.0.1:${s.im.httpPort}/client/?sip=${encodeURIComponent(s.sipWsUrl)}`);
 
       // a wrong password is refused on the page
       await page.fill('#aor', bob);
@@ -65,6 +52,7 @@ function serve(dir: string): Promise<{ server: Server; port: number }> {
       await page.click('button[type=submit]');
       await page.waitForFunction(() => document.getElementById('waiting')?.textContent === '2');
       expect(await page.isVisible('#login')).toBe(false);
+      await page.waitForFunction(() => document.getElementById('balance')?.textContent === '1.00 EUR');
 
       await page.click('#retrieve');
       await page.waitForFunction(() => document.querySelectorAll('#messages .message').length === 2);
@@ -75,8 +63,13 @@ function serve(dir: string): Promise<{ server: Server; port: number }> {
       // the server's NOTIFY after the deletions brings the waiting count to 0
       await page.waitForFunction(() => document.getElementById('waiting')?.textContent === '0');
 
-      // the balance effect: two messages of the tariff's minimum price (6 cents each)
+      // the balance effect, on the page and in the account: two messages at the tariff's minimum price (6 cents)
+      await page.waitForFunction(() => document.getElementById('balance')?.textContent === '0.88 EUR');
       const acct = await admin(s.enabler!.httpPort, 'GET', `/v1/accounts/${encodeURIComponent(bob)}`);
+      const user = bob.slice(4, bob.indexOf('@'));
+      const me = (pw: string) => fetch(`http://127.0.0.1:${s.im.httpPort}/v1/me/balance`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` } });
+      expect((await me('wrong')).status).toBe(401);
+      expect(await (await me('secret-pw')).json()).toMatchObject({ aor: bob, balance: 88, currency: 'EUR' });
       expect(acct.json.balance).toBe(100 - 2 * 6);
       expect(errors).toEqual([]);
 

@@ -106,7 +106,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   };
 
-  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness }), {
+  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, balance: (aor) => charging.balance(aor) }), {
     logger: config.logLevel === 'silent' ? false : logger,
     abortOnError: false,
   });

@@ -1,7 +1,8 @@
 /** The im-server's Nest module: admin HTTP, health and metrics over the parts built by the bootstrap. */
 import { DynamicModule, Module } from '@nestjs/common';
 import type { ImServerConfig } from './config';
-import { IM_ADMIN_TOKEN, IM_CONFIG, IM_READINESS, ImReadiness } from './tokens';
+import { IM_ADMIN_TOKEN, IM_BALANCE, IM_CONFIG, IM_READINESS, ImReadiness } from './tokens';
+import { BalanceLookup, MeController } from './http/me.controller';
 import { DeferredStore } from './store/deferred-store';
 import { UserStore } from './store/user-store';
 import { DepositService } from './deposit/deposit.service';
@@ -17,6 +18,7 @@ export interface ImParts {
   deposits: DepositService;
   metrics: ImMetrics;
   readiness: ImReadiness & { sample(): Promise<void> };
+  balance: BalanceLookup;
 }
 
 @Module({})
@@ -24,11 +26,12 @@ export class ImModule {
   static forRoot(p: ImParts): DynamicModule {
     return {
       module: ImModule,
-      controllers: [UsersController, ImHealthController],
+      controllers: [UsersController, ImHealthController, MeController],
       providers: [
         { provide: IM_CONFIG, useValue: p.config },
         { provide: IM_READINESS, useValue: p.readiness },
         { provide: IM_ADMIN_TOKEN, useValue: p.config.adminToken },
+        { provide: IM_BALANCE, useValue: p.balance },
         { provide: DeferredStore, useValue: p.store },
         { provide: UserStore, useValue: p.users },
         { provide: DepositService, useValue: p.deposits },

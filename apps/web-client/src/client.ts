@@ -33,6 +33,21 @@ function showSummary(s: Summary): void {
   $<HTMLButtonElement>('retrieve').disabled = s.newMessages === 0;
 }
 
+let credentials = '';
+
+/** The user's own balance from the im-server that served this page (GET /v1/me/balance); hidden when unavailable. */
+async function showBalance(): Promise<void> {
+  try {
+    const r = await fetch('/v1/me/balance', { headers: { authorization: `Basic ${credentials}` } });
+    if (!r.ok) return;
+    const b = (await r.json()) as { balance: number; currency: string };
+    $('balance').textContent = `${(b.balance / 100).toFixed(2)} ${b.currency}`;
+    $('credit').hidden = false;
+  } catch {
+    /* page not served by the im-server: no balance */
+  }
+}
+
 async function login(ev: Event): Promise<void> {
   ev.preventDefault();
   const params = new URLSearchParams(location.search);
@@ -52,6 +67,8 @@ async function login(ev: Event): Promise<void> {
   $('login').hidden = true;
   $('inbox').hidden = false;
   $('who').textContent = aor;
+  credentials = btoa(unescape(encodeURIComponent(`${aor.slice(4, aor.indexOf('@'))}:${$<HTMLInputElement>('password').value}`)));
+  void showBalance();
   status('logged in');
 }
 
@@ -63,6 +80,7 @@ async function retrieve(): Promise<void> {
     const r = await client.retrieve();
     if (r.status !== 200) status(`refused: ${r.status} ${r.reason ?? ''}${r.warning ? ` — ${r.warning}` : ''}`, true);
     else status(`${r.messages.length} message(s) received; each was charged to your account at the operator's tariff`);
+    await showBalance();
   } catch (e) {
     status((e as Error).message, true);
   }

@@ -3,6 +3,7 @@
  * replay-safe requestIds, sends them through `Ch2Client` (Tx + same-requestId retries), and puts debits,
  * releases and refunds that got no answer in the durable retry queue.
  */
+import { randomUUID } from 'node:crypto';
 import { Ch2Client, Ch2UnavailableError, DebitResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
 import { ChargingRetryQueue } from './charging-retry-queue';
 
@@ -41,6 +42,16 @@ export class ChargingGateway {
       return { kind: 'answer', res };
     } catch (e) {
       if (e instanceof Ch2UnavailableError) return { kind: 'unavailable', error: e };
+      throw e;
+    }
+  }
+
+  /** CHECK_BALANCE for the user's own page; undefined when the enabler does not answer. */
+  async balance(subscriber: string) {
+    try {
+      return await this.timed('ch2.balance', () => this.ch2.balance({ ...this.common(subscriber, `bal:${randomUUID()}`, 'web') }));
+    } catch (e) {
+      if (e instanceof Ch2UnavailableError) return undefined;
       throw e;
     }
   }
