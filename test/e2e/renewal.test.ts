@@ -1,0 +1,34 @@
+/**
+ * A reservation that expires while messages remain is renewed for the rest (retrieval-flow.md): with a 1-second
+ * validity and a first message the client leaves unanswered past it, the remaining messages are charged against
+ * a new reservation, each exactly once.
+ */
+import { retrieve } from '../../apps/cli/src/retrieval-client';
+import { account, deposit, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { waitFor } from '../support/enabler-harness';
+
+describe('reservation renewal', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack({ im: { RESERVATION_VALIDITY_SECONDS: '1', CHARGING_POLICY: 'before-send', MSRP_TRANSACTION_TIMEOUT_MS: '1500', IM_SESSION_IDLE_MS: '300' } });
+  });
+  afterAll(() => s.close());
+
+  it('renews an expired reservation for the messages left, charging each once', async () => {
+    const bob = await provision(s, uniqueUser('bob'), 100);
+    for (const t of ['one', 'two', 'three']) await deposit(s, bob, 'sip:alice@example.com', t);
+    let n = 0;
+    const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', answer: () => (n++ === 0 ? undefined : 200), expect: 2, timeoutMs: 10000 });
+    expect(r.messages.map((m) => m.text)).toEqual(['two', 'three']);
+    const acct = await waitFor(async () => {
+      const a = await account(s, bob);
+      return a.reserved === 0 ? a : undefined;
+    }, 'settled', 8000, 50);
+    const debits = (await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs;
+    expect(debits).toHaveLength(3); // before-send: the unanswered first message was charged before it was sent
+    expect(new Set(debits.map((d) => d.itemId)).size).toBe(3);
+    const reservations = new Set(debits.map((d) => d.reservationId));
+    expect(reservations.size).toBe(2); // the first one expired; the rest went on a renewed reservation
+    expect(acct.balance).toBe(100 - 3 * 6);
+  });
+});
