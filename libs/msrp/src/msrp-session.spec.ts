@@ -54,6 +54,13 @@ describe('MSRP session: reassembly and REPORT rules (RFC 4975 §7.1.1, §7.1.2)'
     expect(r.out.map((f) => [f.tid, f.status])).toEqual([['t1xxxx', 200], ['t2xxxx', 200], ['t3xxxx', 200], ['t4xxxx', 200], ['t5xxxx', 200], ['t6xxxx', 200]]);
   });
 
+  it('reassembles chunks that arrive out of order (the $ chunk first)', () => {
+    const r = receiver();
+    r.s.receive(send('o1xxxx', 'mo', '5-6/6', 'ef', '$'));
+    r.s.receive(send('o2xxxx', 'mo', '1-4/6', 'abcd', '+'));
+    expect(r.got.map((m) => new TextDecoder().decode(m.body))).toEqual(['abcdef']);
+  });
+
   it('Failure-Report no: no response; partial: only errors; Success-Report yes: a REPORT with Status 000 200', () => {
     const r = receiver((m) => (m.messageId === 'bad' ? 415 : 200));
     r.s.receive(send('n1xxxx', 'x1', '1-1/1', 'a', '$', [['Failure-Report', 'no']]));

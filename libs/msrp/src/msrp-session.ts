@@ -218,7 +218,10 @@ export class MsrpSession {
     if (typeof range.total === 'number') r.total = range.total;
     r.parts.push({ start: range.start, bytes: f.body });
     r.received += f.body.length;
-    const complete = f.flag === '$' && (r.total === undefined || r.received >= r.total);
+    // §7.1.1: chunks may arrive in any order; with a known total the message is complete when every byte is in,
+    // whichever chunk carried the `$`.
+    if (f.flag === '$' && r.total === undefined) r.total = r.received;
+    const complete = r.total !== undefined && r.received >= r.total;
     if (!complete) return respond(200);
     this.inbound.delete(id);
     const size = r.total ?? r.received;
