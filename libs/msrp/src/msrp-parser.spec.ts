@@ -56,6 +56,20 @@ describe('MSRP parser (RFC 4975 §7)', () => {
     expect((ev[ev.length - 1] as { error: Error }).error.message).toContain(`in ${state}`);
   });
 
+  it('floods: a huge header line is refused; 10,000 tiny chunked frames parse without growth', () => {
+    const big = new MsrpParser({ maxLineBytes: 4096 });
+    const ev = big.push(enc.encode(`MSRP abcd1234 SEND\r\nTo-Path: msrp://a/b;tcp\r\nFrom-Path: msrp://c/d;tcp\r\nX-Big: ${'a'.repeat(10000)}`));
+    expect(ev[ev.length - 1]).toMatchObject({ type: 'error' });
+    const p = new MsrpParser();
+    let frames = 0;
+    for (let i = 0; i < 10000; i++) {
+      const tid = `t${i.toString(36).padStart(6, '0')}`;
+      const chunk = `MSRP ${tid} SEND\r\nTo-Path: msrp://a/b;tcp\r\nFrom-Path: msrp://c/d;tcp\r\nMessage-ID: m\r\nByte-Range: ${i + 1}-${i + 1}/10000\r\nContent-Type: text/plain\r\n\r\nx\r\n-------${tid}${i === 9999 ? '$' : '+'}\r\n`;
+      frames += p.push(enc.encode(chunk)).filter((e) => e.type === 'frame').length;
+    }
+    expect(frames).toBe(10000);
+  });
+
   it('caps a body that never ends', () => {
     const p = new MsrpParser({ maxChunkBytes: 1000 });
     const ev = p.push(enc.encode(SEND.replace('Hello Bob\r\n-------a786hjs2$\r\n', 'z'.repeat(5000))));
