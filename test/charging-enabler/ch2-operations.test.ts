@@ -57,6 +57,12 @@ describe('CH-2 operations', () => {
     const r2 = await ch2.reserve({ ...common(sub), items: [{ id: 'small', octets: 1 }] }); // 12
     const d2 = await ch2.debit({ ...common(sub), reservationId: r2.reservationId!, itemId: 'small', outcome: 'delivered', octets: 9000 });
     expect(d2.debitedAmount).toBe(12); // bounded by the reservation, not the 28 the octets would cost
+    // a debit rated for another (cheaper) service than the reservation's is refused, nothing taken
+    const r3 = await ch2.reserve({ ...common(sub), items: [{ id: 'z', octets: 1 }] });
+    const cheap = await ch2.debit({ ...common(sub, 'im.free'), reservationId: r3.reservationId!, itemId: 'z', outcome: 'delivered', octets: 1 });
+    expect(cheap).toMatchObject({ result: 'INVALID_REQUEST' });
+    expect(cheap.details![0]).toMatch(/service: im.free differs/);
+    await ch2.release({ ...common(sub), reservationId: r3.reservationId! });
     expect((await show(sub)).balance).toBe(100 - 12 - 12);
   });
 

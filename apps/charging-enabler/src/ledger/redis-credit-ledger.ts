@@ -128,6 +128,7 @@ export class RedisCreditLedger {
       this.keys.tag(shard),
       2 * 86400,
       a.sessionId ?? '',
+      a.service,
     ]);
   }
 

@@ -7,6 +7,7 @@
   ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] reservationId   ARGV[4] itemId   ARGV[5] outcome
   ARGV[6] octets   ARGV[7] subscriber   ARGV[8] rated amount for the octets used   ARGV[9] unit price
   ARGV[10] now (ISO)   ARGV[11] shard tag (cdrId prefix)   ARGV[12] usage TTL (s)   ARGV[13] sessionId or ''
+  ARGV[14] service the debit was rated for (must be the reservation's)
   Returns {response JSON, notifications JSON}.
 ]]
 --@include answer
@@ -27,6 +28,10 @@ if r[6] then
     message = 'item ' .. itemId .. ' of reservation ' .. rid .. ' was already debited'})
 end
 local service, currency = r[2], r[4]
+if ARGV[14] ~= service then
+  return answer({requestId = requestId, result = 'INVALID_REQUEST', resultCode = 5004, currency = currency,
+    details = {'service: ' .. ARGV[14] .. ' differs from the reservation\'s service ' .. service}})
+end
 local hold = tonumber(r[5])
 local amount = tonumber(ARGV[8])
 if amount > hold then amount = hold end
