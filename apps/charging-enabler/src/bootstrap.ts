@@ -8,7 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { CH2_OPERATIONS, CH2_QUEUE_GROUP, ch2Subject } from '@imc/ch2';
-import { createRedis, Env, NEST_LOG_LEVELS, natsServers, RedisClient } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient } from '@imc/runtime';
 import { EnablerConfig, loadEnablerConfig } from './config';
 import { EnablerModule } from './enabler.module';
 import { LedgerKeys } from './ledger/ledger-keys';
@@ -73,22 +73,8 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
     (n) => metrics.reservationsExpired.inc(n),
     (e) => logger.warn(`reservation sweeper: ${e.message} (will retry)`),
   );
-  let natsUp = true;
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') natsUp = false;
-      else if (s.type === 'reconnect') natsUp = true;
-    }
-  })();
   const readiness = {
-    redis: async () => {
-      try {
-        return (await redis.ping()) === 'PONG';
-      } catch {
-        return false;
-      }
-    },
-    nats: () => !nc.isClosed() && natsUp,
+    ...readinessProbes(redis, nc),
   };
 
   const app = await NestFactory.create(EnablerModule.forRoot({ config, redis, ledger, tariffs, charging, notifier, cdrs, metrics, readiness }, extraModules), {

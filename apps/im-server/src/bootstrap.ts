@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { Ch2Client } from '@imc/ch2';
-import { createRedis, Env, NEST_LOG_LEVELS, natsServers, RedisClient } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient } from '@imc/runtime';
 import { ImServerConfig, loadImServerConfig } from './config';
 import { ImModule } from './im.module';
 import { DeferredStore } from './store/deferred-store';
@@ -64,13 +64,6 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     redis.disconnect();
     throw new Error(`cannot connect to NATS at ${config.natsUrl} (NATS_URL): ${(e as Error).message}`);
   }
-  let natsUp = true;
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') natsUp = false;
-      else if (s.type === 'reconnect') natsUp = true;
-    }
-  })();
 
   const metrics = new ImMetrics();
   const store = new DeferredStore(redis, config.keyPrefix, {
@@ -92,14 +85,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor));
 
   const readiness = {
-    redis: async () => {
-      try {
-        return (await redis.ping()) === 'PONG';
-      } catch {
-        return false;
-      }
-    },
-    nats: () => !nc.isClosed() && natsUp,
+    ...readinessProbes(redis, nc),
     sample: async () => {
       metrics.retryQueue.set(await retryQueue.depth());
       metrics.sessions.set(retrieval.activeSessions);

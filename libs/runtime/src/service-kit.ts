@@ -41,3 +41,24 @@ export class BearerTokenGuard implements CanActivate {
     return true;
   }
 }
+
+/** Readiness probes that tell the truth: Redis answers PING now; NATS is connected (tracked from its status feed). */
+export function readinessProbes(redis: { ping(): Promise<string> }, nc: { isClosed(): boolean; status(): AsyncIterable<{ type: string }> }) {
+  let natsUp = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') natsUp = false;
+      else if (s.type === 'reconnect') natsUp = true;
+    }
+  })();
+  return {
+    redis: async (): Promise<boolean> => {
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    nats: (): boolean => !nc.isClosed() && natsUp,
+  };
+}

@@ -9,21 +9,13 @@
   Returns {response JSON, notifications JSON}.
 ]]
 --@include answer
+--@include chargeable
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end
 local requestId, service = ARGV[1], ARGV[4]
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, message = 'no account for ' .. ARGV[3]})
-end
-local a = redis.call('HMGET', KEYS[1], 'balance', 'reserved', 'currency', 'state')
-local balance, reserved, currency, state = tonumber(a[1]), tonumber(a[2]), a[3], a[4]
-if state ~= 'active' then
-  return answer({requestId = requestId, result = 'END_USER_SERVICE_DENIED', resultCode = 4010, message = 'account is ' .. state, currency = currency})
-end
-if currency ~= ARGV[6] then
-  return answer({requestId = requestId, result = 'RATING_FAILED', resultCode = 5031, currency = currency,
-    message = 'tariff for ' .. service .. ' is in ' .. ARGV[6] .. ' but the account is in ' .. currency})
-end
+local acct, refused = chargeable(KEYS[1], requestId, ARGV[3], service, ARGV[6])
+if not acct then return refused end
+local balance, reserved, currency = acct.balance, acct.reserved, acct.currency
 local total = tonumber(ARGV[7])
 if total == 0 then
   return answer({requestId = requestId, result = 'CREDIT_CONTROL_NOT_APPLICABLE', resultCode = 4011, currency = currency,

@@ -8,21 +8,13 @@
   Returns {response JSON, notifications JSON}. A stored answer for the requestId is returned unchanged.
 ]]
 --@include answer
+--@include chargeable
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end
 local requestId, service = ARGV[1], ARGV[8]
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, message = 'no account for ' .. ARGV[7]})
-end
-local a = redis.call('HMGET', KEYS[1], 'balance', 'reserved', 'currency', 'state')
-local balance, reserved, currency, state = tonumber(a[1]), tonumber(a[2]), a[3], a[4]
-if state ~= 'active' then
-  return answer({requestId = requestId, result = 'END_USER_SERVICE_DENIED', resultCode = 4010, message = 'account is ' .. state, currency = currency})
-end
-if currency ~= ARGV[6] then
-  return answer({requestId = requestId, result = 'RATING_FAILED', resultCode = 5031, currency = currency,
-    message = 'tariff for ' .. service .. ' is in ' .. ARGV[6] .. ' but the account is in ' .. currency})
-end
+local acct, refused = chargeable(KEYS[1], requestId, ARGV[7], service, ARGV[6])
+if not acct then return refused end
+local balance, reserved, currency = acct.balance, acct.reserved, acct.currency
 local n = tonumber(ARGV[12])
 local sum = 0
 for i = 0, n - 1 do sum = sum + tonumber(ARGV[14 + 2 * i]) end
