@@ -2,24 +2,14 @@
  * The Charging Enabler's configuration, parsed and validated once from the environment (operations.md
  * "Environment"). A bad value stops the service with an error naming the variable.
  */
-import { ConfigError, Env, EnvReader, LOG_LEVELS, LogLevel } from '@imc/runtime';
+import { ConfigError, Env, EnvReader, readServiceEnv, ServiceEnv } from '@imc/runtime';
 import { DEFAULT_CDR_STREAM } from '@imc/ch2';
 
 
-export interface EnablerConfig {
-  natsUrl: string;
-  redisUrl: string;
-  /** Prefix of every NATS subject (isolates several stacks on one NATS). */
-  subjectPrefix: string;
-  /** Prefix of every Redis key. */
-  keyPrefix: string;
+export interface EnablerConfig extends ServiceEnv {
   cdrStream: string;
   tariffsFile: string;
-  httpHost: string;
   httpPort: number;
-  adminToken?: string;
-  development: boolean;
-  logLevel: LogLevel;
   defaultValiditySeconds: number;
   maxValiditySeconds: number;
   expirySweepMs: number;
@@ -35,27 +25,16 @@ export interface EnablerConfig {
 
 export function loadEnablerConfig(env: Env): EnablerConfig {
   const r = new EnvReader(env);
-  const nodeEnv = r.str('NODE_ENV', 'production');
-  const development = nodeEnv === 'development' || nodeEnv === 'test';
-  const adminToken = r.str('ADMIN_TOKEN');
-  if (!adminToken && !development)
-    throw new ConfigError('ADMIN_TOKEN', 'is required outside development (set NODE_ENV=development to run without one)');
+  const common = readServiceEnv(r);
   const defaultValiditySeconds = r.int('RESERVATION_VALIDITY_SECONDS', 120, 1, 86400);
   const maxValiditySeconds = r.int('RESERVATION_MAX_VALIDITY_SECONDS', 3600, 1, 86400);
   if (defaultValiditySeconds > maxValiditySeconds)
     throw new ConfigError('RESERVATION_VALIDITY_SECONDS', `must not exceed RESERVATION_MAX_VALIDITY_SECONDS (${maxValiditySeconds})`);
   return {
-    natsUrl: r.urls('NATS_URL', ['nats', 'tls'], 'nats://127.0.0.1:4222'),
-    redisUrl: r.urls('REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379'),
-    subjectPrefix: r.verbatim('NATS_SUBJECT_PREFIX', '', /^([A-Za-z0-9_-]+\.)*$/),
-    keyPrefix: r.verbatim('REDIS_KEY_PREFIX', 'imc:', /^[^\s{}]*$/),
+    ...common,
     cdrStream: r.verbatim('CDR_STREAM', DEFAULT_CDR_STREAM, /^[A-Za-z0-9_-]+$/),
     tariffsFile: r.str('TARIFFS_FILE', 'deploy/tariffs.yaml'),
-    httpHost: r.str('HTTP_HOST', '0.0.0.0'),
     httpPort: r.port('HTTP_PORT', 8081),
-    adminToken,
-    development,
-    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     defaultValiditySeconds,
     maxValiditySeconds,
     expirySweepMs: r.int('EXPIRY_SWEEP_MS', 1000, 10, 600000),

@@ -3,18 +3,14 @@
  * A bad value stops the service with an error naming the variable.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, Env, EnvReader, LOG_LEVELS, LogLevel } from '@imc/runtime';
+import { ConfigError, Env, EnvReader, readServiceEnv, ServiceEnv } from '@imc/runtime';
 
 export const CHARGING_POLICIES = ['on-outcome', 'on-delivery', 'before-send'] as const;
 export type ChargingPolicy = (typeof CHARGING_POLICIES)[number];
 export const FAILURE_HANDLING = ['terminate', 'continue', 'retry-and-terminate'] as const;
 export type FailureHandling = (typeof FAILURE_HANDLING)[number];
 
-export interface ImServerConfig {
-  natsUrl: string;
-  redisUrl: string;
-  subjectPrefix: string;
-  keyPrefix: string;
+export interface ImServerConfig extends ServiceEnv {
   domain: string;
   /** Address the SIP and MSRP listeners bind to. */
   bindHost: string;
@@ -43,11 +39,7 @@ export interface ImServerConfig {
   chargingRetries: number;
   chargingService: string;
   reservationValiditySeconds: number;
-  httpHost: string;
   httpPort: number;
-  adminToken?: string;
-  development: boolean;
-  logLevel: LogLevel;
   sipT1: number;
   sipT2: number;
   sipT4: number;
@@ -65,11 +57,8 @@ export interface ImServerConfig {
 
 export function loadImServerConfig(env: Env): ImServerConfig {
   const r = new EnvReader(env);
-  const nodeEnv = r.str('NODE_ENV', 'production');
-  const development = nodeEnv === 'development' || nodeEnv === 'test';
-  const adminToken = r.str('ADMIN_TOKEN');
-  if (!adminToken && !development)
-    throw new ConfigError('ADMIN_TOKEN', 'is required outside development (set NODE_ENV=development to run without one)');
+  const common = readServiceEnv(r);
+  const { adminToken } = common;
   const auth = r.oneOf('SIP_AUTH', ['digest', 'none'] as const, 'digest');
   const domain = r.str('SIP_DOMAIN', 'example.com');
   if (!/^[A-Za-z0-9.-]+$/.test(domain)) throw new ConfigError('SIP_DOMAIN', `must be a host name (got ${JSON.stringify(domain)})`);
@@ -89,10 +78,7 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     tls = { cert: read('SIP_TLS_CERT', certFile), key: read('SIP_TLS_KEY', keyFile), sipTlsPort: r.port('SIP_TLS_PORT', 5061), sipWssPort: r.port('SIP_WSS_PORT', 5067) };
   }
   return {
-    natsUrl: r.urls('NATS_URL', ['nats', 'tls'], 'nats://127.0.0.1:4222'),
-    redisUrl: r.urls('REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379'),
-    subjectPrefix: r.verbatim('NATS_SUBJECT_PREFIX', '', /^([A-Za-z0-9_-]+\.)*$/),
-    keyPrefix: r.verbatim('REDIS_KEY_PREFIX', 'imc:', /^[^\s{}]*$/),
+    ...common,
     domain: domain.toLowerCase(),
     bindHost: r.str('SIP_BIND_HOST', '0.0.0.0'),
     advertisedHost: r.str('SIP_ADVERTISED_HOST', '127.0.0.1'),
@@ -118,11 +104,7 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     chargingRetries: r.int('CHARGING_RETRIES', 2, 0, 10),
     chargingService: r.str('CHARGING_SERVICE', 'im.deferred-retrieval'),
     reservationValiditySeconds: r.int('RESERVATION_VALIDITY_SECONDS', 120, 1, 86400),
-    httpHost: r.str('HTTP_HOST', '0.0.0.0'),
     httpPort: r.port('HTTP_PORT', 8080),
-    adminToken,
-    development,
-    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     sipT1: r.int('SIP_T1_MS', 500, 1, 10000),
     sipT2: r.int('SIP_T2_MS', 4000, 1, 60000),
     sipT4: r.int('SIP_T4_MS', 5000, 0, 60000),

@@ -4,6 +4,7 @@
  */
 import { CanActivate, ExecutionContext, LogLevel as NestLogLevel, UnauthorizedException } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
+import { ConfigError, EnvReader } from './env-reader';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -60,5 +61,37 @@ export function readinessProbes(redis: { ping(): Promise<string> }, nc: { isClos
       }
     },
     nats: (): boolean => !nc.isClosed() && natsUp,
+  };
+}
+
+/** The settings every service reads the same way (operations.md "Environment"). */
+export interface ServiceEnv {
+  natsUrl: string;
+  redisUrl: string;
+  /** Prefix of every NATS subject (isolates several stacks on one NATS). */
+  subjectPrefix: string;
+  /** Prefix of every Redis key. */
+  keyPrefix: string;
+  httpHost: string;
+  adminToken?: string;
+  development: boolean;
+  logLevel: LogLevel;
+}
+
+export function readServiceEnv(r: EnvReader): ServiceEnv {
+  const nodeEnv = r.str('NODE_ENV', 'production');
+  const development = nodeEnv === 'development' || nodeEnv === 'test';
+  const adminToken = r.str('ADMIN_TOKEN');
+  if (!adminToken && !development)
+    throw new ConfigError('ADMIN_TOKEN', 'is required outside development (set NODE_ENV=development to run without one)');
+  return {
+    natsUrl: r.urls('NATS_URL', ['nats', 'tls'], 'nats://127.0.0.1:4222'),
+    redisUrl: r.urls('REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+    subjectPrefix: r.verbatim('NATS_SUBJECT_PREFIX', '', /^([A-Za-z0-9_-]+\.)*$/),
+    keyPrefix: r.verbatim('REDIS_KEY_PREFIX', 'imc:', /^[^\s{}]*$/),
+    httpHost: r.str('HTTP_HOST', '0.0.0.0'),
+    adminToken,
+    development,
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }
