@@ -117,6 +117,8 @@ async function runThreaded(what: string, spec: Omit<LoadSpec, 'concurrency'>, co
 function child(args: string[], env: Record<string, string>): ChildProcess {
   // BENCH_PROFILE=1 writes a V8 CPU profile of the enabler to bench-results/ (open it in Chrome DevTools)
   if (process.env.BENCH_PROFILE && args[0]?.endsWith('main.js')) args = ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results')}`, ...args];
+  // BENCH_ENABLER_NODE_FLAGS (space-separated) tries V8/Node flags on the enabler only
+  if (process.env.BENCH_ENABLER_NODE_FLAGS && args[0]?.endsWith('main.js')) args = [...process.env.BENCH_ENABLER_NODE_FLAGS.split(' '), ...args];
   return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

@@ -3,6 +3,10 @@
  * Each shard has a lease (one relaying replica at a time) and a stored position; a CDR is published with
  * `Nats-Msg-Id` = cdrId, so a re-publish after a crash or a NATS outage is dropped by JetStream's duplicate window
  * and nothing is lost: the position moves only after JetStream acknowledged every CDR before it.
+ *
+ * Pacing: the relay shares the event loop with CH-2 requests, so it publishes small batches (default 64) and, when a
+ * batch came back full, goes on at once (setImmediate) instead of waiting the interval: it keeps up with any
+ * sustained debit rate without ever holding the loop for a long burst (which showed as CH-2 tail latency).
  */
 import { randomUUID } from 'node:crypto';
 import { JetStreamClient, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
@@ -35,6 +39,8 @@ export class CdrRelay {
   private stopped = false;
   private streamReady = false;
   private js?: JetStreamClient;
+  /** Whether the last pass found a full batch on some shard (more is waiting). */
+  private lastFull = false;
 
   constructor(
     private readonly redis: RedisClient,
@@ -48,8 +54,11 @@ export class CdrRelay {
   start(): void {
     this.stopped = false;
     const loop = async () => {
-      await this.tick();
-      if (!this.stopped) this.timer = setTimeout(loop, this.opts.intervalMs);
+      this.timer = undefined;
+      const n = await this.tick();
+      if (this.stopped) return;
+      if (this.lastFull && n > 0) setImmediate(loop);
+      else this.timer = setTimeout(loop, this.opts.intervalMs);
     };
     this.timer = setTimeout(loop, 0);
   }
@@ -82,6 +91,7 @@ export class CdrRelay {
   async tick(): Promise<number> {
     if (this.running || this.nc.isClosed()) return 0;
     this.running = true;
+    this.lastFull = false;
     let total = 0;
     try {
       if (!this.streamReady) await this.ensureStream();
@@ -105,11 +115,10 @@ export class CdrRelay {
     );
     if (lease !== 1) return 0;
     const pos = (await this.redis.get(this.keys.relayPosition(shard))) ?? '0-0';
-    const batch = (await this.redis.xrange(this.keys.outbox(shard), `(${pos}`, '+', 'COUNT', this.opts.batch ?? 500)) as [
-      string,
-      string[],
-    ][];
+    const max = this.opts.batch ?? 64;
+    const batch = (await this.redis.xrange(this.keys.outbox(shard), `(${pos}`, '+', 'COUNT', max)) as [string, string[]][];
     if (batch.length === 0) return 0;
+    if (batch.length === max) this.lastFull = true;
     const tag = this.keys.tag(shard);
     await Promise.all(
       batch.map(([id, fields]) => {
