@@ -8,6 +8,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { connect, NatsConnection } from 'nats';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Ch2Client } from '@imc/ch2';
@@ -146,6 +147,18 @@ const { connect } = require('nats');
   process.on('SIGTERM', () => nc.close().then(() => process.exit(0)));
 })();`;
 
+/** Removes the run's keys (the bench leaves nothing behind in a shared Redis). */
+async function dropKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
 async function main(): Promise<void> {
   const infra = await ensureLocalInfra({ log: (l) => console.error(`[bench] ${l}`) });
   const id = randomBytes(3).toString('hex');
@@ -168,6 +181,7 @@ async function main(): Promise<void> {
   const enabler = child([join(ROOT, 'dist', 'apps', 'charging-enabler', 'src', 'main.js')], env);
   const nc: NatsConnection = await connect({ servers: infra.nats.url, noAsyncTraces: true });
   const rows: Row[] = [];
+  let relayNote = '';
   try {
     await waitHttp(`http://127.0.0.1:${httpPort}/health/ready`);
     const sub = `sip:bench-${id}@example.com`;
@@ -180,18 +194,32 @@ async function main(): Promise<void> {
     const sample = enc.encode(
       JSON.stringify({ pattern: `${prefix}echo`, data: { requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', timestamp: new Date().toISOString(), items: [{ id: 'm1', octets: 1024 }] }, id: randomUUID() }),
     );
-    // warm-up
+    // warm-up of both paths (JIT, young-generation sizing), not measured
     await run('warm-up', 16, () => nc.request(`${prefix}echo`, sample, { timeout: 10000 }));
+    const spec = { natsUrl: infra.nats.url, prefix, sub, durationMs: DURATION_MS };
+    const warm = await runThreaded('warm-up', { ...spec, kind: 'pair', durationMs: 1500 }, 16);
     for (const c of CONCURRENCY) {
-      const spec = { natsUrl: infra.nats.url, prefix, sub, durationMs: DURATION_MS };
       rows.push(await runThreaded('raw NATS request/reply', { ...spec, kind: 'raw' }, c));
       rows.push(await runThreaded('reserve+debit pair', { ...spec, kind: 'pair' }, c));
     }
+    // every debit wrote a CDR: wait until the relay has put them all on JetStream (it must keep up with the load)
+    const loadEnd = performance.now();
+    const jsm = await nc.jetstreamManager();
+    const expected = warm.ops + rows.filter((r) => r.what.startsWith('reserve')).reduce((n, r) => n + r.ops, 0);
+    let onStream = 0;
+    for (let i = 0; i < 600; i++) {
+      onStream = Number((await jsm.streams.info(env.CDR_STREAM).catch(() => undefined))?.state.messages ?? 0);
+      if (onStream >= expected) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    relayNote = `CDR relay: ${onStream} CDRs on JetStream for ${expected} debits, ${onStream >= expected ? `caught up ${Math.round(performance.now() - loadEnd)} ms after the load stopped` : 'NOT caught up after 30 s'}`;
+    await jsm.streams.delete(env.CDR_STREAM).catch(() => undefined);
   } finally {
     await nc.close();
     echo.kill('SIGTERM');
     enabler.kill('SIGTERM');
     await new Promise((r) => enabler.once('exit', r));
+    await dropKeys(infra.redis.url, env.REDIS_KEY_PREFIX);
     await infra.stop();
   }
   console.log(`\nbench:charging — ${DURATION_MS} ms per row, enabler and echo responder each in their own process, load from ${THREADS} generator thread(s)\n`);
@@ -202,8 +230,9 @@ async function main(): Promise<void> {
     const ratio = r.what.startsWith('reserve') ? `${((100 * r.perSecond) / raw.perSecond).toFixed(0)} %` : '';
     console.log(`| ${r.what} | ${r.concurrency} | ${r.ops} | ${r.perSecond} | ${r.p50ms} | ${r.p99ms} | ${ratio} |`);
   }
+  console.log(`\n${relayNote}`);
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench-results', 'charging.json'), JSON.stringify({ date: new Date().toISOString(), durationMs: DURATION_MS, rows }, null, 2));
+  writeFileSync(join(ROOT, 'bench-results', 'charging.json'), JSON.stringify({ date: new Date().toISOString(), durationMs: DURATION_MS, rows, relayNote }, null, 2));
 }
 
 if (isMainThread) {

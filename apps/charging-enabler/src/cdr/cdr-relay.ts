@@ -16,6 +16,7 @@ import { LedgerKeys } from '../ledger/ledger-keys';
 import { entryToCdr } from './cdr-store';
 
 const enc = new TextEncoder();
+const BATCHES_PER_TICK = 16;
 
 const LEASE_LUA = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -114,21 +115,29 @@ export class CdrRelay {
       leaseMs,
     );
     if (lease !== 1) return 0;
-    const pos = (await this.redis.get(this.keys.relayPosition(shard))) ?? '0-0';
+    // Under the lease: up to BATCHES_PER_TICK batches in a row (the loop yields to CH-2 requests while it waits for
+    // JetStream's acks), then the next shard; a full last batch brings the next pass at once.
+    let pos = (await this.redis.get(this.keys.relayPosition(shard))) ?? '0-0';
     const max = this.opts.batch ?? 64;
-    const batch = (await this.redis.xrange(this.keys.outbox(shard), `(${pos}`, '+', 'COUNT', max)) as [string, string[]][];
-    if (batch.length === 0) return 0;
-    if (batch.length === max) this.lastFull = true;
     const tag = this.keys.tag(shard);
-    await Promise.all(
-      batch.map(([id, fields]) => {
-        const cdr = entryToCdr(tag, id, fields);
-        return this.js!.publish(cdrSubject(cdr.type as CdrType, this.opts.subjectPrefix), enc.encode(JSON.stringify(cdr)), {
-          msgID: cdr.cdrId,
-        });
-      }),
-    );
-    await this.redis.set(this.keys.relayPosition(shard), batch[batch.length - 1][0]);
-    return batch.length;
+    let relayed = 0;
+    for (let i = 0; i < BATCHES_PER_TICK && !this.stopped; i++) {
+      const batch = (await this.redis.xrange(this.keys.outbox(shard), `(${pos}`, '+', 'COUNT', max)) as [string, string[]][];
+      if (batch.length === 0) break;
+      await Promise.all(
+        batch.map(([id, fields]) => {
+          const cdr = entryToCdr(tag, id, fields);
+          return this.js!.publish(cdrSubject(cdr.type as CdrType, this.opts.subjectPrefix), enc.encode(JSON.stringify(cdr)), {
+            msgID: cdr.cdrId,
+          });
+        }),
+      );
+      pos = batch[batch.length - 1][0];
+      await this.redis.set(this.keys.relayPosition(shard), pos);
+      relayed += batch.length;
+      if (batch.length < max) break;
+      if (i === BATCHES_PER_TICK - 1) this.lastFull = true;
+    }
+    return relayed;
   }
 }

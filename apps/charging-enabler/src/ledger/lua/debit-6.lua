@@ -14,7 +14,7 @@
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end
 local requestId, rid, itemId = ARGV[1], ARGV[3], ARGV[4]
-local r = redis.call('HMGET', KEYS[3], 'sub', 'svc', 'sid', 'cur', 'i:' .. itemId, 'd:' .. itemId)
+local r = redis.call('HMGET', KEYS[3], 'sub', 'svc', 'sid', 'cur', 'i:' .. itemId, 'd:' .. itemId, 'amt')
 if not r[1] or r[1] ~= ARGV[7] then
   return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002,
     message = 'reservation ' .. rid .. ' is unknown, expired or released'})
@@ -35,20 +35,24 @@ end
 local hold = tonumber(r[5])
 local amount = tonumber(ARGV[8])
 if amount > hold then amount = hold end
-local balBefore = tonumber(redis.call('HGET', KEYS[1], 'balance'))
-local balance = redis.call('HINCRBY', KEYS[1], 'balance', 0 - amount)
-redis.call('HINCRBY', KEYS[1], 'reserved', 0 - hold)
-redis.call('HINCRBY', KEYS[1], 'sum:debit', amount)
-local remaining = redis.call('HINCRBY', KEYS[3], 'amt', 0 - hold)
-redis.call('HSET', KEYS[3], 'd:' .. itemId, amount)
+local acct = readAccount(KEYS[1])
+if not acct then
+  return answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, currency = currency,
+    message = 'no account for ' .. ARGV[7]})
+end
+-- one write for the three account counters, one for the reservation (values computed here, exact integers)
+local balance, reserved = acct.balance - amount, acct.reserved - hold
+redis.call('HSET', KEYS[1], 'balance', int(balance), 'reserved', int(reserved), 'sum:debit', int(acct.debits + amount))
+local remaining = tonumber(r[7]) - hold
+redis.call('HSET', KEYS[3], 'amt', int(remaining), 'd:' .. itemId, int(amount))
 local sid = ARGV[13]
 if sid == '' then sid = r[3] end
 local id = redis.call('XADD', KEYS[4], '*', 'type', 'debit', 'subscriber', ARGV[7], 'service', service, 'requestId', requestId,
-  'reservationId', rid, 'sessionId', sid, 'itemId', itemId, 'octets', ARGV[6], 'outcome', ARGV[5], 'amount', amount,
-  'currency', currency, 'balanceAfter', balance, 'timestamp', ARGV[10])
+  'reservationId', rid, 'sessionId', sid, 'itemId', itemId, 'octets', ARGV[6], 'outcome', ARGV[5], 'amount', int(amount),
+  'currency', currency, 'balanceAfter', int(balance), 'timestamp', ARGV[10])
 local cdrId = ARGV[11] .. '-' .. id
-redis.call('HSET', KEYS[5], cdrId, amount .. '|0|' .. ARGV[7] .. '|' .. service .. '|' .. currency)
-afterDecrease(KEYS[1], service, tonumber(ARGV[9]), balBefore, balance)
-afterUsage(KEYS[1], KEYS[6], service, 1, tonumber(ARGV[6]), tonumber(ARGV[12]))
+redis.call('HSET', KEYS[5], cdrId, int(amount) .. '|0|' .. ARGV[7] .. '|' .. service .. '|' .. currency)
+afterDecrease(KEYS[1], acct, service, tonumber(ARGV[9]), balance, reserved)
+afterUsage(acct, KEYS[6], service, 1, tonumber(ARGV[6]), tonumber(ARGV[12]))
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, debitedAmount = amount, cdrId = cdrId,
   remainingReserved = remaining, currency = currency})

@@ -41,19 +41,19 @@ if granted == 0 then
     message = 'available credit ' .. available .. ' cannot cover the first item (' .. ARGV[14] .. ')'})
 end
 local expMs = tonumber(ARGV[3]) + tonumber(ARGV[4]) * 1000
-redis.call('HSET', KEYS[3], 'sub', ARGV[7], 'svc', service, 'sid', ARGV[9], 'cur', currency, 'amt', total, 'exp', expMs, 'rq', requestId)
--- per-item holds, written in batches (Lua's unpack is bounded by the C stack)
-local fields = {}
+-- the reservation and its per-item holds: one HSET for a usual request, batches for a large one (Lua's unpack is
+-- bounded by the C stack)
+local fields = {'sub', ARGV[7], 'svc', service, 'sid', ARGV[9], 'cur', currency, 'amt', int(total), 'exp', int(expMs), 'rq', requestId}
 for i = 1, granted do
   fields[#fields + 1] = 'i:' .. ids[i]
-  fields[#fields + 1] = prices[i]
+  fields[#fields + 1] = int(prices[i])
   if #fields >= 1000 or i == granted then
     redis.call('HSET', KEYS[3], unpack(fields))
     fields = {}
   end
 end
 redis.call('PEXPIREAT', KEYS[3], expMs + 86400000)
-redis.call('HINCRBY', KEYS[1], 'reserved', total)
+redis.call('HSET', KEYS[1], 'reserved', int(reserved + total))
 redis.call('ZADD', KEYS[4], expMs, ARGV[5])
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, reservationId = ARGV[5], grantedItems = ids,
   reservedAmount = total, validitySeconds = tonumber(ARGV[4]), expiresAt = ARGV[11], currency = currency})

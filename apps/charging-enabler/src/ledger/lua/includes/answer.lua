@@ -9,18 +9,31 @@ local function answer(resp)
   return {j, cjson.encode(notes)}
 end
 
--- After a credit decrease: out-of-credit once per crossing (3GPP Event-Trigger OUT_OF_CREDIT 15), and the
--- low-balance threshold once per downward crossing.
-local function afterDecrease(acctKey, service, unitPrice, balBefore, balAfter)
-  local a = redis.call('HMGET', acctKey, 'reserved', 'thr:low', 'lowbal', 'currency')
-  local available = balAfter - tonumber(a[1])
+-- Integers go back to Redis as '%d' strings: exact, never '-0' nor an exponent, whatever the Lua number format.
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- The account fields the charging scripts need, read with one HMGET. `nil` when the account does not exist.
+local function readAccount(acctKey)
+  local a = redis.call('HMGET', acctKey, 'balance', 'reserved', 'currency', 'state', 'sum:debit', 'thr:low', 'lowbal',
+    'thr:count', 'thr:octets')
+  if not a[1] then return nil end
+  return {balance = tonumber(a[1]), reserved = tonumber(a[2]), currency = a[3], state = a[4], debits = tonumber(a[5] or '0'),
+    low = tonumber(a[6]), lowbal = a[7], thrCount = tonumber(a[8]), thrOctets = tonumber(a[9])}
+end
+
+-- After a credit decrease (account `acct` as read by readAccount, before the change): out-of-credit once per
+-- crossing (3GPP Event-Trigger OUT_OF_CREDIT 15), and the low-balance threshold once per downward crossing.
+local function afterDecrease(acctKey, acct, service, unitPrice, balAfter, reservedAfter)
+  local available = balAfter - reservedAfter
   if unitPrice > 0 and available < unitPrice and redis.call('HSETNX', acctKey, 'ooc:' .. service, unitPrice) == 1 then
-    notes[#notes + 1] = {event = 'out-of-credit', service = service, available = available, balance = balAfter, currency = a[4]}
+    notes[#notes + 1] = {event = 'out-of-credit', service = service, available = available, balance = balAfter, currency = acct.currency}
   end
-  local low = tonumber(a[2])
-  if low and balBefore >= low and balAfter < low and a[3] ~= '1' then
+  local low = acct.low
+  if low and acct.balance >= low and balAfter < low and acct.lowbal ~= '1' then
     redis.call('HSET', acctKey, 'lowbal', '1')
-    notes[#notes + 1] = {event = 'threshold', threshold = 'low-balance', level = low, value = balAfter, balance = balAfter, currency = a[4]}
+    notes[#notes + 1] = {event = 'threshold', threshold = 'low-balance', level = low, value = balAfter, balance = balAfter, currency = acct.currency}
   end
 end
 
@@ -48,13 +61,12 @@ local function afterIncrease(acctKey, balAfter)
 end
 
 -- Usage monitoring per day and service (3GPP usage-monitoring thresholds, adapted): count and octets, each
--- notified once when the day's total crosses the account's threshold.
-local function afterUsage(acctKey, usageKey, service, count, octets, ttl)
-  local t = redis.call('HMGET', acctKey, 'thr:count', 'thr:octets')
+-- notified once when the day's total crosses the account's threshold. The day's key gets its TTL when it is created.
+local function afterUsage(acct, usageKey, service, count, octets, ttl)
   local c = redis.call('HINCRBY', usageKey, 'count', count)
   local o = redis.call('HINCRBY', usageKey, 'octets', octets)
-  redis.call('EXPIRE', usageKey, ttl)
-  local tc, to = tonumber(t[1]), tonumber(t[2])
+  if c == count then redis.call('EXPIRE', usageKey, ttl) end
+  local tc, to = acct.thrCount, acct.thrOctets
   if tc and c - count < tc and c >= tc then
     notes[#notes + 1] = {event = 'threshold', threshold = 'usage-count', service = service, level = tc, value = c}
   end

@@ -1,11 +1,10 @@
 -- Shared by the scripts that charge an account (reserve, direct debit): the account must exist, be active, and
 -- be kept in the tariff's currency. Returns the account fields, or a refusal answer as the second value.
 local function chargeable(acctKey, requestId, subscriber, service, tariffCurrency)
-  if redis.call('EXISTS', acctKey) == 0 then
+  local acct = readAccount(acctKey)
+  if not acct then
     return nil, answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, message = 'no account for ' .. subscriber})
   end
-  local a = redis.call('HMGET', acctKey, 'balance', 'reserved', 'currency', 'state')
-  local acct = {balance = tonumber(a[1]), reserved = tonumber(a[2]), currency = a[3], state = a[4]}
   if acct.state ~= 'active' then
     return nil, answer({requestId = requestId, result = 'END_USER_SERVICE_DENIED', resultCode = 4010, message = 'account is ' .. acct.state, currency = acct.currency})
   end
