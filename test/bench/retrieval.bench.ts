@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     const deposit = (to: string, text: string) =>
       nc.request(`rb${id}.im.deferred.deposit`, enc.encode(JSON.stringify({ to, from: 'sip:alice@example.com', text })), { timeout: 10000 });
     // users: one per planned retrieval, each with one 1 KiB message waiting
-    const planned = Number(process.env.BENCH_USERS ?? 6000);
+    const planned = Number(process.env.BENCH_USERS ?? 12000);
     console.error(`[bench] provisioning ${planned} users with one message each…`);
     const users: string[] = Array.from({ length: planned }, (_, i) => `u${i}x${id}`);
     for (let i = 0; i < users.length; i += 200) {
@@ -207,8 +207,11 @@ async function main(): Promise<void> {
         }),
       );
     }
+    // the last RATE × 4 users are kept for the open-loop run; the closed loop may use the rest
+    const openLoopShare = Math.min(RATE * 4, Math.floor(users.length / 2));
     let next = 0;
-    const take = () => (next < users.length ? users[next++] : undefined);
+    let limit = users.length - openLoopShare;
+    const take = () => (next < limit ? users[next++] : undefined);
 
     // closed loop: CONCURRENCY clients back to back for DURATION_MS
     const clients = await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
@@ -235,12 +238,15 @@ async function main(): Promise<void> {
     );
     const secs = (performance.now() - t0) / 1000;
     lat.sort((a, b) => a - b);
+    if (next >= limit) console.error(`[bench] the closed loop ran out of users: raise BENCH_USERS (${planned})`);
     results.closedLoop = { concurrency: CONCURRENCY, retrievals: done, failed, perSecond: Math.round(done / secs), inviteP50ms: pct(lat, 50), inviteP99ms: pct(lat, 99), imServerRssMiB: rssMiB(im.pid!) };
 
     // open loop at RATE/s for 4 s: latency at a steady load
     const olat: number[] = [];
     let ofailed = 0;
-    const count = Math.min(RATE * 4, users.length - next);
+    next = users.length - openLoopShare;
+    limit = users.length;
+    const count = openLoopShare;
     const started = performance.now();
     const pool = [...clients];
     const jobs: Promise<void>[] = [];

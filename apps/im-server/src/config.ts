@@ -45,6 +45,8 @@ export interface ImServerConfig extends ServiceEnv {
   sipT4: number;
   msrpTimeoutMs: number;
   msrpChunkSize: number;
+  /** MSRP SENDs of one retrieval awaiting their response (and settlement) at once; bodies are read ahead by at most 32. */
+  msrpSendWindow: number;
   msrpConnectTimeoutMs: number;
   sessionIdleMs: number;
   successReport: boolean;
@@ -110,6 +112,7 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     sipT4: r.int('SIP_T4_MS', 5000, 0, 60000),
     msrpTimeoutMs: r.int('MSRP_TRANSACTION_TIMEOUT_MS', 30000, 1, 600000),
     msrpChunkSize: r.int('MSRP_CHUNK_SIZE', 2048, 64, 1024 * 1024),
+    msrpSendWindow: r.int('MSRP_SEND_WINDOW', 128, 1, 4096),
     msrpConnectTimeoutMs: r.int('MSRP_CONNECT_TIMEOUT_MS', 30000, 1, 600000),
     sessionIdleMs: r.int('IM_SESSION_IDLE_MS', idleSeconds * 1000, 1, 86400000),
     successReport: r.bool('MSRP_SUCCESS_REPORT', false),

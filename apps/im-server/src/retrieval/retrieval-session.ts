@@ -265,21 +265,28 @@ export class RetrievalSession {
    */
   private async deliverAll(): Promise<void> {
     const c = this.d.config;
-    const window = c.chargingPolicy === 'before-send' ? 1 : 32;
+    const window = c.chargingPolicy === 'before-send' ? 1 : c.msrpSendWindow;
+    const readAhead = Math.min(window, 32);
     const inFlight: Promise<void>[] = [];
     const bodies = new Map<string, Promise<Buffer | null>>();
     const prefetch = (from: number) => {
-      for (let i = from; i < Math.min(from + window, this.granted.length); i++) {
+      for (let i = from; i < Math.min(from + readAhead, this.granted.length); i++) {
         const m = this.granted[i];
         if (!bodies.has(m.id)) bodies.set(m.id, this.d.store.body(this.aor, m.id));
       }
     };
     const list = this.granted;
+    let grantedNow = list;
+    let stillGranted: Set<StoredMessageMeta> | undefined; // built only once a renewal has replaced the grant
     for (let i = 0; i < list.length; i++) {
       const m = list[i];
       if (this.byeReceived || this.stopDelivering || this.state !== RetrievalState.Delivering) break;
       await this.renewIfNeeded();
-      if (!this.granted.includes(m)) continue; // the renewal granted fewer
+      if (this.granted !== grantedNow) {
+        grantedNow = this.granted;
+        stillGranted = new Set(grantedNow);
+      }
+      if (stillGranted && !stillGranted.has(m)) continue; // the renewal granted fewer
       this.attempted.add(m.id);
       prefetch(i);
       const body = await bodies.get(m.id)!;
