@@ -1,14 +1,15 @@
 /**
  * Typed CH-2 client for callers of the Charging Enabler (the im-server, the CLI, tests).
  *
- * It speaks the NestJS NATS envelope (`{pattern, data, id}` → `{err, response, isDisposed, id}`) with a plain
- * `nc.request`, waits Tx (`timeoutMs`) for each answer and re-sends the same payload — hence the same `requestId`,
+ * It speaks the NestJS NATS envelope (`{pattern, data, id}` → `{err, response, isDisposed, id}`) over a shared
+ * reply subscription (NatsRequester: nc.request's protocol without its per-request costs), waits Tx (`timeoutMs`) for each answer and re-sends the same payload — hence the same `requestId`,
  * which the enabler deduplicates — up to `retries` times (ch2-contract.md "Timers and failure handling").
  * Business results are returned; only a missing answer throws (`Ch2TimeoutError`, `Ch2NoRespondersError`).
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, NatsConnection, NatsError } from 'nats';
+import { NatsConnection } from 'nats';
 import { Ch2NoRespondersError, Ch2RemoteError, Ch2TimeoutError } from './errors';
+import { NatsNoRespondersError, NatsRequester, NatsRequestTimeoutError } from './nats-requester';
 import { ch2Subject, Ch2Operation } from './subjects';
 import type { Ch2RequestMap, Ch2ResponseMap } from './types';
 
@@ -35,8 +36,10 @@ export class Ch2Client {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly subjects: Record<Ch2Operation, string>;
+  private readonly requester: NatsRequester;
 
-  constructor(private readonly nc: NatsConnection, options: Ch2ClientOptions = {}) {
+  constructor(nc: NatsConnection, options: Ch2ClientOptions = {}) {
+    this.requester = new NatsRequester(nc);
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.retries = options.retries ?? 2;
     const prefix = options.subjectPrefix ?? '';
@@ -80,13 +83,13 @@ export class Ch2Client {
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.retries + 1; attempt++) {
       try {
-        const msg = await this.nc.request(subject, payload, { timeout: this.timeoutMs });
+        const msg = await this.requester.request(subject, payload, this.timeoutMs);
         const reply = JSON.parse(dec.decode(msg.data)) as NestReply<Ch2ResponseMap[Op]>;
         if (reply.err !== null && reply.err !== undefined) throw new Ch2RemoteError(subject, reply.err);
         return reply.response;
       } catch (e) {
-        if (e instanceof NatsError && e.code === ErrorCode.NoResponders) throw new Ch2NoRespondersError(subject, { cause: e });
-        if (e instanceof NatsError && e.code === ErrorCode.Timeout) {
+        if (e instanceof NatsNoRespondersError) throw new Ch2NoRespondersError(subject, { cause: e });
+        if (e instanceof NatsRequestTimeoutError) {
           lastError = e;
           continue;
         }

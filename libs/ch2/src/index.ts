@@ -4,3 +4,4 @@ export * from './types';
 export * from './validation';
 export * from './errors';
 export * from './ch2-client';
+export * from './nats-requester';

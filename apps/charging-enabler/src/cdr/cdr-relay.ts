@@ -9,14 +9,16 @@
  * sustained debit rate without ever holding the loop for a long burst (which showed as CH-2 tail latency).
  */
 import { randomUUID } from 'node:crypto';
-import { JetStreamClient, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
-import { cdrSubject, cdrSubjectWildcard, CdrType } from '@imc/ch2';
+import { headers, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
+import { cdrSubject, cdrSubjectWildcard, CdrType, NatsRequester } from '@imc/ch2';
 import type { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from '../ledger/ledger-keys';
 import { entryToCdr } from './cdr-store';
 
 const enc = new TextEncoder();
+const dec = new TextDecoder();
 const BATCHES_PER_TICK = 16;
+const PUBLISH_TIMEOUT_MS = 5000;
 
 const LEASE_LUA = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -39,7 +41,7 @@ export class CdrRelay {
   private running = false;
   private stopped = false;
   private streamReady = false;
-  private js?: JetStreamClient;
+  private readonly requester: NatsRequester;
   /** Whether the last pass found a full batch on some shard (more is waiting). */
   private lastFull = false;
 
@@ -50,6 +52,19 @@ export class CdrRelay {
     private readonly opts: RelayOptions,
   ) {
     redis.defineCommand('imc_relay_lease', { numberOfKeys: 1, lua: LEASE_LUA });
+    this.requester = new NatsRequester(nc);
+  }
+
+  /**
+   * One JetStream publish with `Nats-Msg-Id` (the stream drops a re-publish inside its duplicate window), over the
+   * shared reply subscription; resolves on the stream's PubAck, throws on an error answer or a missing stream.
+   */
+  private async publish(subject: string, cdrId: string, payload: Uint8Array): Promise<void> {
+    const h = headers();
+    h.set('Nats-Msg-Id', cdrId);
+    const m = await this.requester.request(subject, payload, PUBLISH_TIMEOUT_MS, h);
+    const ack = JSON.parse(dec.decode(m.data)) as { stream?: string; error?: { description?: string } };
+    if (ack.error || !ack.stream) throw new Error(`JetStream refused ${cdrId}: ${ack.error?.description ?? dec.decode(m.data)}`);
   }
 
   start(): void {
@@ -84,7 +99,6 @@ export class CdrRelay {
         duplicate_window: nanos(this.opts.duplicateWindowSeconds * 1000),
       });
     }
-    this.js = this.nc.jetstream();
     this.streamReady = true;
   }
 
@@ -127,9 +141,7 @@ export class CdrRelay {
       await Promise.all(
         batch.map(([id, fields]) => {
           const cdr = entryToCdr(tag, id, fields);
-          return this.js!.publish(cdrSubject(cdr.type as CdrType, this.opts.subjectPrefix), enc.encode(JSON.stringify(cdr)), {
-            msgID: cdr.cdrId,
-          });
+          return this.publish(cdrSubject(cdr.type as CdrType, this.opts.subjectPrefix), cdr.cdrId, enc.encode(JSON.stringify(cdr)));
         }),
       );
       pos = batch[batch.length - 1][0];
