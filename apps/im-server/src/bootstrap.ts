@@ -37,6 +37,7 @@ export interface RunningImServer {
   store: DeferredStore;
   users: UserStore;
   retryQueue: ChargingRetryQueue;
+  charging: ChargingGateway;
   retrieval: RetrievalService;
   redis: RedisClient;
   close(): Promise<void>;
@@ -74,8 +75,13 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   });
   const users = new UserStore(redis, config.keyPrefix);
   const ch2 = new Ch2Client(nc, { subjectPrefix: config.subjectPrefix, timeoutMs: config.chargingTimeoutMs, retries: config.chargingRetries });
-  const retryQueue = new ChargingRetryQueue(redis, config.keyPrefix, ch2, config.retryIntervalMs, (q, result) =>
-    logger.log(`retry queue: ${q.op} ${q.req.requestId} answered ${result}`),
+  const retryQueue = new ChargingRetryQueue(
+    redis,
+    config.keyPrefix,
+    ch2,
+    config.retryIntervalMs,
+    (q, result) => logger.log(`retry queue: ${q.op} ${q.req.requestId} answered ${result}`),
+    (q, e) => logger.error(`retry queue: ${q.op} ${q.req.requestId} failed (${e.message}); parked, will retry later`),
   );
   const charging = new ChargingGateway(ch2, retryQueue, config.chargingService, config.reservationValiditySeconds, (s, r, t) => metrics.observeCh2(s, r, t));
   const sipLog = { log: (m: string) => logger.log(m), warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) };
@@ -166,6 +172,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     store,
     users,
     retryQueue,
+    charging,
     retrieval,
     redis,
     close,

@@ -17,6 +17,9 @@ export type SendOutcome =
   | { kind: 'delivered' }
   | { kind: 'rejected'; status: number; comment?: string }
   | { kind: 'timeout' }
+  /** Every chunk was written, then the session closed before the response came (the peer withheld it or hung up). */
+  | { kind: 'unanswered' }
+  /** Nothing was written: the session was already closed or not bound. */
   | { kind: 'closed' };
 
 export interface OutgoingMessage {
@@ -159,7 +162,7 @@ export class MsrpSession {
       offset = end;
     } while (offset < total);
     const statuses = await Promise.all(chunks);
-    if (this.closed && statuses.some((s) => s === 'timeout')) return { kind: 'closed' };
+    if (this.closed && statuses.some((s) => s === 'timeout')) return { kind: 'unanswered' };
     const bad = statuses.find((s) => s !== 200);
     if (bad === 'timeout') return { kind: 'timeout' };
     if (bad !== undefined) return { kind: 'rejected', status: bad };
@@ -250,7 +253,7 @@ export class MsrpSession {
     }
   }
 
-  /** Ends the session: pending sends resolve as closed. */
+  /** Ends the session: sends still waiting for their response resolve as `unanswered`. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

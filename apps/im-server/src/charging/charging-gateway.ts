@@ -1,11 +1,17 @@
 /**
  * The im-server's side of CH-2 (the "Charging Enabler User" of the OMA CR): builds requests with derived,
  * replay-safe requestIds, sends them through `Ch2Client` (Tx + same-requestId retries), and puts debits,
- * releases and refunds that got no answer in the durable retry queue.
+ * releases and refunds that got no answer — or a TOO_BUSY answer, which is the enabler saying "not now" — in the
+ * durable retry queue.
+ *
+ * A debit for a message already delivered (or already past its outcome) that finds its reservation gone — expired
+ * while the enabler was away, or released by a session end that overtook a queued debit — falls back to a direct
+ * debit of the same item (requestId `ddb:<reservation>:<item>`, so it too is charged once): the CR's rule that the
+ * outcome is charged does not depend on the order in which the enabler hears of it.
  */
 import { randomUUID } from 'node:crypto';
-import { Ch2Client, Ch2UnavailableError, DebitResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
-import { ChargingRetryQueue } from './charging-retry-queue';
+import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
+import { ChargingRetryQueue, directDebitFor, QueuedOp } from './charging-retry-queue';
 
 export type Reserved = { kind: 'answer'; res: ReserveResponse } | { kind: 'unavailable'; error: Ch2UnavailableError };
 export type Settled<T> = { kind: 'answer'; res: T } | { kind: 'queued' };
@@ -61,25 +67,58 @@ export class ChargingGateway {
     return `dbt:${reservationId}:${itemId}`;
   }
 
-  async debit(subscriber: string, sessionId: string, reservationId: string, itemId: string, outcome: 'delivered' | 'rejected' | 'timeout', octets: number): Promise<Settled<DebitResponse>> {
+  /**
+   * `afterOutcome`: the message's outcome is known (sent and answered, timed out or left unanswered), so a missing
+   * reservation falls back to a direct debit. False for the `before-send` debit, where anything but SUCCESS means
+   * "do not send": queued, that debit is refunded if its replay finds it applied.
+   */
+  async debit(
+    subscriber: string,
+    sessionId: string,
+    reservationId: string,
+    itemId: string,
+    outcome: 'delivered' | 'rejected' | 'timeout',
+    octets: number,
+    afterOutcome = false,
+  ): Promise<Settled<DebitResponse>> {
     const req = { ...this.common(subscriber, ChargingGateway.debitId(reservationId, itemId), sessionId), reservationId, itemId, outcome, octets };
     try {
-      return { kind: 'answer', res: await this.timed('ch2.debit', () => this.ch2.debit(req)) };
+      const res = await this.timed('ch2.debit', () => this.ch2.debit(req));
+      if (res.result === 'TOO_BUSY') return this.enqueue({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome });
+      if (res.result === 'UNKNOWN_RESERVATION' && afterOutcome) await this.directDebitFallback(req);
+      return { kind: 'answer', res };
     } catch (e) {
       if (!(e instanceof Ch2UnavailableError)) throw e;
-      await this.queue.enqueue({ op: 'debit', req });
-      return { kind: 'queued' };
+      return this.enqueue({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome });
+    }
+  }
+
+  private async enqueue(q: QueuedOp): Promise<{ kind: 'queued' }> {
+    await this.queue.enqueue(q);
+    return { kind: 'queued' };
+  }
+
+  /** The direct debit that replaces a reservation-based debit whose reservation is gone (see the class comment). */
+  async directDebitFallback(d: DebitRequest): Promise<void> {
+    const req = directDebitFor(d);
+    try {
+      const res = await this.timed('ch2.direct-debit', () => this.ch2.directDebit(req));
+      if (res.result === 'TOO_BUSY') await this.queue.enqueue({ op: 'direct-debit', req });
+    } catch (e) {
+      if (!(e instanceof Ch2UnavailableError)) throw e;
+      await this.queue.enqueue({ op: 'direct-debit', req });
     }
   }
 
   async release(subscriber: string, sessionId: string, reservationId: string): Promise<Settled<ReleaseResponse>> {
     const req = { ...this.common(subscriber, `rel:${reservationId}`, sessionId), reservationId };
     try {
-      return { kind: 'answer', res: await this.timed('ch2.release', () => this.ch2.release(req)) };
+      const res = await this.timed('ch2.release', () => this.ch2.release(req));
+      if (res.result === 'TOO_BUSY') return this.enqueue({ op: 'release', req });
+      return { kind: 'answer', res };
     } catch (e) {
       if (!(e instanceof Ch2UnavailableError)) throw e;
-      await this.queue.enqueue({ op: 'release', req });
-      return { kind: 'queued' };
+      return this.enqueue({ op: 'release', req });
     }
   }
 
@@ -98,11 +137,12 @@ export class ChargingGateway {
   async refund(subscriber: string, sessionId: string, cdrId: string): Promise<Settled<RefundResponse>> {
     const req = { ...this.common(subscriber, `rfd:${cdrId}`, sessionId), cdrId };
     try {
-      return { kind: 'answer', res: await this.timed('ch2.refund', () => this.ch2.refund(req)) };
+      const res = await this.timed('ch2.refund', () => this.ch2.refund(req));
+      if (res.result === 'TOO_BUSY') return this.enqueue({ op: 'refund', req });
+      return { kind: 'answer', res };
     } catch (e) {
       if (!(e instanceof Ch2UnavailableError)) throw e;
-      await this.queue.enqueue({ op: 'refund', req });
-      return { kind: 'queued' };
+      return this.enqueue({ op: 'refund', req });
     }
   }
 }

@@ -8,10 +8,30 @@ import { Ch2Client, Ch2UnavailableError, DebitRequest, DirectDebitRequest, Refun
 import type { RedisClient } from '@imc/runtime';
 
 export type QueuedOp =
-  | { op: 'debit'; req: DebitRequest }
+  /**
+   * `afterOutcome`: the message's outcome is known, so a reservation found gone falls back to a direct debit.
+   * `refundIfCharged`: a `before-send` debit that got no answer, so its message was never sent: if the replay finds
+   * it applied, it is refunded at once.
+   */
+  | { op: 'debit'; req: DebitRequest; afterOutcome?: boolean; refundIfCharged?: boolean }
   | { op: 'release'; req: ReleaseRequest }
   | { op: 'refund'; req: RefundRequest }
   | { op: 'direct-debit'; req: DirectDebitRequest };
+
+/** How many retry intervals an entry that failed for a reason other than a missing answer waits. */
+const PARK_FACTOR = 30;
+
+/** The direct debit replacing a queued debit whose reservation is gone (requestId derived: charged once). */
+export function directDebitFor(d: DebitRequest): DirectDebitRequest {
+  return {
+    requestId: `ddb:${d.reservationId}:${d.itemId}`,
+    subscriber: d.subscriber,
+    service: d.service,
+    timestamp: d.timestamp,
+    sessionId: d.sessionId,
+    items: [{ id: d.itemId, octets: d.octets }],
+  };
+}
 
 export class ChargingRetryQueue {
   private timer?: NodeJS.Timeout;
@@ -26,6 +46,7 @@ export class ChargingRetryQueue {
     private readonly ch2: Ch2Client,
     private readonly intervalMs: number,
     private readonly onAnswered: (q: QueuedOp, result: string) => void = () => undefined,
+    private readonly onError: (q: QueuedOp, e: Error) => void = () => undefined,
   ) {
     this.zset = `${prefix}ch2q:{retry}:due`;
     this.hash = `${prefix}ch2q:{retry}:ops`;
@@ -83,11 +104,25 @@ export class ChargingRetryQueue {
                   ? await this.ch2.refund(q.req)
                   : await this.ch2.directDebit(q.req);
           if (res.result === 'TOO_BUSY') throw new Ch2UnavailableError('enabler too busy', q.op);
+          if (q.op === 'debit' && q.afterOutcome && res.result === 'UNKNOWN_RESERVATION') {
+            // the reservation expired or was released before this debit got through: charge the item directly
+            await this.enqueue({ op: 'direct-debit', req: directDebitFor(q.req) }, 0);
+          }
+          if (q.op === 'debit' && q.refundIfCharged && res.result === 'SUCCESS' && 'cdrId' in res && res.cdrId) {
+            const r = q.req;
+            await this.enqueue({ op: 'refund', req: { requestId: `rfd:${res.cdrId}`, subscriber: r.subscriber, service: r.service, timestamp: r.timestamp, sessionId: r.sessionId, cdrId: res.cdrId } }, 0);
+          }
           await this.redis.multi().zrem(this.zset, id).hdel(this.hash, id).exec();
           answered++;
           this.onAnswered(q, res.result);
         } catch (e) {
-          if (!(e instanceof Ch2UnavailableError)) throw e;
+          if (!(e instanceof Ch2UnavailableError)) {
+            // not a missing answer (a malformed entry, a transport-level error answer): park it for a while so it
+            // never blocks the entries behind it, and go on
+            await this.redis.zadd(this.zset, Date.now() + PARK_FACTOR * this.intervalMs, id);
+            this.onError(q, e as Error);
+            continue;
+          }
           await this.redis.zadd(this.zset, Date.now() + this.intervalMs, id);
           break; // the enabler is still away: try again next round
         }

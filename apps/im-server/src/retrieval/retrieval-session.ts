@@ -74,6 +74,10 @@ export class RetrievalSession {
   private renewals = 0;
   private readonly attempted = new Set<string>();
   private stopDelivering = false;
+  /** The server itself cut the session short (shutdown, internal error): nothing left unanswered is the user's doing. */
+  private serverCut = false;
+  /** This session holds the user's retrieval lease (one retrieval per user at a time). */
+  private locked = false;
   private readonly startedAt = performance.now();
   delivered = 0;
 
@@ -110,6 +114,22 @@ export class RetrievalSession {
     if (!accepts(offer.media.acceptTypes, 'message/cpim')) return this.refuse(488, 'Not Acceptable Here', 'a=accept-types must allow message/cpim');
     const viaWs = offer.media.proto === 'TCP/WS/MSRP' || offer.media.proto === 'TCP/WSS/MSRP';
     if (viaWs ? !this.d.msrpPorts().ws : !this.d.msrpPorts().tcp) return this.refuse(488, 'Not Acceptable Here', `MSRP over ${viaWs ? 'WebSocket' : 'TCP'} is not enabled here`);
+
+    // the dialog needs the From tag: refuse before anything is reserved or registered
+    const dialog = Dialog.fromInvite(req, this.localTag);
+    if (!dialog) return this.refuse(400, 'Missing From Tag');
+    this.dialog = dialog;
+
+    // one retrieval per user at a time: a second one would reserve and deliver the same messages again
+    if (!(await this.d.store.lockRetrieval(this.aor, this.callId, this.leaseMs))) {
+      return this.refuse(486, 'Busy Here', 'another retrieval of these deferred messages is in progress');
+    }
+    this.locked = true;
+    const refresh = setInterval(() => {
+      void this.d.store.refreshRetrievalLock(this.aor, this.callId, this.leaseMs).catch(() => undefined);
+    }, this.leaseMs / 3);
+    refresh.unref();
+    this.timers.push({ cancel: () => clearInterval(refresh) });
 
     this.pending = await this.d.store.pending(this.aor);
     if (this.pending.length === 0) return this.refuse(404, 'No deferred messages');
@@ -149,8 +169,6 @@ export class RetrievalSession {
       transactionTimeoutMs: c.msrpTimeoutMs,
     });
     this.d.register(this.msrp);
-    this.dialog = Dialog.fromInvite(req, this.localTag);
-    if (!this.dialog) return this.refuse(400, 'Missing From Tag');
     const sdp = buildMsrpAnswer({
       address: c.advertisedHost,
       port: viaWs ? ports.ws : ports.tcp,
@@ -190,7 +208,23 @@ export class RetrievalSession {
     if (text) this.warn(status, reason, text, extra);
     else this.tx.respond(status, reason, { toTag: this.localTag, headers: extra });
     this.state = RetrievalState.Ended;
+    for (const t of this.timers) t.cancel();
+    if (this.msrp) {
+      this.msrp.close();
+      this.d.unregister(this.msrp);
+    }
+    const rid = this.reservation?.reservationId;
+    this.reservation = undefined;
+    void (async () => {
+      if (rid) await this.d.charging.release(this.aor, this.callId, rid);
+      if (this.locked) await this.d.store.unlockRetrieval(this.aor, this.callId);
+    })().catch((e: Error) => this.d.log(`retrieval ${this.callId}: cleanup after ${status}: ${e.message}`));
     this.d.onEnded(this);
+  }
+
+  /** The retrieval lease outlives a reservation's validity; it is refreshed every third of it while the session lives. */
+  private get leaseMs(): number {
+    return Math.max(30000, 2 * this.d.config.reservationValiditySeconds * 1000);
   }
 
   /** We are the active MSRP side: open the TCP connection to the client's path and bind with an empty SEND. */
@@ -281,7 +315,12 @@ export class RetrievalSession {
     for (let i = 0; i < list.length; i++) {
       const m = list[i];
       if (this.byeReceived || this.stopDelivering || this.state !== RetrievalState.Delivering) break;
-      await this.renewIfNeeded();
+      if (this.renewalDue()) {
+        // settle every message sent on the old reservation before it is released
+        await Promise.all(inFlight.splice(0));
+        if (this.byeReceived || this.stopDelivering || this.state !== RetrievalState.Delivering) break;
+        await this.renew();
+      }
       if (this.granted !== grantedNow) {
         grantedNow = this.granted;
         stillGranted = new Set(grantedNow);
@@ -306,8 +345,10 @@ export class RetrievalSession {
         }
         beforeSendCdr = d.res.cdrId;
       }
+      // the reservation this message is charged on, fixed when it is sent (a renewal may replace it meanwhile)
+      const rid = this.charged ? this.reservation!.reservationId : undefined;
       const sent = this.msrp!.send({ contentType: 'message/cpim', body: cpim, successReport: c.successReport });
-      inFlight.push(sent.then((outcome) => this.settle(m, outcome, beforeSendCdr)));
+      inFlight.push(sent.then((outcome) => this.settle(m, outcome, rid, beforeSendCdr)));
       if (inFlight.length >= window) await inFlight.shift();
     }
     await Promise.all(inFlight);
@@ -324,24 +365,32 @@ export class RetrievalSession {
     return !this.free && !this.unreserved && !!this.reservation;
   }
 
-  /** Steps 8–10 for one message: the debit the policy asks for, then the deletion after a 200. */
-  private async settle(m: StoredMessageMeta, outcome: SendOutcome, beforeSendCdr?: string): Promise<void> {
+  /**
+   * Steps 8–10 for one message: the debit the policy asks for, on the reservation it was sent on, then the deletion
+   * after a 200. A SEND written but never answered before the session closed (the client withheld its 200 and hung
+   * up) counts as a transaction timeout: `on-outcome` charges it, `before-send` keeps its charge, `on-delivery` does
+   * not charge it; it stays stored either way. When the server cut the session (shutdown), it is treated as never
+   * sent: not charged, and refunded under `before-send`.
+   */
+  private async settle(m: StoredMessageMeta, outcome: SendOutcome, rid: string | undefined, beforeSendCdr?: string): Promise<void> {
     const c = this.d.config;
     this.d.metrics.msrpSend(outcome.kind === 'rejected' ? `rejected-${outcome.status}` : outcome.kind);
-    if (outcome.kind === 'closed') {
+    if (outcome.kind === 'closed' || (outcome.kind === 'unanswered' && this.serverCut)) {
       this.stopDelivering = true;
-      // before-send: the connection failed, refund the charge taken for this message
+      // before-send: no byte of this message left (or the server cut the session), refund the charge taken for it
       if (beforeSendCdr) await this.d.charging.refund(this.aor, this.callId, beforeSendCdr);
       return;
     }
-    if (this.charged && c.chargingPolicy !== 'before-send') {
-      const debitOutcome = outcome.kind === 'delivered' ? 'delivered' : outcome.kind === 'rejected' ? 'rejected' : 'timeout';
+    if (outcome.kind === 'unanswered') this.stopDelivering = true;
+    const debitOutcome = outcome.kind === 'delivered' ? 'delivered' : outcome.kind === 'rejected' ? 'rejected' : 'timeout';
+    if (rid && c.chargingPolicy !== 'before-send') {
       // on-outcome (the CR as written): 200, 4xx and timeout are all charged; on-delivery: only 200
-      if (c.chargingPolicy === 'on-outcome' || outcome.kind === 'delivered') {
-        const d = await this.d.charging.debit(this.aor, this.callId, this.reservation!.reservationId!, m.id, debitOutcome, m.octets);
-        if (d.kind === 'answer' && d.res.result === 'UNKNOWN_RESERVATION') this.reservation = undefined; // expired: renewed for the rest
+      if (c.chargingPolicy === 'on-outcome' || debitOutcome === 'delivered') {
+        const d = await this.d.charging.debit(this.aor, this.callId, rid, m.id, debitOutcome, m.octets, true);
+        // the session's reservation expired: the next message renews it (this one fell back to a direct debit)
+        if (d.kind === 'answer' && d.res.result === 'UNKNOWN_RESERVATION' && this.reservation?.reservationId === rid) this.reservation = undefined;
       }
-    } else if (this.unreserved && outcome.kind === 'delivered') {
+    } else if (this.unreserved && debitOutcome === 'delivered') {
       await this.d.charging.recordDeferredCharge(this.aor, this.callId, m.id, m.octets);
     }
     if (outcome.kind === 'delivered') {
@@ -351,11 +400,15 @@ export class RetrievalSession {
   }
 
   /** A reservation about to expire (or lost) while messages remain is renewed for the rest (retrieval-flow.md). */
-  private async renewIfNeeded(): Promise<void> {
-    if (this.free || this.unreserved) return;
+  private renewalDue(): boolean {
+    if (this.free || this.unreserved) return false;
     const left = this.reservation?.expiresAt ? Date.parse(this.reservation.expiresAt) - Date.now() : 0;
     const margin = Math.min(10000, (this.d.config.reservationValiditySeconds * 1000) / 5);
-    if (this.reservation && left > margin) return;
+    return !this.reservation || left <= margin;
+  }
+
+  /** Called with nothing in flight: every message sent on the old reservation is settled before it is released. */
+  private async renew(): Promise<void> {
     const rest = this.granted.filter((m) => !this.attempted.has(m.id));
     const old = this.reservation;
     const r = await this.d.charging.reserve(this.aor, `rsv:${this.callId}:renew${++this.renewals}`, this.callId, rest.map((m) => ({ id: m.id, octets: m.octets })));
@@ -387,11 +440,13 @@ export class RetrievalSession {
   async finish(why: string): Promise<void> {
     if (this.state === RetrievalState.Ending || this.state === RetrievalState.Ended) return;
     this.state = RetrievalState.Ending;
+    this.serverCut = why === 'server shutting down' || why === 'internal error';
     for (const t of this.timers) t.cancel();
     this.retransmitter?.cancel();
     // A client BYE may overtake, on the SIP connection, the MSRP 200s it sent just before on the MSRP connection:
-    // give responses already on the wire a moment. Then close MSRP: SENDs still waiting end as "closed" — not
-    // delivered, not charged, kept for the next retrieval — rather than running into the transaction timeout.
+    // give responses already on the wire a moment. Then close MSRP: SENDs still waiting end as "unanswered" — kept
+    // for the next retrieval, charged as a timeout where the policy charges one — rather than waiting out the
+    // transaction timeout.
     if (why === 'client BYE' && this.delivering) {
       await Promise.race([this.delivering.catch(() => undefined), new Promise((r) => setTimeout(r, Math.min(1000, this.d.config.msrpTimeoutMs)).unref())]);
     }
@@ -402,6 +457,7 @@ export class RetrievalSession {
     if (this.delivering && why !== 'internal error') await this.delivering.catch(() => undefined);
     this.conn?.end();
     if (this.reservation?.reservationId) await this.d.charging.release(this.aor, this.callId, this.reservation.reservationId);
+    if (this.locked) await this.d.store.unlockRetrieval(this.aor, this.callId).catch(() => undefined);
     this.state = RetrievalState.Ended;
     this.d.onEnded(this);
   }

@@ -64,6 +64,29 @@ export class DeferredStore {
     };
   }
 
+  /**
+   * One retrieval per user at a time, across every im-server instance: two sessions would both reserve and deliver
+   * the same stored messages, each under its own reservation, and charge them twice. A lease in Redis (SET NX PX),
+   * owned by the session's Call-ID, refreshed while the session lives and dropped when it ends; a crashed
+   * instance's lease runs out by itself.
+   */
+  async lockRetrieval(aor: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.lockKey(aor), owner, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  /** Extends the lease if `owner` still holds it; false when it was lost. */
+  async refreshRetrievalLock(aor: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.lua['lease-refresh'](this.lockKey(aor), owner, ttlMs)) === 1;
+  }
+
+  async unlockRetrieval(aor: string, owner: string): Promise<void> {
+    await this.lua['lease-release'](this.lockKey(aor), owner);
+  }
+
+  private lockKey(aor: string): string {
+    return `${this.prefix}dm:lock:{${aor}}`;
+  }
+
   /** Pattern of every user's order index (for the expiry sweeper). */
   orderPattern(): string {
     return `${this.prefix}dm:order:*`;

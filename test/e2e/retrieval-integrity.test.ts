@@ -1,0 +1,131 @@
+/**
+ * The ways a client could get messages without paying, or pay twice, that a reviewer found and the session now
+ * closes: withholding every MSRP 200 and hanging up before the transaction timeout; two retrievals of the same
+ * messages at once; a debit that reaches the enabler after its reservation was released or expired.
+ */
+import { retrieve } from '../../apps/cli/src/retrieval-client';
+import { account, deposit, imAdmin, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { waitFor } from '../support/enabler-harness';
+
+const P = 5 + 1; // im.deferred-retrieval in the test tariff: 5 per message + 1 per started KiB (short texts)
+
+async function settled(s: Stack, aor: string) {
+  return waitFor(async () => {
+    const a = await account(s, aor);
+    return a.reserved === 0 ? a : undefined;
+  }, `${aor} settled`, 8000, 20);
+}
+const pendingCount = async (s: Stack, aor: string) => (await imAdmin(s, 'GET', `/v1/users/${encodeURIComponent(aor)}/deferred`)).json.messages.length;
+
+describe.each([
+  // policy, SENDs the client receives (before-send sends one at a time, so only the first), messages charged
+  ['on-outcome', 3, 3],
+  ['on-delivery', 3, 0],
+  ['before-send', 1, 1],
+] as const)('CHARGING_POLICY=%s: client withholds every 200 and hangs up before the MSRP timeout', (policy, sent, charged) => {
+  let s: Stack;
+  beforeAll(async () => {
+    // a transaction timeout far beyond the test: only the client's BYE ends these transactions
+    s = await startStack({ im: { CHARGING_POLICY: policy, MSRP_TRANSACTION_TIMEOUT_MS: '20000', IM_SESSION_IDLE_MS: '20000' } });
+  });
+  afterAll(() => s.close());
+
+  it(`charges ${charged} of 3 and keeps all 3 stored`, async () => {
+    const bob = await provision(s, uniqueUser('bob'), 100);
+    for (let i = 0; i < 3; i++) await deposit(s, bob, 'sip:alice@example.com', `w${i}`);
+    let seen = 0;
+    const r = await retrieve({
+      sipWsUrl: s.sipWsUrl,
+      aor: bob,
+      password: 'secret-pw',
+      answer: () => {
+        seen++;
+        return undefined; // never answer
+      },
+      idleMs: 400, // then BYE, long before the 20 s transaction timeout
+      timeoutMs: 10000,
+    });
+    expect(r.status).toBe(200);
+    expect(r.endedBy).toBe('client');
+    expect(seen).toBe(sent); // what was sent reached the client
+    const a = await settled(s, bob);
+    expect(a.balance).toBe(100 - charged * P);
+    expect(await pendingCount(s, bob)).toBe(3); // no 200, nothing deleted
+    const debits = (await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs;
+    expect(debits).toHaveLength(charged);
+    if (policy === 'on-outcome') expect(debits.every((d) => d.outcome === 'timeout')).toBe(true);
+    expect((await s.enabler!.cdrs.list({ subscriber: bob, type: 'refund' })).cdrs).toHaveLength(0);
+  });
+});
+
+describe('one retrieval per user at a time', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack();
+  });
+  afterAll(() => s.close());
+
+  it('a second INVITE while the first retrieval runs gets 486 and nothing is delivered or charged twice', async () => {
+    const bob = await provision(s, uniqueUser('bob'), 100);
+    for (let i = 0; i < 3; i++) await deposit(s, bob, 'sip:alice@example.com', `c${i}`);
+    let second: ReturnType<typeof retrieve> | undefined;
+    let secondDone = false;
+    const first = await retrieve({
+      sipWsUrl: s.sipWsUrl,
+      aor: bob,
+      password: 'secret-pw',
+      answer: () => {
+        second ??= retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', expect: 3, timeoutMs: 8000 }).finally(() => (secondDone = true));
+        return 200;
+      },
+      onMessage: () => undefined,
+      idleMs: 3000, // the first session stays up (idle) until the second attempt has its answer
+      timeoutMs: 8000,
+    });
+    expect(secondDone).toBe(true); // the second attempt ended while the first session was still up
+    const r2 = await second!;
+    expect(first.messages.map((m) => m.text)).toEqual(['c0', 'c1', 'c2']);
+    expect(r2.status).toBe(486);
+    expect(r2.messages).toHaveLength(0);
+    const a = await settled(s, bob);
+    expect(a.balance).toBe(100 - 3 * P);
+    expect((await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs).toHaveLength(3);
+    // the lease is gone with the session: the user can retrieve again (nothing left → 404)
+    const again = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', timeoutMs: 8000 });
+    expect(again.status).toBe(404);
+  });
+});
+
+describe('a debit that arrives after its reservation is gone', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack();
+  });
+  afterAll(() => s.close());
+
+  it('falls back to a direct debit of the item, charged once however often it is replayed', async () => {
+    const bob = await provision(s, uniqueUser('bob'), 100);
+    const charging = s.im.charging;
+    const items = [{ id: 'late-1', octets: 10 }];
+    const rsv = await charging.reserve(bob, `rsv:late:${bob}`, 'late-session', items);
+    if (rsv.kind !== 'answer' || rsv.res.result !== 'SUCCESS') throw new Error(`reserve: ${JSON.stringify(rsv)}`);
+    const rid = rsv.res.reservationId!;
+    await charging.release(bob, 'late-session', rid); // the session end overtook the debit
+    // the message's outcome is known (it was delivered): the debit must still be charged
+    for (let i = 0; i < 2; i++) {
+      const d = await charging.debit(bob, 'late-session', rid, 'late-1', 'delivered', 10, true);
+      expect(d.kind === 'answer' && d.res.result).toBe('UNKNOWN_RESERVATION');
+    }
+    const a = await settled(s, bob);
+    expect(a.balance).toBe(100 - P);
+    const dd = (await s.enabler!.cdrs.list({ subscriber: bob, type: 'direct-debit' })).cdrs;
+    expect(dd).toHaveLength(1);
+    expect(dd[0].requestId).toBe(`ddb:${rid}:late-1`);
+    // a before-send debit (outcome not known yet) never falls back: a refusal there means "do not send"
+    const rsv2 = await charging.reserve(bob, `rsv:late2:${bob}`, 'late-session-2', [{ id: 'late-2', octets: 10 }]);
+    if (rsv2.kind !== 'answer' || rsv2.res.result !== 'SUCCESS') throw new Error('reserve 2');
+    await charging.release(bob, 'late-session-2', rsv2.res.reservationId!);
+    await charging.debit(bob, 'late-session-2', rsv2.res.reservationId!, 'late-2', 'delivered', 10);
+    expect((await settled(s, bob)).balance).toBe(100 - P);
+  });
+});

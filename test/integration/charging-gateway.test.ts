@@ -1,0 +1,71 @@
+/**
+ * The im-server's charging gateway against an enabler that answers TOO_BUSY (what the Charging Enabler says when
+ * it sheds load or its ledger is unreachable): debits, releases and refunds are not dropped but put in the durable
+ * retry queue, and re-sent with the same requestId once the enabler answers.
+ */
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { connect, NatsConnection } from 'nats';
+import { Ch2Client, ch2Subject } from '@imc/ch2';
+import { ChargingGateway } from '../../apps/im-server/src/charging/charging-gateway';
+import { ChargingRetryQueue } from '../../apps/im-server/src/charging/charging-retry-queue';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+describe('ChargingGateway with a TOO_BUSY enabler', () => {
+  let nc: NatsConnection;
+  let redis: Redis;
+  const id = randomBytes(4).toString('hex');
+  const prefix = `gw${id}.`;
+  let busy = true;
+  const seen: { subject: string; requestId: string }[] = [];
+
+  beforeAll(async () => {
+    nc = await connect({ servers: process.env.NATS_URL });
+    redis = new Redis(process.env.REDIS_URL!);
+    // a scripted enabler speaking the Nest NATS envelope: TOO_BUSY while `busy`, SUCCESS afterwards
+    for (const op of ['debit', 'release', 'refund'] as const) {
+      nc.subscribe(ch2Subject(op, prefix), {
+        callback: (_e, m) => {
+          const env = JSON.parse(dec.decode(m.data)) as { id: string; data: { requestId: string } };
+          seen.push({ subject: op, requestId: env.data.requestId });
+          const response = busy
+            ? { requestId: env.data.requestId, result: 'TOO_BUSY', resultCode: 3004 }
+            : { requestId: env.data.requestId, result: 'SUCCESS', resultCode: 2001, ...(op === 'debit' ? { cdrId: 'c1', debitedAmount: 6 } : {}) };
+          m.respond(enc.encode(JSON.stringify({ err: null, response, isDisposed: true, id: env.id })));
+        },
+      });
+    }
+    await nc.flush();
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`gw${id}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+    await nc.close();
+  });
+
+  it('queues debit, release and refund answered TOO_BUSY, and re-sends each with its requestId until answered', async () => {
+    const ch2 = new Ch2Client(nc, { subjectPrefix: prefix, timeoutMs: 1000, retries: 0 });
+    const queue = new ChargingRetryQueue(redis, `gw${id}:`, ch2, 50);
+    const gw = new ChargingGateway(ch2, queue, 'im.deferred-retrieval', 120);
+    const sub = 'sip:bob@example.com';
+    expect(await gw.debit(sub, 's1', 'r1', 'm1', 'delivered', 10, true)).toEqual({ kind: 'queued' });
+    expect(await gw.release(sub, 's1', 'r1')).toEqual({ kind: 'queued' });
+    expect(await gw.refund(sub, 's1', 'cdr-9')).toEqual({ kind: 'queued' });
+    expect(await queue.depth()).toBe(3);
+    expect(await queue.drain(Date.now() + 1000)).toBe(0); // still busy: nothing answered, nothing lost
+    expect(await queue.depth()).toBe(3);
+    busy = false;
+    let answered = 0;
+    for (let i = 0; i < 5 && answered < 3; i++) answered += await queue.drain(Date.now() + 1000);
+    expect(answered).toBe(3);
+    expect(await queue.depth()).toBe(0);
+    // every re-send carried the first requestId
+    const ids = (op: string) => new Set(seen.filter((x) => x.subject === op).map((x) => x.requestId));
+    expect(ids('debit')).toEqual(new Set(['dbt:r1:m1']));
+    expect(ids('release')).toEqual(new Set(['rel:r1']));
+    expect(ids('refund')).toEqual(new Set(['rfd:cdr-9']));
+  });
+});
