@@ -26,9 +26,9 @@ const A = 'msrp://a.example:1/sa;tcp';
 const B = 'msrp://b.example:2/sb;tcp';
 const enc = (s: string) => new TextEncoder().encode(s);
 
-function receiver(answer?: (m: IncomingMessage) => number | undefined) {
+function receiver(answer?: (m: IncomingMessage) => number | undefined, extra: { sendOnly?: boolean; maxInboundBytes?: number } = {}) {
   const { clock } = fakeClock();
-  const s = new MsrpSession({ localPath: B, remotePath: A, clock, answer });
+  const s = new MsrpSession({ localPath: B, remotePath: A, clock, answer, ...extra });
   const out: MsrpFrame[] = [];
   const p = new MsrpParser();
   s.bind((bytes) => { for (const e of p.push(bytes)) if (e.type === "frame") out.push(e.frame); else throw e.error; });
@@ -52,6 +52,25 @@ describe('MSRP session: reassembly and REPORT rules (RFC 4975 §7.1.1, §7.1.2)'
     r.s.receive(send('t6xxxx', 'm2', '3-4/4', 'yz', '$'));
     expect(r.got.map((m) => [m.messageId, new TextDecoder().decode(m.body)])).toEqual([['m1', 'abcdef'], ['m2', 'wxyz']]);
     expect(r.out.map((f) => [f.tid, f.status])).toEqual([['t1xxxx', 200], ['t2xxxx', 200], ['t3xxxx', 200], ['t4xxxx', 200], ['t5xxxx', 200], ['t6xxxx', 200]]);
+  });
+
+  it('a send-only session answers 403 to SENDs (but 200 to the empty bind SEND) and keeps nothing', () => {
+    const r = receiver(undefined, { sendOnly: true });
+    r.s.receive(send('b1xxxx', 'bind', '1-0/0', '', '$'));
+    r.s.receive(send('s1xxxx', 'm1', '1-3/6', 'abc', '+'));
+    r.s.receive(send('s2xxxx', 'm1', '4-6/6', 'def', '$'));
+    expect(r.out.map((f) => [f.tid, f.status])).toEqual([['b1xxxx', 200], ['s1xxxx', 403], ['s2xxxx', 403]]);
+    expect(r.got).toHaveLength(0);
+  });
+
+  it('caps the bytes of unfinished incoming messages: beyond, 413 and the partial message is dropped', () => {
+    const r = receiver(undefined, { maxInboundBytes: 8 });
+    r.s.receive(send('c1xxxx', 'big', '1-5/100', 'aaaaa', '+'));
+    r.s.receive(send('c2xxxx', 'big', '6-10/100', 'bbbbb', '+')); // 10 > 8
+    // the dropped message's bytes are freed: another message still fits
+    r.s.receive(send('c3xxxx', 'small', '1-6/6', 'abcdef', '$'));
+    expect(r.out.map((f) => [f.tid, f.status])).toEqual([['c1xxxx', 200], ['c2xxxx', 413], ['c3xxxx', 200]]);
+    expect(r.got.map((m) => new TextDecoder().decode(m.body))).toEqual(['abcdef']);
   });
 
   it('reassembles chunks that arrive out of order (the $ chunk first)', () => {

@@ -44,6 +44,13 @@ export interface MsrpSessionOptions {
   transactionTimeoutMs?: number;
   /** Receiving side: the status to answer a complete incoming message with (undefined = no answer at all). */
   answer?: (m: IncomingMessage) => number | undefined;
+  /**
+   * A send-only endpoint (a=sendonly, as the deferred-messaging server is): every incoming SEND but the empty bind
+   * SEND is answered 403 and nothing of it is kept, so a peer cannot make the session buffer data.
+   */
+  sendOnly?: boolean;
+  /** Bytes of unfinished incoming messages kept at once (default 16 MiB); beyond, chunks are answered 413. */
+  maxInboundBytes?: number;
 }
 
 interface PendingTx {
@@ -64,6 +71,7 @@ export class MsrpSession {
   private readonly pending = new Map<string, PendingTx>();
   private readonly reports = new Map<string, (status: number) => void>();
   private readonly inbound = new Map<string, Reassembly>();
+  private inboundBytes = 0;
   private readonly listeners: ((m: IncomingMessage) => void)[] = [];
   private closed = false;
   private readonly chunkSize: number;
@@ -209,24 +217,30 @@ export class MsrpSession {
     const range = parseByteRange(header(f, 'Byte-Range'));
     if (!id || !range) return respond(400);
     if (f.body.length === 0 && range.total === 0) return respond(200); // bind SEND (empty)
+    if (this.o.sendOnly) return respond(403); // RFC 4975 §7.2 / RFC 4566 a=sendonly: we do not receive
     let r = this.inbound.get(id);
     if (!r) {
       r = { contentType: header(f, 'Content-Type') ?? 'application/octet-stream', parts: [], received: 0 };
       this.inbound.set(id, r);
     }
     if (f.flag === '#') {
-      this.inbound.delete(id); // §7.1: aborted by the sender
+      this.dropInbound(id); // §7.1: aborted by the sender
       return respond(200);
     }
     if (typeof range.total === 'number') r.total = range.total;
+    if (this.inboundBytes + f.body.length > (this.o.maxInboundBytes ?? 16 * 1024 * 1024)) {
+      this.dropInbound(id);
+      return respond(413); // §7.1.1: the message is too large for us; the sender should abort it
+    }
     r.parts.push({ start: range.start, bytes: f.body });
     r.received += f.body.length;
+    this.inboundBytes += f.body.length;
     // §7.1.1: chunks may arrive in any order; with a known total the message is complete when every byte is in,
     // whichever chunk carried the `$`.
     if (f.flag === '$' && r.total === undefined) r.total = r.received;
     const complete = r.total !== undefined && r.received >= r.total;
     if (!complete) return respond(200);
-    this.inbound.delete(id);
+    this.dropInbound(id);
     const size = r.total ?? r.received;
     const body = new Uint8Array(size);
     for (const p of r.parts.sort((a, b) => a.start - b.start)) {
@@ -251,6 +265,13 @@ export class MsrpSession {
         });
       }
     }
+  }
+
+  private dropInbound(id: string): void {
+    const r = this.inbound.get(id);
+    if (!r) return;
+    this.inboundBytes -= r.received;
+    this.inbound.delete(id);
   }
 
   /** Ends the session: sends still waiting for their response resolve as `unanswered`. */

@@ -9,6 +9,7 @@
  * CANCEL before the 200 → 487 + release; no ACK (64·T1) or no MSRP connection in time → BYE + release; idle
  * after the last message → BYE; a reservation about to expire is renewed for the messages left.
  */
+import { createHash } from 'node:crypto';
 import { Ch2Item, ReserveResponse } from '@imc/ch2';
 import { Dialog, randomToken, serializeSipMessage, createResponse, Uas2xxRetransmitter, InviteServerTransaction, InviteServerState } from '@imc/sip';
 import { accepts, answerSetup, buildMsrpAnswer, MsrpConnection, MsrpMedia, MsrpSession, mimePart, parseMsrpOffer, SendOutcome, wrapCpim } from '@imc/msrp';
@@ -136,7 +137,7 @@ export class RetrievalSession {
 
     // steps 2–3: reserve for the pending messages, in order; the requestId is derived from the INVITE transaction
     const items: Ch2Item[] = this.pending.map((m) => ({ id: m.id, octets: m.octets }));
-    const r = await this.d.charging.reserve(this.aor, `rsv:${this.callId}:${req.cseq.seq}`, this.callId, items);
+    const r = await this.d.charging.reserve(this.aor, `rsv:${this.reserveKey}`, this.callId, items);
     if (r.kind === 'unavailable' || r.res.result === 'TOO_BUSY') {
       // ch2-contract.md "Timers and failure handling": CCFH
       if (c.failureHandling !== 'continue') return this.refuse(503, 'Service Unavailable', 'charging is unavailable; try again later', [['Retry-After', '30']]);
@@ -167,6 +168,7 @@ export class RetrievalSession {
       clock: nodeMsrpClock,
       chunkSize: c.msrpChunkSize,
       transactionTimeoutMs: c.msrpTimeoutMs,
+      sendOnly: true,
     });
     this.d.register(this.msrp);
     const sdp = buildMsrpAnswer({
@@ -220,6 +222,16 @@ export class RetrievalSession {
       if (this.locked) await this.d.store.unlockRetrieval(this.aor, this.callId);
     })().catch((e: Error) => this.d.log(`retrieval ${this.callId}: cleanup after ${status}: ${e.message}`));
     this.d.onEnded(this);
+  }
+
+  /**
+   * The reserve requestIds derive from the INVITE transaction — Call-ID, CSeq and the top Via branch, hashed to fit
+   * CH-2's 128 characters — so the request is replay-safe, yet a client that reuses a Call-ID later never replays an
+   * old, released reservation.
+   */
+  private get reserveKey(): string {
+    const req = this.tx.request;
+    return createHash('sha1').update(`${this.callId}\n${req.cseq.seq}\n${req.topVia?.branch ?? ''}`).digest('hex');
   }
 
   /** The retrieval lease outlives a reservation's validity; it is refreshed every third of it while the session lives. */
@@ -411,7 +423,7 @@ export class RetrievalSession {
   private async renew(): Promise<void> {
     const rest = this.granted.filter((m) => !this.attempted.has(m.id));
     const old = this.reservation;
-    const r = await this.d.charging.reserve(this.aor, `rsv:${this.callId}:renew${++this.renewals}`, this.callId, rest.map((m) => ({ id: m.id, octets: m.octets })));
+    const r = await this.d.charging.reserve(this.aor, `rsv:${this.reserveKey}:renew${++this.renewals}`, this.callId, rest.map((m) => ({ id: m.id, octets: m.octets })));
     if (old?.reservationId) await this.d.charging.release(this.aor, this.callId, old.reservationId);
     if (r.kind === 'answer' && r.res.result === 'SUCCESS') {
       this.reservation = r.res;
