@@ -41,7 +41,8 @@ if granted == 0 then
     message = 'available credit ' .. available .. ' cannot cover the first item (' .. ARGV[14] .. ')'})
 end
 local expMs = tonumber(ARGV[3]) + tonumber(ARGV[4]) * 1000
--- the reservation and its per-item holds: one HSET for a usual request, batches for a large one (Lua's unpack is
+-- the reservation and its per-item holds (no TTL: release or the expiry sweeper deletes it, so its held amount is
+-- always known when it is returned): one HSET for a usual request, batches for a large one (Lua's unpack is
 -- bounded by the C stack)
 local fields = {'sub', ARGV[7], 'svc', service, 'sid', ARGV[9], 'cur', currency, 'amt', int(total), 'exp', int(expMs), 'rq', requestId}
 for i = 1, granted do
@@ -52,7 +53,6 @@ for i = 1, granted do
     fields = {}
   end
 end
-redis.call('PEXPIREAT', KEYS[3], expMs + 86400000)
 redis.call('HSET', KEYS[1], 'reserved', int(reserved + total))
 redis.call('ZADD', KEYS[4], expMs, ARGV[5])
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, reservationId = ARGV[5], grantedItems = ids,
