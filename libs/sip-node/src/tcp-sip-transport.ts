@@ -1,14 +1,69 @@
 /**
  * SIP over TCP (and TLS when a certificate is given): each connection runs a `SipStreamFramer`; a framing error
- * closes the connection after the framer's verdict (RFC 3261 §18.3: no resynchronisation on a stream). CRLFCRLF
- * keep-alive pings are answered with CRLF (RFC 5626 §3.5.1). Open connections are reused to reach their peer.
+ * closes the connection after the framer's verdict (RFC 3261 §18.3: no resynchronisation on a stream). The verdict
+ * is first sent as a response (e.g. "400 Invalid Content-Length", "513 Message Too Large", §21.4.1) when the bytes
+ * of the refused message start with a request line and headers that can address it (§8.2.6: Via, From, To, Call-ID,
+ * CSeq copied); unframeable bytes just get the connection closed. CRLFCRLF keep-alive pings are answered with CRLF
+ * (RFC 5626 §3.5.1). Open connections are reused to reach their peer.
  */
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, TlsOptions } from 'node:tls';
-import { SipStreamFramer, FramerLimits } from '@imc/sip';
+import {
+  SipStreamFramer,
+  FramerLimits,
+  SipRequest,
+  createResponse,
+  findHeaderEnd,
+  parseSipMessage,
+  serializeSipMessage,
+  stampVia,
+} from '@imc/sip';
 import { SipFlow, SipInbound, SipTransport } from './sip-flow';
 
 const PONG = new Uint8Array([13, 10]);
+const DEFAULT_MAX_HEADER = 65536;
+/** After the refusal is flushed and our FIN sent, a peer that keeps its half of the connection open is cut off. */
+const LINGER_MS = 5000;
+const CONTENT_LENGTH_LINE = /^(?:content-length|l)[ \t]*:/i;
+
+/**
+ * The request a refused message was starting, from its first bytes: the header section (up to the empty line, or
+ * up to the last whole line within the header limit when the section never ended), without its Content-Length
+ * (the framing problem itself), parsed as a bodiless message. Undefined when that is no addressable request.
+ */
+export function refusedRequest(bytes: Uint8Array, maxHeaderBytes = DEFAULT_MAX_HEADER): SipRequest | undefined {
+  const end = findHeaderEnd(bytes);
+  let section: Uint8Array;
+  if (end >= 0 && end <= maxHeaderBytes) section = bytes.subarray(0, end);
+  else {
+    const window = bytes.subarray(0, Math.min(bytes.length, maxHeaderBytes));
+    let cut = -1;
+    for (let i = window.length - 2; i >= 0; i--) {
+      if (window[i] === 13 && window[i + 1] === 10) {
+        cut = i;
+        break;
+      }
+    }
+    if (cut <= 0) return undefined;
+    section = window.subarray(0, cut);
+  }
+  const lines = Buffer.from(section.buffer, section.byteOffset, section.length).toString('latin1').split('\r\n');
+  const kept: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (i > 0 && CONTENT_LENGTH_LINE.test(lines[i])) {
+      while (i + 1 < lines.length && /^[ \t]/.test(lines[i + 1])) i++; // and its folded continuation lines
+      continue;
+    }
+    kept.push(lines[i]);
+  }
+  const parsed = parseSipMessage(Buffer.from(`${kept.join('\r\n')}\r\n\r\n`, 'latin1'), {
+    datagram: true,
+    maxHeaderBytes: Math.max(maxHeaderBytes, DEFAULT_MAX_HEADER),
+  });
+  // the same rule as for a malformed datagram: a request (never an ACK) with a Via to answer along
+  const req = parsed.ok ? parsed.message : parsed.partial;
+  return req instanceof SipRequest && req.method !== 'ACK' && req.topVia ? req : undefined;
+}
 
 export interface TcpSipTransportOptions extends FramerLimits {
   tls?: TlsOptions;
@@ -49,6 +104,7 @@ export class TcpSipTransport implements SipTransport {
 
   private attach(socket: Socket): SipFlow {
     socket.setNoDelay(true);
+    const maxHeader = this.opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
     const address = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const port = socket.remotePort ?? 0;
     const key = `${address}:${port}`;
@@ -60,10 +116,11 @@ export class TcpSipTransport implements SipTransport {
       id: `${this.name.toLowerCase()}:${key}`,
       reliable: true,
       get open() {
-        return !socket.destroyed;
+        return !socket.destroyed && !socket.writableEnded;
       },
       send: (bytes) => {
-        if (socket.destroyed) return;
+        // once the connection is being closed (a framing error), later answers are dropped, never thrown
+        if (socket.destroyed || socket.writableEnded) return;
         // writes made in one tick leave in one writev (a response and a request often go together)
         if (socket.writableCorked === 0) {
           socket.cork();
@@ -74,14 +131,46 @@ export class TcpSipTransport implements SipTransport {
     };
     this.conns.set(key, { socket, flow });
     if (this.opts.idleTimeoutMs) socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
+    // The first bytes of the message the framer is in the middle of (it keeps its buffer to itself and drops it on
+    // an error), so that a refused request can still be answered: `count` bytes of it came in earlier chunks, the
+    // first `headLen` of them (at most a header section's worth) are kept in `head`.
+    const headCap = maxHeader + 4;
+    let head: Buffer[] = [];
+    let headLen = 0;
+    let count = 0;
     socket.on('data', (chunk: Buffer) => {
-      for (const ev of framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length))) {
-        if (ev.type === 'message') this.handler(ev.bytes, flow);
-        else if (ev.type === 'ping') socket.write(PONG);
+      if (framer.failed) return; // the refusal is on its way; the rest is discarded
+      const events = framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+      let off = 0;
+      // between messages the framer skips CRLFs (keep-alives): so does this bookkeeping
+      const skipCrlf = () => {
+        if (count === 0) while (off < chunk.length && (chunk[off] === 13 || chunk[off] === 10)) off++;
+      };
+      for (const ev of events) {
+        if (ev.type === 'message') {
+          skipCrlf();
+          off = Math.min(chunk.length, off + ev.bytes.length - count);
+          count = headLen = 0;
+          head = [];
+          this.handler(ev.bytes, flow);
+        } else if (ev.type === 'ping') socket.write(PONG);
         else {
-          socket.end();
+          skipCrlf();
+          const refused = Buffer.concat([...head, chunk.subarray(off)]);
+          head = [];
+          this.refuse(socket, flow, refused, ev.status, ev.reason, maxHeader);
           return;
         }
+      }
+      skipCrlf();
+      const rest = chunk.length - off;
+      if (rest > 0) {
+        if (headLen < headCap) {
+          const take = Math.min(rest, headCap - headLen);
+          head.push(Buffer.from(chunk.subarray(off, off + take))); // a copy: the chunk is not ours to keep
+          headLen += take;
+        }
+        count += rest;
       }
     });
     socket.on('error', () => socket.destroy());
@@ -89,9 +178,36 @@ export class TcpSipTransport implements SipTransport {
     return flow;
   }
 
+  /**
+   * The framer refused the stream: answer the refused request with the framer's verdict when it can be addressed
+   * (RFC 3261 §8.2.6, §18.2.1 received/rport), then close once that is flushed. Never throws.
+   */
+  private refuse(socket: Socket, flow: SipFlow, bytes: Uint8Array, status: number, reason: string, maxHeader: number): void {
+    let answer: Uint8Array | undefined;
+    try {
+      const req = refusedRequest(bytes, maxHeader);
+      if (req) {
+        stampVia(req, flow.remoteAddress, flow.remotePort);
+        answer = serializeSipMessage(createResponse(req, status, reason));
+      }
+    } catch {
+      answer = undefined;
+    }
+    if (socket.destroyed) return;
+    if (!socket.writableEnded) {
+      if (answer) socket.end(answer);
+      else socket.end();
+    }
+    socket.once('finish', () => {
+      const t = setTimeout(() => socket.destroy(), LINGER_MS);
+      t.unref();
+      socket.once('close', () => clearTimeout(t));
+    });
+  }
+
   async flowTo(host: string, port: number): Promise<SipFlow> {
     const existing = this.conns.get(`${host}:${port}`);
-    if (existing && !existing.socket.destroyed) return existing.flow;
+    if (existing && !existing.socket.destroyed && !existing.socket.writableEnded) return existing.flow;
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = this.opts.tls ? tlsConnect({ host, port, rejectUnauthorized: false }) : createConnection({ host, port });
       s.once('error', reject);
