@@ -4,6 +4,7 @@
  */
 import type { Ch2Operation } from './subjects';
 import type { Ch2Item, Ch2RequestMap } from './types';
+import { MAX_MONEY } from './money';
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; details: string[] };
 
@@ -100,8 +101,8 @@ export function validateCh2Request<Op extends Ch2Operation>(op: Op, data: unknow
       break;
     case 'refund':
       if (!str(data.cdrId, 1, 128)) bad.push('cdrId: must be a string of 1–128 characters');
-      if (data.amount !== undefined && !int(data.amount, 1, Number.MAX_SAFE_INTEGER))
-        bad.push('amount: must be a positive integer (minor units)');
+      if (data.amount !== undefined && !int(data.amount, 1, MAX_MONEY))
+        bad.push(`amount: must be a positive integer (minor units) of at most ${MAX_MONEY}`);
       break;
     default:
       bad.push(`(operation): unknown CH-2 operation ${String(op)}`);

@@ -13,7 +13,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { normalizeSubscriber } from '@imc/ch2';
+import { MAX_MONEY, normalizeSubscriber } from '@imc/ch2';
 import { RedisCreditLedger } from '../ledger/redis-credit-ledger';
 import { Notifier } from '../ch2/notifier';
 import { AdminTokenGuard } from './admin-token.guard';
@@ -62,8 +62,8 @@ export class AccountsController {
     const bad: string[] = [];
     const subscriber = typeof body?.subscriber === 'string' ? normalizeSubscriber(body.subscriber) : undefined;
     if (!subscriber) bad.push('subscriber: must be a sip:, sips: or tel: URI');
-    if (typeof body?.balance !== 'number' || !Number.isInteger(body.balance) || body.balance < 0)
-      bad.push('balance: must be a non-negative integer (minor units)');
+    if (typeof body?.balance !== 'number' || !Number.isInteger(body.balance) || body.balance < 0 || body.balance > MAX_MONEY)
+      bad.push(`balance: must be a non-negative integer (minor units) of at most ${MAX_MONEY}`);
     if (typeof body?.currency !== 'string' || !/^[A-Z]{3}$/.test(body.currency)) bad.push('currency: must be an ISO 4217 code such as EUR');
     const t = thresholds(body ?? {}, bad, false);
     if (bad.length) throw new BadRequestException(bad);
@@ -95,8 +95,8 @@ export class AccountsController {
   async topUp(@Param('subscriber') raw: string, @Body() body: Record<string, unknown>) {
     const subscriber = subscriberOf(raw);
     const bad: string[] = [];
-    if (typeof body?.amount !== 'number' || !Number.isInteger(body.amount) || body.amount <= 0)
-      bad.push('amount: must be a positive integer (minor units)');
+    if (typeof body?.amount !== 'number' || !Number.isInteger(body.amount) || body.amount <= 0 || body.amount > MAX_MONEY)
+      bad.push(`amount: must be a positive integer (minor units) of at most ${MAX_MONEY}`);
     if (typeof body?.requestId !== 'string' || body.requestId.length < 8 || body.requestId.length > 128)
       bad.push('requestId: must be a string of 8–128 characters');
     if (bad.length) throw new BadRequestException(bad);
@@ -107,6 +107,8 @@ export class AccountsController {
       nowIso: new Date().toISOString(),
     });
     if (a.response.result === 'USER_UNKNOWN') throw new NotFoundException(`no account ${subscriber}`);
+    // the balance would pass MAX_MONEY: refused by the script, nothing changed
+    if (a.response.result === 'INVALID_REQUEST') throw new BadRequestException(a.response.details);
     if (a.notes.length) this.notifier.publish(subscriber, a.notes);
     return a.response;
   }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { MAX_MONEY } from '@imc/ch2';
 import { defineLuaScripts, RedisClient } from '@imc/runtime';
 import { LedgerKeys } from './ledger-keys';
 
@@ -200,6 +201,7 @@ export class RedisCreditLedger {
       a.nowIso,
       this.keys.tag(shard),
       a.sessionId ?? '',
+      MAX_MONEY,
     ]);
   }
 
@@ -215,6 +217,7 @@ export class RedisCreditLedger {
       a.subscriber,
       a.nowIso,
       this.keys.tag(shard),
+      MAX_MONEY,
     ]);
   }
 

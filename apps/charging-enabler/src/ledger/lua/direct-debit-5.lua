@@ -28,10 +28,10 @@ end
 local after = balance - total
 redis.call('HSET', KEYS[1], 'balance', int(after), 'sum:debit', int(acct.debits + total))
 local id = redis.call('XADD', KEYS[3], '*', 'type', 'direct-debit', 'subscriber', ARGV[3], 'service', service,
-  'requestId', requestId, 'sessionId', ARGV[5], 'octets', ARGV[9], 'items', ARGV[8], 'amount', total, 'currency', currency,
+  'requestId', requestId, 'sessionId', ARGV[5], 'octets', ARGV[9], 'items', ARGV[8], 'amount', int(total), 'currency', currency,
   'balanceAfter', int(after), 'timestamp', ARGV[11])
 local cdrId = ARGV[12] .. '-' .. id
-redis.call('HSET', KEYS[4], cdrId, total .. '|0|' .. ARGV[3] .. '|' .. service .. '|' .. currency)
+redis.call('HSET', KEYS[4], cdrId, int(total) .. '|0|' .. ARGV[3] .. '|' .. service .. '|' .. currency)
 afterDecrease(KEYS[1], acct, service, tonumber(ARGV[10]), after, reserved)
 afterUsage(acct, KEYS[5], service, tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[13]))
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, debitedAmount = total, cdrId = cdrId, currency = currency})

@@ -1,9 +1,11 @@
 --[[
   Refund all or part of an earlier charge (CH-2 ch2.refund; Diameter Requested-Action REFUND_ACCOUNT).
-  Bounded by what that charge took minus what was already refunded.
+  Bounded by what that charge took minus what was already refunded, and refused (nothing changed) when it would
+  take the balance above ARGV[9].
   KEYS[1] account hash   KEYS[2] idempotency key   KEYS[3] shard CDR outbox stream   KEYS[4] shard charges hash
   ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] cdrId of the charge   ARGV[4] amount or '' (all)
   ARGV[5] subscriber   ARGV[6] now (ISO)   ARGV[7] shard tag   ARGV[8] sessionId or ''
+  ARGV[9] highest balance allowed (MAX_MONEY, libs/ch2 money.ts)
   Returns {response JSON, notifications JSON}.
 ]]
 --@include answer
@@ -24,11 +26,17 @@ if amount > left or amount <= 0 then
   return answer({requestId = requestId, result = 'INVALID_REQUEST', resultCode = 5004, currency = currency,
     details = {'amount: ' .. amount .. ' exceeds what charge ' .. cdrId .. ' can still refund (' .. left .. ')'}})
 end
-local after = redis.call('HINCRBY', KEYS[1], 'balance', amount)
-redis.call('HINCRBY', KEYS[1], 'sum:refund', amount)
-redis.call('HSET', KEYS[4], cdrId, charged .. '|' .. (tonumber(refunded) + amount) .. '|' .. sub .. '|' .. service .. '|' .. currency)
+local balance, max = redis.call('HGET', KEYS[1], 'balance'), tonumber(ARGV[9])
+-- no addition before the check: a sum past 2^53 would be rounded
+if amount > max - tonumber(balance) then
+  return answer({requestId = requestId, result = 'INVALID_REQUEST', resultCode = 5004, currency = currency,
+    details = {'amount: ' .. int(amount) .. ' would take the balance of ' .. balance .. ' above the limit of ' .. int(max)}})
+end
+local after = redis.call('HINCRBY', KEYS[1], 'balance', int(amount))
+redis.call('HINCRBY', KEYS[1], 'sum:refund', int(amount))
+redis.call('HSET', KEYS[4], cdrId, charged .. '|' .. int(tonumber(refunded) + amount) .. '|' .. sub .. '|' .. service .. '|' .. currency)
 local id = redis.call('XADD', KEYS[3], '*', 'type', 'refund', 'subscriber', sub, 'service', service, 'requestId', requestId,
-  'sessionId', ARGV[8], 'refundOf', cdrId, 'amount', amount, 'currency', currency, 'balanceAfter', after, 'timestamp', ARGV[6])
+  'sessionId', ARGV[8], 'refundOf', cdrId, 'amount', int(amount), 'currency', currency, 'balanceAfter', int(after), 'timestamp', ARGV[6])
 afterIncrease(KEYS[1], after)
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, refundedAmount = amount,
   cdrId = ARGV[7] .. '-' .. id, currency = currency})

@@ -17,13 +17,13 @@ if not r[1] or r[1] ~= ARGV[4] then
 end
 local amt = tonumber(r[5])
 -- `0 - x`, never `-x`: Lua 5.1 negates 0 to -0, which Redis refuses as an integer argument
-redis.call('HINCRBY', KEYS[1], 'reserved', 0 - amt)
+redis.call('HINCRBY', KEYS[1], 'reserved', int(0 - amt))
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[4], rid)
 local balance = redis.call('HGET', KEYS[1], 'balance')
 local sid = ARGV[7]
 if sid == '' then sid = r[3] end
 local id = redis.call('XADD', KEYS[5], '*', 'type', 'release', 'subscriber', ARGV[4], 'service', r[2], 'requestId', requestId,
-  'reservationId', rid, 'sessionId', sid, 'amount', amt, 'currency', r[4], 'balanceAfter', balance, 'timestamp', ARGV[5])
+  'reservationId', rid, 'sessionId', sid, 'amount', int(amt), 'currency', r[4], 'balanceAfter', balance, 'timestamp', ARGV[5])
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, releasedAmount = amt, currency = r[4],
   cdrId = ARGV[6] .. '-' .. id})
