@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '@imc/runtime';
+import { connect } from 'nats';
 import { retrieve } from '../../apps/cli/src/retrieval-client';
 
 const ROOT = join(__dirname, '..', '..');
@@ -77,6 +78,22 @@ describe('npm start', () => {
       expect(out).toContain(`web client    http://127.0.0.1:${imHttp}/client/`);
       const r = await retrieve({ sipWsUrl: `ws://127.0.0.1:${ws}`, aor: 'sip:bob@example.com', password: 'bob-password', expect: 3, timeoutMs: 10000 });
       expect(r.messages.map((m) => m.text)).toEqual(['Hi Bob, call me when you land.', 'Dinner at 8?', 'Your parcel is at the front desk.']);
+      // the built enabler runs its CDR relay on a worker thread: the three debit CDRs reach JetStream
+      const nc = await connect({ servers: process.env.NATS_URL });
+      try {
+        const jsm = await nc.jetstreamManager();
+        const subject = `st${id}.ch2.cdr.debit`;
+        let debits = 0;
+        for (let i = 0; i < 200 && debits < 3; i++) {
+          const info = await jsm.streams.info(`ST${id}`, { subjects_filter: subject }).catch(() => undefined);
+          debits = Number((info?.state.subjects as Record<string, number> | undefined)?.[subject] ?? 0);
+          if (debits < 3) await new Promise((res) => setTimeout(res, 25));
+        }
+        expect(debits).toBe(3);
+        await jsm.streams.delete(`ST${id}`);
+      } finally {
+        await nc.close();
+      }
     } finally {
       await stop(first);
     }

@@ -18,7 +18,7 @@ import { TariffBook } from './rating/tariff-book';
 import { ChargingService } from './ch2/charging.service';
 import { Notifier } from './ch2/notifier';
 import { CdrStore } from './cdr/cdr-store';
-import { CdrRelay } from './cdr/cdr-relay';
+import { RelayRunner, RelaySettings, startRelayInline, startRelayThread, threadedRelayAvailable } from './cdr/relay-thread';
 import { Ch2NatsServer } from './ch2/ch2-nats.server';
 import { EnablerMetrics } from './observability/enabler-metrics';
 
@@ -28,7 +28,7 @@ export interface RunningEnabler {
   httpPort: number;
   ledger: RedisCreditLedger;
   cdrs: CdrStore;
-  relay: CdrRelay;
+  relay: RelayRunner;
   sweeper: ReservationSweeper;
   redis: RedisClient;
   close(): Promise<void>;
@@ -59,14 +59,22 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
   const notifier = new Notifier(() => nc, config.subjectPrefix);
   const charging = new ChargingService(config, ledger, tariffs, notifier, metrics, logger);
   const cdrs = new CdrStore(redis, keys);
-  const relay = new CdrRelay(redis, keys, nc, {
-    subjectPrefix: config.subjectPrefix,
-    stream: config.cdrStream,
-    intervalMs: config.relayIntervalMs,
-    duplicateWindowSeconds: config.cdrDuplicateWindowSeconds,
-    onRelayed: (n) => metrics.cdrsRelayed.inc(n),
-    onError: (e) => logger.warn(`cdr relay: ${e.message} (will retry)`),
-  });
+  const relaySettings: RelaySettings = {
+    redisUrl: config.redisUrl,
+    natsServers: natsServers(config.natsUrl),
+    keyPrefix: config.keyPrefix,
+    shards: config.ledgerShards,
+    relay: {
+      subjectPrefix: config.subjectPrefix,
+      stream: config.cdrStream,
+      intervalMs: config.relayIntervalMs,
+      duplicateWindowSeconds: config.cdrDuplicateWindowSeconds,
+    },
+  };
+  const relayEvents = {
+    onRelayed: (n: number) => metrics.cdrsRelayed.inc(n),
+    onError: (e: Error) => logger.warn(`cdr relay: ${e.message} (will retry)`),
+  };
   const sweeper = new ReservationSweeper(
     ledger,
     config.expirySweepMs,
@@ -104,9 +112,12 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
   await app.listen(config.httpPort, config.httpHost);
   const addr = app.getHttpServer().address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
-  relay.start();
+  const relay =
+    config.relayThread && threadedRelayAvailable()
+      ? await startRelayThread(relaySettings, relayEvents)
+      : startRelayInline(redis, keys, nc, relaySettings, relayEvents);
   sweeper.start();
-  logger.log(`charging enabler ready: CH-2 on ${ch2Subject('reserve', config.subjectPrefix).replace(/reserve$/, '*')} (queue ${CH2_QUEUE_GROUP}), admin HTTP on :${httpPort}`);
+  logger.log(`charging enabler ready: CH-2 on ${ch2Subject('reserve', config.subjectPrefix).replace(/reserve$/, '*')} (queue ${CH2_QUEUE_GROUP}), admin HTTP on :${httpPort}, CDR relay ${relay.threaded ? 'on its own thread' : 'on the main thread'}`);
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -14,6 +14,8 @@ export interface EnablerConfig extends ServiceEnv {
   maxValiditySeconds: number;
   expirySweepMs: number;
   relayIntervalMs: number;
+  /** Run the CDR relay on a worker thread of its own (CDR_RELAY_THREAD, default true). */
+  relayThread: boolean;
   idempotencyTtlSeconds: number;
   /** Hash-tag shards of the ledger; fixed for the life of the data. */
   ledgerShards: number;
@@ -39,6 +41,7 @@ export function loadEnablerConfig(env: Env): EnablerConfig {
     maxValiditySeconds,
     expirySweepMs: r.int('EXPIRY_SWEEP_MS', 1000, 10, 600000),
     relayIntervalMs: r.int('CDR_RELAY_INTERVAL_MS', 200, 5, 60000),
+    relayThread: r.bool('CDR_RELAY_THREAD', true),
     idempotencyTtlSeconds: r.int('IDEMPOTENCY_TTL_SECONDS', 86400, 60, 30 * 86400),
     ledgerShards: r.int('LEDGER_SHARDS', 16, 1, 1024),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 2000, 0, 60000),
