@@ -147,6 +147,21 @@ const { connect } = require('nats');
   process.on('SIGTERM', () => nc.close().then(() => process.exit(0)));
 })();`;
 
+/** p50/p99 upper bounds per subject from a Prometheus histogram (bucket resolution). */
+function enablerTimes(text: string): string {
+  const out: string[] = [];
+  for (const subject of ['ch2.reserve', 'ch2.debit']) {
+    const buckets: [number, number][] = [];
+    const re = new RegExp(`^ch2_request_duration_seconds_bucket\\{le="([^"]+)",subject="${subject.replace('.', '\\.')}"\\} (\\d+)`, 'gm');
+    for (const m of text.matchAll(re)) buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+    const total = buckets.at(-1)?.[1] ?? 0;
+    if (!total) continue;
+    const q = (p: number) => buckets.find(([, c]) => c >= p * total)?.[0];
+    out.push(`${subject} p50 ≤ ${(q(0.5)! * 1000).toFixed(1)} ms, p99 ≤ ${(q(0.99)! * 1000).toFixed(1)} ms`);
+  }
+  return out.join('; ');
+}
+
 /** Removes the run's keys (the bench leaves nothing behind in a shared Redis). */
 async function dropKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url);
@@ -182,6 +197,7 @@ async function main(): Promise<void> {
   const nc: NatsConnection = await connect({ servers: infra.nats.url, noAsyncTraces: true });
   const rows: Row[] = [];
   let relayNote = '';
+  let inside = '';
   try {
     await waitHttp(`http://127.0.0.1:${httpPort}/health/ready`);
     const sub = `sip:bench-${id}@example.com`;
@@ -212,6 +228,9 @@ async function main(): Promise<void> {
       if (onStream >= expected) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    // where the time goes: the enabler's own handling time (receipt of the request → answer), from its histogram
+    const metricsText = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+    inside = enablerTimes(metricsText);
     relayNote = `CDR relay: ${onStream} CDRs on JetStream for ${expected} debits, ${onStream >= expected ? `caught up ${Math.round(performance.now() - loadEnd)} ms after the load stopped` : 'NOT caught up after 30 s'}`;
     await jsm.streams.delete(env.CDR_STREAM).catch(() => undefined);
   } finally {
@@ -231,6 +250,7 @@ async function main(): Promise<void> {
     console.log(`| ${r.what} | ${r.concurrency} | ${r.ops} | ${r.perSecond} | ${r.p50ms} | ${r.p99ms} | ${ratio} |`);
   }
   console.log(`\n${relayNote}`);
+  console.log(`Inside the enabler (all rows, from its ch2_request_duration_seconds histogram): ${inside}`);
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench-results', 'charging.json'), JSON.stringify({ date: new Date().toISOString(), durationMs: DURATION_MS, rows, relayNote }, null, 2));
 }

@@ -13,7 +13,7 @@ export class EnablerMetrics {
     name: 'ch2_request_duration_seconds',
     help: 'CH-2 request handling time by subject',
     labelNames: ['subject'],
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
   readonly openReservations = new Gauge({
