@@ -3,18 +3,10 @@
  * answers 4xx and one that never answers (retrieval-flow.md "Charging policy"), and the credit cases.
  */
 import { retrieve } from '../../apps/cli/src/retrieval-client';
-import { account, deposit, imAdmin, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { account, deposit, imAdmin, pendingCount, provision, settled, Stack, startStack, uniqueUser } from '../support/stack-harness';
 import { waitFor } from '../support/enabler-harness';
 
 const P = 5 + 1; // im.deferred-retrieval in the test tariff: 5 per message + 1 per started KiB (short texts)
-
-async function settled(s: Stack, aor: string) {
-  return waitFor(async () => {
-    const a = await account(s, aor);
-    return a.reserved === 0 ? a : undefined;
-  }, `${aor} settled`, 8000, 20);
-}
-const pendingCount = async (s: Stack, aor: string) => (await imAdmin(s, 'GET', `/v1/users/${encodeURIComponent(aor)}/deferred`)).json.messages.length;
 
 describe.each([
   // policy, charged when the client answers [200, 415, nothing], messages left stored

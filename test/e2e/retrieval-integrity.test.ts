@@ -4,18 +4,9 @@
  * messages at once; a debit that reaches the enabler after its reservation was released or expired.
  */
 import { retrieve } from '../../apps/cli/src/retrieval-client';
-import { account, deposit, imAdmin, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
-import { waitFor } from '../support/enabler-harness';
+import { deposit, pendingCount, provision, settled, Stack, startStack, uniqueUser } from '../support/stack-harness';
 
 const P = 5 + 1; // im.deferred-retrieval in the test tariff: 5 per message + 1 per started KiB (short texts)
-
-async function settled(s: Stack, aor: string) {
-  return waitFor(async () => {
-    const a = await account(s, aor);
-    return a.reserved === 0 ? a : undefined;
-  }, `${aor} settled`, 8000, 20);
-}
-const pendingCount = async (s: Stack, aor: string) => (await imAdmin(s, 'GET', `/v1/users/${encodeURIComponent(aor)}/deferred`)).json.messages.length;
 
 describe.each([
   // policy, SENDs the client receives (before-send sends one at a time, so only the first), messages charged

@@ -6,7 +6,7 @@
 import { freePort } from '@imc/runtime';
 import type { RunningEnabler } from '../../apps/charging-enabler/src/bootstrap';
 import { startImServer, RunningImServer } from '../../apps/im-server/src/bootstrap';
-import { admin, Namespace, startEnabler, testNamespace } from './enabler-harness';
+import { admin, Namespace, startEnabler, testNamespace, waitFor } from './enabler-harness';
 
 export interface Stack {
   ns: Namespace;
@@ -113,6 +113,19 @@ export async function sipMessage(s: Stack, from: string, password: string, to: s
 
 export async function account(s: Stack, aor: string) {
   return (await admin(s.enabler!.httpPort, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`)).json;
+}
+
+/** The account once nothing is held any more (every reservation released or expired). */
+export async function settled(s: Stack, aor: string) {
+  return waitFor(async () => {
+    const a = await account(s, aor);
+    return a.reserved === 0 ? a : undefined;
+  }, `${aor} settled`, 8000, 20);
+}
+
+/** How many messages wait for `aor` in the store. */
+export async function pendingCount(s: Stack, aor: string): Promise<number> {
+  return (await imAdmin(s, 'GET', `/v1/users/${encodeURIComponent(aor)}/deferred`)).json.messages.length;
 }
 
 export function uniqueUser(tag: string): string {
