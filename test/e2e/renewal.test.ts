@@ -31,4 +31,29 @@ describe('reservation renewal', () => {
     expect(reservations.size).toBe(2); // the first one expired; the rest went on a renewed reservation
     expect(acct.balance).toBe(100 - 3 * 6);
   });
+
+});
+
+describe('reservation renewal with exactly enough credit', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    // the first message times out at 1.7 s, inside the renewal margin (validity/5 = 0.4 s) but before the 2 s
+    // reservation expires: the renewal must give the old hold back before reserving the rest again
+    s = await startStack({ im: { RESERVATION_VALIDITY_SECONDS: '2', CHARGING_POLICY: 'before-send', MSRP_TRANSACTION_TIMEOUT_MS: '1700', IM_SESSION_IDLE_MS: '300' } });
+  });
+  afterAll(() => s.close());
+
+  it('renews before the old reservation expires with exactly enough credit: the old hold is given back first', async () => {
+    const bob = await provision(s, uniqueUser('bob'), 3 * 6); // not a cent more than the three messages
+    for (const t of ['one', 'two', 'three']) await deposit(s, bob, 'sip:alice@example.com', t);
+    let n = 0;
+    const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', answer: () => (n++ === 0 ? undefined : 200), expect: 2, timeoutMs: 10000 });
+    expect(r.messages.map((m) => m.text)).toEqual(['two', 'three']);
+    const acct = await waitFor(async () => {
+      const a = await account(s, bob);
+      return a.reserved === 0 ? a : undefined;
+    }, 'settled', 8000, 50);
+    expect(acct.balance).toBe(0);
+    expect((await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs).toHaveLength(3);
+  });
 });

@@ -5,6 +5,7 @@
  */
 import { retrieve } from '../../apps/cli/src/retrieval-client';
 import { deposit, pendingCount, provision, settled, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { ch2ClientFor } from '../support/enabler-harness';
 
 const P = 5 + 1; // im.deferred-retrieval in the test tariff: 5 per message + 1 per started KiB (short texts)
 
@@ -118,5 +119,27 @@ describe('a debit that arrives after its reservation is gone', () => {
     await charging.release(bob, 'late-session-2', rsv2.res.reservationId!);
     await charging.debit(bob, 'late-session-2', rsv2.res.reservationId!, 'late-2', 'delivered', 10);
     expect((await settled(s, bob)).balance).toBe(100 - P);
+  });
+
+  it('an item already debited is answered `settled`, and the fallback leaves it alone', async () => {
+    const bob = await provision(s, uniqueUser('bob'), 100);
+    const charging = s.im.charging;
+    const rsv = await charging.reserve(bob, `rsv:twice:${bob}`, 'twice', [{ id: 'once', octets: 10 }]);
+    if (rsv.kind !== 'answer' || rsv.res.result !== 'SUCCESS') throw new Error('reserve');
+    const rid = rsv.res.reservationId!;
+    const first = await charging.debit(bob, 'twice', rid, 'once', 'delivered', 10, true);
+    expect(first.kind === 'answer' && first.res.result).toBe('SUCCESS');
+    // the same item under another requestId (as a replay would look once the idempotency window has passed)
+    const { nc, ch2 } = await ch2ClientFor(s.ns);
+    try {
+      const again = await ch2.debit({ requestId: `dbt-other-${rid}`, subscriber: bob, service: 'im.deferred-retrieval', timestamp: new Date().toISOString(), reservationId: rid, itemId: 'once', outcome: 'delivered', octets: 10 });
+      expect(again.result).toBe('UNKNOWN_RESERVATION');
+      expect(again.settled).toBe(true);
+    } finally {
+      await nc.close();
+    }
+    await charging.release(bob, 'twice', rid);
+    expect((await settled(s, bob)).balance).toBe(100 - P);
+    expect((await s.enabler!.cdrs.list({ subscriber: bob, type: 'direct-debit' })).cdrs).toHaveLength(0);
   });
 });

@@ -8,7 +8,7 @@ import Redis from 'ioredis';
 import { connect, NatsConnection } from 'nats';
 import { Ch2Client, ch2Subject } from '@imc/ch2';
 import { ChargingGateway } from '../../apps/im-server/src/charging/charging-gateway';
-import { ChargingRetryQueue } from '../../apps/im-server/src/charging/charging-retry-queue';
+import { ChargingRetryQueue, needsDirectDebit } from '../../apps/im-server/src/charging/charging-retry-queue';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -67,5 +67,26 @@ describe('ChargingGateway with a TOO_BUSY enabler', () => {
     expect(ids('debit')).toEqual(new Set(['dbt:r1:m1']));
     expect(ids('release')).toEqual(new Set(['rel:r1']));
     expect(ids('refund')).toEqual(new Set(['rfd:cdr-9']));
+  });
+});
+
+describe('needsDirectDebit (the fallback for a debit whose reservation is gone)', () => {
+  const req = (ageMs: number) => ({
+    requestId: 'dbt:r1:m1',
+    subscriber: 'sip:bob@example.com',
+    service: 'im.deferred-retrieval',
+    timestamp: new Date(Date.now() - ageMs).toISOString(),
+    reservationId: 'r1',
+    itemId: 'm1',
+    outcome: 'delivered' as const,
+    octets: 10,
+  });
+  it('falls back for a reservation unknown within the idempotency window', () => {
+    expect(needsDirectDebit(req(60_000), { result: 'UNKNOWN_RESERVATION' })).toBe(true);
+  });
+  it('never for an item already debited, for another result, or once the window may have passed', () => {
+    expect(needsDirectDebit(req(60_000), { result: 'UNKNOWN_RESERVATION', settled: true })).toBe(false);
+    expect(needsDirectDebit(req(60_000), { result: 'SUCCESS' })).toBe(false);
+    expect(needsDirectDebit(req(24 * 3600 * 1000), { result: 'UNKNOWN_RESERVATION' })).toBe(false);
   });
 });

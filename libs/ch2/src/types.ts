@@ -73,6 +73,8 @@ export interface DebitResponse extends Ch2ResponseBase {
   debitedAmount?: number;
   cdrId?: string;
   remainingReserved?: number;
+  /** With UNKNOWN_RESERVATION: the item was already debited by an earlier request (charge it no other way). */
+  settled?: boolean;
 }
 export interface ReleaseResponse extends Ch2ResponseBase {
   releasedAmount?: number;

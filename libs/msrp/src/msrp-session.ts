@@ -176,6 +176,7 @@ export class MsrpSession {
     if (bad !== undefined) return { kind: 'rejected', status: bad };
     if (report) {
       const r = await report;
+      if (this.closed && (r === 'timeout' || r === 0)) return { kind: 'unanswered' }; // closed while the REPORT was awaited
       if (r === 'timeout') return { kind: 'timeout' };
       if (r !== 200) return { kind: 'rejected', status: r };
     }

@@ -59,17 +59,24 @@ export async function startRelayThread(settings: RelaySettings, events: RelayEve
     });
   });
   worker.on('error', (e) => events.onError(e));
+  let exited = false;
   let stopping: Promise<void> | undefined;
+  worker.on('exit', (code) => {
+    exited = true;
+    // the CDRs stay safe in the outbox; say so loudly, the enabler's health stays up for CH-2
+    if (!stopping) events.onError(new Error(`the CDR relay thread exited (${code}); CDRs wait in the Redis outbox until a relay runs`));
+  });
   return {
     threaded: true,
     stop: () =>
-      (stopping ??= new Promise<void>((resolve) => {
-        const done = () => resolve();
-        worker.once('exit', done);
-        worker.postMessage('stop');
-        // a worker stuck in a connection attempt must not hold shutdown
-        setTimeout(() => void worker.terminate(), 3000).unref();
-      })),
+      (stopping ??= exited
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            worker.once('exit', () => resolve());
+            worker.postMessage('stop');
+            // a worker stuck in a connection attempt must not hold shutdown
+            setTimeout(() => void worker.terminate().then(() => resolve(), () => resolve()), 3000).unref();
+          })),
   };
 }
 

@@ -9,9 +9,9 @@
  * debit of the same item (requestId `ddb:<reservation>:<item>`, so it too is charged once): the CR's rule that the
  * outcome is charged does not depend on the order in which the enabler hears of it.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
-import { ChargingRetryQueue, directDebitFor, QueuedOp } from './charging-retry-queue';
+import { ChargingRetryQueue, directDebitFor, needsDirectDebit, QueuedOp } from './charging-retry-queue';
 
 export type Reserved = { kind: 'answer'; res: ReserveResponse } | { kind: 'unavailable'; error: Ch2UnavailableError };
 export type Settled<T> = { kind: 'answer'; res: T } | { kind: 'queued' };
@@ -85,7 +85,7 @@ export class ChargingGateway {
     try {
       const res = await this.timed('ch2.debit', () => this.ch2.debit(req));
       if (res.result === 'TOO_BUSY') return this.enqueue({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome });
-      if (res.result === 'UNKNOWN_RESERVATION' && afterOutcome) await this.directDebitFallback(req);
+      if (afterOutcome && needsDirectDebit(req, res)) await this.directDebitFallback(req);
       return { kind: 'answer', res };
     } catch (e) {
       if (!(e instanceof Ch2UnavailableError)) throw e;
@@ -129,7 +129,8 @@ export class ChargingGateway {
    */
   async recordDeferredCharge(subscriber: string, sessionId: string, itemId: string, octets: number): Promise<void> {
     await this.queue.enqueue(
-      { op: 'direct-debit', req: { ...this.common(subscriber, `ddb:${sessionId}:${itemId}`, sessionId), items: [{ id: itemId, octets }] } },
+      // the Call-ID is hashed: CH-2 requestIds are at most 128 characters
+      { op: 'direct-debit', req: { ...this.common(subscriber, `ddb:${createHash('sha1').update(sessionId).digest('hex')}:${itemId}`, sessionId), items: [{ id: itemId, octets }] } },
       0,
     );
   }

@@ -21,6 +21,21 @@ export type QueuedOp =
 /** How many retry intervals an entry that failed for a reason other than a missing answer waits. */
 const PARK_FACTOR = 30;
 
+/**
+ * Whether a debit answered UNKNOWN_RESERVATION must be replaced by a direct debit: not when the item was already
+ * debited (`settled`), and not once the enabler's idempotency window (24 h by default) may have passed since the
+ * debit was made — then "reservation unknown" could also mean "applied, then released", and charging twice is
+ * worse than not charging a message delivered during a day-long outage (logged by the caller).
+ */
+export function needsDirectDebit(req: DebitRequest, res: { result: string; settled?: boolean }, maxAgeMs = FALLBACK_MAX_AGE_MS): boolean {
+  if (res.result !== 'UNKNOWN_RESERVATION' || res.settled) return false;
+  const age = Date.now() - Date.parse(req.timestamp);
+  return Number.isFinite(age) && age < maxAgeMs;
+}
+
+/** Below the enabler's default idempotency TTL (IDEMPOTENCY_TTL_SECONDS = 86400), with an hour to spare. */
+const FALLBACK_MAX_AGE_MS = 23 * 3600 * 1000;
+
 /** The direct debit replacing a queued debit whose reservation is gone (requestId derived: charged once). */
 export function directDebitFor(d: DebitRequest): DirectDebitRequest {
   return {
@@ -104,7 +119,7 @@ export class ChargingRetryQueue {
                   ? await this.ch2.refund(q.req)
                   : await this.ch2.directDebit(q.req);
           if (res.result === 'TOO_BUSY') throw new Ch2UnavailableError('enabler too busy', q.op);
-          if (q.op === 'debit' && q.afterOutcome && res.result === 'UNKNOWN_RESERVATION') {
+          if (q.op === 'debit' && q.afterOutcome && needsDirectDebit(q.req, res)) {
             // the reservation expired or was released before this debit got through: charge the item directly
             await this.enqueue({ op: 'direct-debit', req: directDebitFor(q.req) }, 0);
           }

@@ -59,6 +59,7 @@ export class RetrievalSession {
   readonly localTag = randomToken();
   dialog?: Dialog;
   private cancelled = false;
+  private finishing?: Promise<void>;
   private byeReceived = false;
   private acked = false;
   private bound = false;
@@ -138,6 +139,11 @@ export class RetrievalSession {
     // steps 2–3: reserve for the pending messages, in order; the requestId is derived from the INVITE transaction
     const items: Ch2Item[] = this.pending.map((m) => ({ id: m.id, octets: m.octets }));
     const r = await this.d.charging.reserve(this.aor, `rsv:${this.reserveKey}`, this.callId, items);
+    if (this.finishing) {
+      // ended while the reserve was on its way (shutdown): give back what was just reserved
+      if (r.kind === 'answer' && r.res.result === 'SUCCESS' && r.res.reservationId) await this.d.charging.release(this.aor, this.callId, r.res.reservationId);
+      return;
+    }
     if (r.kind === 'unavailable' || r.res.result === 'TOO_BUSY') {
       // ch2-contract.md "Timers and failure handling": CCFH
       if (c.failureHandling !== 'continue') return this.refuse(503, 'Service Unavailable', 'charging is unavailable; try again later', [['Retry-After', '30']]);
@@ -318,31 +324,40 @@ export class RetrievalSession {
     const prefetch = (from: number) => {
       for (let i = from; i < Math.min(from + readAhead, this.granted.length); i++) {
         const m = this.granted[i];
-        if (!bodies.has(m.id)) bodies.set(m.id, this.d.store.body(this.aor, m.id));
+        if (bodies.has(m.id)) continue;
+        const b = this.d.store.body(this.aor, m.id);
+        b.catch(() => undefined); // a failed read is seen when this body is awaited, never as an unhandled rejection
+        bodies.set(m.id, b);
       }
     };
+    const stopping = () => this.byeReceived || this.stopDelivering || this.state !== RetrievalState.Delivering;
     const list = this.granted;
     let grantedNow = list;
     let stillGranted: Set<StoredMessageMeta> | undefined; // built only once a renewal has replaced the grant
     for (let i = 0; i < list.length; i++) {
       const m = list[i];
-      if (this.byeReceived || this.stopDelivering || this.state !== RetrievalState.Delivering) break;
-      if (this.renewalDue()) {
-        // settle every message sent on the old reservation before it is released
-        await Promise.all(inFlight.splice(0));
-        if (this.byeReceived || this.stopDelivering || this.state !== RetrievalState.Delivering) break;
-        await this.renew();
-      }
+      if (stopping()) break;
       if (this.granted !== grantedNow) {
         grantedNow = this.granted;
         stillGranted = new Set(grantedNow);
       }
       if (stillGranted && !stillGranted.has(m)) continue; // the renewal granted fewer
+      if (this.renewalDue()) {
+        // settle every message sent on the old reservation before it is released
+        await Promise.all(inFlight.splice(0));
+        if (stopping()) break;
+        await this.renew();
+        if (stopping()) break;
+        grantedNow = this.granted;
+        stillGranted = new Set(grantedNow);
+        if (!stillGranted.has(m)) continue;
+      }
       this.attempted.add(m.id);
       prefetch(i);
       const body = await bodies.get(m.id)!;
       bodies.delete(m.id);
       if (!body) continue; // expired meanwhile: never charged, its hold is released at the end
+      if (stopping()) break; // a BYE came while the body was read: nothing more is written
       const cpim = wrapCpim(
         { from: m.from, to: m.to, dateTime: m.receivedAt, imdnMessageId: m.imdnMessageId ?? m.id, dispositionNotification: m.disposition },
         mimePart(m.contentType, body),
@@ -356,11 +371,18 @@ export class RetrievalSession {
           break;
         }
         beforeSendCdr = d.res.cdrId;
+        if (stopping()) {
+          // the session ended while the debit was on its way: the message is not sent, its charge goes back
+          if (beforeSendCdr) await this.d.charging.refund(this.aor, this.callId, beforeSendCdr);
+          break;
+        }
       }
       // the reservation this message is charged on, fixed when it is sent (a renewal may replace it meanwhile)
       const rid = this.charged ? this.reservation!.reservationId : undefined;
       const sent = this.msrp!.send({ contentType: 'message/cpim', body: cpim, successReport: c.successReport });
-      inFlight.push(sent.then((outcome) => this.settle(m, outcome, rid, beforeSendCdr)));
+      const settled = sent.then((outcome) => this.settle(m, outcome, rid, beforeSendCdr));
+      settled.catch(() => undefined); // seen when awaited below (then the session hangs up), never unhandled
+      inFlight.push(settled);
       if (inFlight.length >= window) await inFlight.shift();
     }
     await Promise.all(inFlight);
@@ -422,9 +444,12 @@ export class RetrievalSession {
   /** Called with nothing in flight: every message sent on the old reservation is settled before it is released. */
   private async renew(): Promise<void> {
     const rest = this.granted.filter((m) => !this.attempted.has(m.id));
+    // release first: the old hold still covers exactly these messages, and the new reserve counts on that credit
     const old = this.reservation;
-    const r = await this.d.charging.reserve(this.aor, `rsv:${this.reserveKey}:renew${++this.renewals}`, this.callId, rest.map((m) => ({ id: m.id, octets: m.octets })));
+    this.reservation = undefined;
     if (old?.reservationId) await this.d.charging.release(this.aor, this.callId, old.reservationId);
+    if (rest.length === 0) return;
+    const r = await this.d.charging.reserve(this.aor, `rsv:${this.reserveKey}:renew${++this.renewals}`, this.callId, rest.map((m) => ({ id: m.id, octets: m.octets })));
     if (r.kind === 'answer' && r.res.result === 'SUCCESS') {
       this.reservation = r.res;
       const ids = new Set(r.res.grantedItems ?? []);
@@ -438,9 +463,17 @@ export class RetrievalSession {
 
   // ------------------------------------------------------------ step 11
 
-  /** The server ends the session: BYE, then release. */
+  /** start() failed unexpectedly (Redis down, a bug): answer or end the session and give everything back. */
+  async abort(e: Error): Promise<void> {
+    this.d.log(`retrieval ${this.callId} for ${this.aor}: ${e.stack ?? e.message}`);
+    if (this.state === RetrievalState.Reserving && !this.finishing) return this.refuse(500, 'Server Internal Error');
+    await this.hangUp('internal error');
+  }
+
+  /** The server ends the session: BYE, then release. A second caller waits for the first one's end. */
   async hangUp(why: string): Promise<void> {
-    if (this.state === RetrievalState.Ending || this.state === RetrievalState.Ended) return;
+    if (this.finishing) return this.finishing;
+    if (this.state === RetrievalState.Ended) return;
     this.d.log(`retrieval ${this.callId} for ${this.aor}: BYE (${why})`);
     const dialog = this.dialog;
     const answered = this.state !== RetrievalState.Reserving;
@@ -448,9 +481,13 @@ export class RetrievalSession {
     if (dialog && answered) await this.d.sip.sendInDialog(dialog, this.tx.flow, 'BYE').catch(() => undefined);
   }
 
-  /** Releases what is left of the reservation and frees everything. */
-  async finish(why: string): Promise<void> {
-    if (this.state === RetrievalState.Ending || this.state === RetrievalState.Ended) return;
+  /** Releases what is left of the reservation and frees everything; once, whoever asks (BYE, timers, shutdown). */
+  finish(why: string): Promise<void> {
+    if (this.state === RetrievalState.Ended && !this.finishing) return Promise.resolve();
+    return (this.finishing ??= this.doFinish(why));
+  }
+
+  private async doFinish(why: string): Promise<void> {
     this.state = RetrievalState.Ending;
     this.serverCut = why === 'server shutting down' || why === 'internal error';
     for (const t of this.timers) t.cancel();
@@ -466,11 +503,20 @@ export class RetrievalSession {
       this.msrp.close();
       this.d.unregister(this.msrp);
     }
-    if (this.delivering && why !== 'internal error') await this.delivering.catch(() => undefined);
-    this.conn?.end();
-    if (this.reservation?.reservationId) await this.d.charging.release(this.aor, this.callId, this.reservation.reservationId);
-    if (this.locked) await this.d.store.unlockRetrieval(this.aor, this.callId).catch(() => undefined);
-    this.state = RetrievalState.Ended;
-    this.d.onEnded(this);
+    try {
+      if (this.delivering && why !== 'internal error') await this.delivering.catch(() => undefined);
+      this.conn?.end();
+      const rid = this.reservation?.reservationId;
+      this.reservation = undefined;
+      if (rid) await this.d.charging.release(this.aor, this.callId, rid);
+    } catch (e) {
+      // the release could not even be queued (Redis down): the enabler's expiry sweeper returns the hold
+      this.d.log(`retrieval ${this.callId}: ending (${why}): ${(e as Error).message}`);
+    } finally {
+      if (this.locked) await this.d.store.unlockRetrieval(this.aor, this.callId).catch(() => undefined);
+      this.locked = false;
+      this.state = RetrievalState.Ended;
+      this.d.onEnded(this);
+    }
   }
 }

@@ -82,7 +82,7 @@ export class RetrievalService implements RetrievalHandler {
     });
     this.byCallId.set(session.callId, session);
     this.metrics.sessions.set(this.byCallId.size);
-    await session.start();
+    await session.start().catch((e: Error) => session.abort(e));
   }
 
   private find(req: SipRequest): RetrievalSession | undefined {

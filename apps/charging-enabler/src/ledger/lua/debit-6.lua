@@ -24,7 +24,8 @@ if not r[5] then
     message = 'item ' .. itemId .. ' is not part of reservation ' .. rid})
 end
 if r[6] then
-  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002, currency = r[4],
+  -- `settled`: the item was charged by an earlier debit (a caller must not charge it another way)
+  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002, currency = r[4], settled = true,
     message = 'item ' .. itemId .. ' of reservation ' .. rid .. ' was already debited'})
 end
 local service, currency = r[2], r[4]
