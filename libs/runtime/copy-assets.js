@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Build step: copies the non-TypeScript files the services load at run time (Lua scripts, static web files)
-// from the source tree into dist/, keeping their relative paths.
-const { cpSync, existsSync, readdirSync, statSync, mkdirSync } = require('node:fs');
+// from the source tree into dist/, keeping their relative paths. A `lua` folder is mirrored: a script renamed or
+// removed in the sources (the key count is part of its name) must not linger in dist/ and be loaded too.
+const { cpSync, existsSync, readdirSync, statSync, mkdirSync, rmSync } = require('node:fs');
 const { join, dirname, relative } = require('node:path');
 
 const root = join(__dirname, '..', '..');
@@ -14,6 +15,7 @@ function walk(dir, inAssets) {
     if (SKIP.has(name)) continue;
     const p = join(dir, name);
     if (statSync(p).isDirectory()) {
+      if (name === 'lua') rmSync(join(root, 'dist', relative(root, p)), { recursive: true, force: true });
       walk(p, inAssets || name === 'lua' || name === 'public');
     } else if (inAssets && ASSET.test(name)) {
       const out = join(root, 'dist', relative(root, p));

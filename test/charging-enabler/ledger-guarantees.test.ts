@@ -181,6 +181,20 @@ describe('ledger guarantees', () => {
       expect(t).toHaveLength(1);
       expect(t[0]).toMatchObject({ event: 'threshold', threshold: 'usage-count', level: 3, value: 3 });
     });
+
+    it('the octets threshold counts a direct debit of several items and a reserved debit alike, once', async () => {
+      const sub = await account(1000, { usageThresholds: { octets: 2500 } });
+      await ch2.directDebit({ ...common(sub), items: [{ id: 'o1', octets: 1000 }, { id: 'o2', octets: 1000 }] }); // 2000
+      const r = await ch2.reserve({ ...common(sub), items: [{ id: 'o3', octets: 600 }, { id: 'o4', octets: 600 }] });
+      await ch2.debit({ ...common(sub), reservationId: r.reservationId!, itemId: 'o3', outcome: 'delivered', octets: 600 }); // 2600: crossed
+      await ch2.debit({ ...common(sub), reservationId: r.reservationId!, itemId: 'o4', outcome: 'delivered', octets: 600 }); // 3200
+      await nc.flush();
+      await waitFor(() => seen.some((s) => s.subscriber === sub), 'octets threshold');
+      await nc.flush();
+      const t = seen.filter((s) => s.subscriber === sub);
+      expect(t).toHaveLength(1);
+      expect(t[0]).toMatchObject({ event: 'threshold', threshold: 'usage-octets', level: 2500, value: 2600 });
+    });
   });
 
   it('admin HTTP: bearer token required, 409 on a second create, 404 for unknown, validation names fields', async () => {

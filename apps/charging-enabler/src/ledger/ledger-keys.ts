@@ -1,6 +1,6 @@
 /**
- * Every Redis key of the ledger, built in one place. The ledger is split into hash-tag shards `{sN}`: an account,
- * its reservations, idempotency answers, usage counters and its shard's CDR outbox, expiry index and charges all
+ * Every Redis key of the ledger, built in one place. The ledger is split into hash-tag shards `{sN}`: an account
+ * (with its usage counters), its reservations, idempotency answers and its shard's CDR outbox, expiry index and charges all
  * share the tag, so each Lua script touches one Redis Cluster slot. The shard count must not change once data exists.
  */
 export class LedgerKeys {
@@ -28,9 +28,6 @@ export class LedgerKeys {
   }
   reservation(shard: number, reservationId: string): string {
     return `${this.prefix}res:{s${shard}}:${reservationId}`;
-  }
-  usage(sub: string, service: string, day: string, shard = this.shardOf(sub)): string {
-    return `${this.prefix}use:{s${shard}}:${sub}:${service}:${day}`;
   }
   expiryIndex(shard: number): string {
     return `${this.prefix}resexp:{s${shard}}`;

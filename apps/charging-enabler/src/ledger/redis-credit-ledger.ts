@@ -115,7 +115,6 @@ export class RedisCreditLedger {
       this.keys.reservation(shard, a.reservationId),
       this.keys.outbox(shard),
       this.keys.charges(shard),
-      this.keys.usage(a.subscriber, a.service, dayOf(a.nowIso), shard),
       a.requestId,
       this.idempotencyTtl,
       a.reservationId,
@@ -127,7 +126,7 @@ export class RedisCreditLedger {
       a.unitPrice,
       a.nowIso,
       this.keys.tag(shard),
-      2 * 86400,
+      dayOf(a.nowIso),
       a.sessionId ?? '',
       a.service,
     ]);
@@ -169,7 +168,6 @@ export class RedisCreditLedger {
       this.keys.idempotency(a.subscriber, a.requestId, shard),
       this.keys.outbox(shard),
       this.keys.charges(shard),
-      this.keys.usage(a.subscriber, a.service, dayOf(a.nowIso), shard),
       a.requestId,
       this.idempotencyTtl,
       a.subscriber,
@@ -182,7 +180,7 @@ export class RedisCreditLedger {
       a.unitPrice,
       a.nowIso,
       this.keys.tag(shard),
-      2 * 86400,
+      dayOf(a.nowIso),
     ]);
   }
 

@@ -14,13 +14,14 @@ local function int(n)
   return string.format('%d', n)
 end
 
--- The account fields the charging scripts need, read with one HMGET. `nil` when the account does not exist.
-local function readAccount(acctKey)
+-- The account fields the charging scripts need, read with one HMGET (with the day's usage of `service` when given).
+-- `nil` when the account does not exist.
+local function readAccount(acctKey, service)
   local a = redis.call('HMGET', acctKey, 'balance', 'reserved', 'currency', 'state', 'sum:debit', 'thr:low', 'lowbal',
-    'thr:count', 'thr:octets')
+    'thr:count', 'thr:octets', 'u:' .. (service or ''))
   if not a[1] then return nil end
   return {balance = tonumber(a[1]), reserved = tonumber(a[2]), currency = a[3], state = a[4], debits = tonumber(a[5] or '0'),
-    low = tonumber(a[6]), lowbal = a[7], thrCount = tonumber(a[8]), thrOctets = tonumber(a[9])}
+    low = tonumber(a[6]), lowbal = a[7], thrCount = tonumber(a[8]), thrOctets = tonumber(a[9]), usage = a[10]}
 end
 
 -- After a credit decrease (account `acct` as read by readAccount, before the change): out-of-credit once per
@@ -60,17 +61,27 @@ local function afterIncrease(acctKey, balAfter)
   if lowbal == '1' and low and balAfter >= low then redis.call('HDEL', acctKey, 'lowbal') end
 end
 
--- Usage monitoring per day and service (3GPP usage-monitoring thresholds, adapted): count and octets, each
--- notified once when the day's total crosses the account's threshold. The day's key gets its TTL when it is created.
-local function afterUsage(acct, usageKey, service, count, octets, ttl)
-  local c = redis.call('HINCRBY', usageKey, 'count', count)
-  local o = redis.call('HINCRBY', usageKey, 'octets', octets)
-  if c == count then redis.call('EXPIRE', usageKey, ttl) end
+-- Usage monitoring per day and service (3GPP usage-monitoring thresholds, adapted): the day's count and octets of
+-- a service live in the account hash as one field `u:<service>` = "<yyyymmdd>|<count>|<octets>" (a new day starts
+-- from zero), written with the account's other counters; each threshold is notified once when the day's total
+-- crosses it. Returns the field's new value and the notifications to raise.
+local function usageAfter(acct, service, count, octets, day)
+  local c, o = 0, 0
+  if acct.usage then
+    local d, uc, uo = string.match(acct.usage, '^(%d+)|(%d+)|(%d+)$')
+    if d == day then c, o = tonumber(uc), tonumber(uo) end
+  end
+  local raised = {}
   local tc, to = acct.thrCount, acct.thrOctets
-  if tc and c - count < tc and c >= tc then
-    notes[#notes + 1] = {event = 'threshold', threshold = 'usage-count', service = service, level = tc, value = c}
+  if tc and c < tc and c + count >= tc then
+    raised[#raised + 1] = {event = 'threshold', threshold = 'usage-count', service = service, level = tc, value = c + count}
   end
-  if to and o - octets < to and o >= to then
-    notes[#notes + 1] = {event = 'threshold', threshold = 'usage-octets', service = service, level = to, value = o}
+  if to and o < to and o + octets >= to then
+    raised[#raised + 1] = {event = 'threshold', threshold = 'usage-octets', service = service, level = to, value = o + octets}
   end
+  return day .. '|' .. int(c + count) .. '|' .. int(o + octets), raised
+end
+
+local function raise(list)
+  for i = 1, #list do notes[#notes + 1] = list[i] end
 end

@@ -1,7 +1,7 @@
 -- Shared by the scripts that charge an account (reserve, direct debit): the account must exist, be active, and
 -- be kept in the tariff's currency. Returns the account fields, or a refusal answer as the second value.
 local function chargeable(acctKey, requestId, subscriber, service, tariffCurrency)
-  local acct = readAccount(acctKey)
+  local acct = readAccount(acctKey, service)
   if not acct then
     return nil, answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, message = 'no account for ' .. subscriber})
   end

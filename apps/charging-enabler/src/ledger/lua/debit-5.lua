@@ -3,10 +3,10 @@
   The debit is bounded by what was reserved for the item; the item's whole hold leaves `reserved`, the difference
   returns to the available credit. An item is settled once: a second debit of it is refused.
   KEYS[1] account hash   KEYS[2] idempotency key   KEYS[3] reservation hash   KEYS[4] shard CDR outbox stream
-  KEYS[5] shard charges hash (cdrId -> refundable charge)   KEYS[6] usage hash (subscriber, service, day)
+  KEYS[5] shard charges hash (cdrId -> refundable charge)
   ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] reservationId   ARGV[4] itemId   ARGV[5] outcome
   ARGV[6] octets   ARGV[7] subscriber   ARGV[8] rated amount for the octets used   ARGV[9] unit price
-  ARGV[10] now (ISO)   ARGV[11] shard tag (cdrId prefix)   ARGV[12] usage TTL (s)   ARGV[13] sessionId or ''
+  ARGV[10] now (ISO)   ARGV[11] shard tag (cdrId prefix)   ARGV[12] day of the debit (yyyymmdd, usage counters)   ARGV[13] sessionId or ''
   ARGV[14] service the debit was rated for (must be the reservation's)
   Returns {response JSON, notifications JSON}.
 ]]
@@ -36,14 +36,16 @@ end
 local hold = tonumber(r[5])
 local amount = tonumber(ARGV[8])
 if amount > hold then amount = hold end
-local acct = readAccount(KEYS[1])
+local acct = readAccount(KEYS[1], service)
 if not acct then
   return answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, currency = currency,
     message = 'no account for ' .. ARGV[7]})
 end
--- one write for the three account counters, one for the reservation (values computed here, exact integers)
+-- one write for the account's counters and the day's usage, one for the reservation (values computed here, exact)
 local balance, reserved = acct.balance - amount, acct.reserved - hold
-redis.call('HSET', KEYS[1], 'balance', int(balance), 'reserved', int(reserved), 'sum:debit', int(acct.debits + amount))
+local usage, usageNotes = usageAfter(acct, service, 1, tonumber(ARGV[6]), ARGV[12])
+redis.call('HSET', KEYS[1], 'balance', int(balance), 'reserved', int(reserved), 'sum:debit', int(acct.debits + amount),
+  'u:' .. service, usage)
 local remaining = tonumber(r[7]) - hold
 redis.call('HSET', KEYS[3], 'amt', int(remaining), 'd:' .. itemId, int(amount))
 local sid = ARGV[13]
@@ -54,6 +56,6 @@ local id = redis.call('XADD', KEYS[4], '*', 'type', 'debit', 'subscriber', ARGV[
 local cdrId = ARGV[11] .. '-' .. id
 redis.call('HSET', KEYS[5], cdrId, int(amount) .. '|0|' .. ARGV[7] .. '|' .. service .. '|' .. currency)
 afterDecrease(KEYS[1], acct, service, tonumber(ARGV[9]), balance, reserved)
-afterUsage(acct, KEYS[6], service, 1, tonumber(ARGV[6]), tonumber(ARGV[12]))
+raise(usageNotes)
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, debitedAmount = amount, cdrId = cdrId,
   remainingReserved = remaining, currency = currency})
