@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { connect, NatsConnection } from 'nats';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Ch2Client } from '@imc/ch2';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
 
@@ -53,6 +54,8 @@ async function run(what: string, concurrency: number, op: () => Promise<unknown>
 }
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+/** BENCH_TRACE=1: per generator thread, when the slow pairs (> 15 ms) started, its GC pauses and loop delay. */
+const TRACE = !!process.env.BENCH_TRACE;
 
 interface LoadSpec {
   kind: 'raw' | 'pair';
@@ -81,6 +84,12 @@ async function loadThread(spec: LoadSpec): Promise<{ lat: number[]; secs: number
           if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.result}`);
         };
   const lat: number[] = [];
+  const starts: number[] = [];
+  const gcs: number[] = [];
+  const obs = TRACE ? new PerformanceObserver((l) => l.getEntries().forEach((e) => gcs.push(e.duration))) : undefined;
+  obs?.observe({ entryTypes: ['gc'] });
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  if (TRACE) eld.enable();
   const t0 = performance.now();
   const end = t0 + spec.durationMs;
   await Promise.all(
@@ -89,11 +98,20 @@ async function loadThread(spec: LoadSpec): Promise<{ lat: number[]; secs: number
         const t = performance.now();
         await op();
         lat.push(performance.now() - t);
+        if (TRACE) starts.push(t);
       }
     }),
   );
   const secs = (performance.now() - t0) / 1000;
   await nc.close();
+  if (TRACE && spec.kind === 'pair' && spec.concurrency > 1) {
+    console.error(`[trace] generator thread GC: ${gcs.length} pauses, ${gcs.filter((d) => d > 5).length} over 5 ms, max ${Math.max(0, ...gcs).toFixed(1)} ms; loop delay p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms`);
+    // BENCH_TRACE=1: when did the slow pairs start? clustered in time = stalls; spread out = queueing
+    const slow = lat.map((l, k) => [starts[k] - t0, l]).filter(([, l]) => l > 15);
+    const buckets = new Map<number, number>();
+    for (const [at] of slow) buckets.set(Math.floor(at / 100), (buckets.get(Math.floor(at / 100)) ?? 0) + 1);
+    console.error(`[trace] ${slow.length} of ${lat.length} pairs > 15 ms; per 100 ms window: ${[...buckets].map(([w, n]) => `${w * 100}:${n}`).join(' ')}`);
+  }
   return { lat, secs };
 }
 
