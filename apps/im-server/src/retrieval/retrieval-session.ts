@@ -128,7 +128,10 @@ export class RetrievalSession {
     }
     this.locked = true;
     const refresh = setInterval(() => {
-      void this.d.store.refreshRetrievalLock(this.aor, this.callId, this.leaseMs).catch(() => undefined);
+      void this.d.store
+        .refreshRetrievalLock(this.aor, this.callId, this.leaseMs)
+        .then((held) => held || this.d.log(`retrieval ${this.callId} for ${this.aor}: the retrieval lease was lost (Redis failover?)`))
+        .catch(() => undefined);
     }, this.leaseMs / 3);
     refresh.unref();
     this.timers.push({ cancel: () => clearInterval(refresh) });

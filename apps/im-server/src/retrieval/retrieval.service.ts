@@ -59,6 +59,11 @@ export class RetrievalService implements RetrievalHandler {
 
   async onInvite(tx: ServerTx, aor: string): Promise<void> {
     if (!this.accepting) return void tx.respond(503, 'Shutting Down', { headers: [['Retry-After', '30']] });
+    // a new INVITE (new CSeq, no To tag) on the Call-ID of a live session must not take that session's place
+    const live = this.byCallId.get(tx.request.callId);
+    if (live && live.state !== RetrievalState.Ended) {
+      return void tx.respond(486, 'Busy Here', { headers: [['Warning', `399 ${this.config.advertisedHost} "a retrieval session with this Call-ID is in progress"`]] });
+    }
     const session: RetrievalSession = new RetrievalSession(tx, aor, {
       config: this.config,
       sip: this.sip,
