@@ -4,8 +4,7 @@
  * a new reservation, each exactly once.
  */
 import { retrieve } from '../../apps/cli/src/retrieval-client';
-import { account, deposit, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
-import { waitFor } from '../support/enabler-harness';
+import { deposit, provision, settled, Stack, startStack, uniqueUser } from '../support/stack-harness';
 
 describe('reservation renewal', () => {
   let s: Stack;
@@ -20,10 +19,7 @@ describe('reservation renewal', () => {
     let n = 0;
     const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', answer: () => (n++ === 0 ? undefined : 200), expect: 2, timeoutMs: 10000 });
     expect(r.messages.map((m) => m.text)).toEqual(['two', 'three']);
-    const acct = await waitFor(async () => {
-      const a = await account(s, bob);
-      return a.reserved === 0 ? a : undefined;
-    }, 'settled', 8000, 50);
+    const acct = await settled(s, bob);
     const debits = (await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs;
     expect(debits).toHaveLength(3); // before-send: the unanswered first message was charged before it was sent
     expect(new Set(debits.map((d) => d.itemId)).size).toBe(3);
@@ -31,7 +27,6 @@ describe('reservation renewal', () => {
     expect(reservations.size).toBe(2); // the first one expired; the rest went on a renewed reservation
     expect(acct.balance).toBe(100 - 3 * 6);
   });
-
 });
 
 describe('reservation renewal with exactly enough credit', () => {
@@ -49,10 +44,7 @@ describe('reservation renewal with exactly enough credit', () => {
     let n = 0;
     const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', answer: () => (n++ === 0 ? undefined : 200), expect: 2, timeoutMs: 10000 });
     expect(r.messages.map((m) => m.text)).toEqual(['two', 'three']);
-    const acct = await waitFor(async () => {
-      const a = await account(s, bob);
-      return a.reserved === 0 ? a : undefined;
-    }, 'settled', 8000, 50);
+    const acct = await settled(s, bob);
     expect(acct.balance).toBe(0);
     expect((await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs).toHaveLength(3);
   });
