@@ -126,6 +126,11 @@ export class RetrievalSession {
     if (!(await this.d.store.lockRetrieval(this.aor, this.callId, this.leaseMs))) {
       return this.refuse(486, 'Busy Here', 'another retrieval of these deferred messages is in progress');
     }
+    if (this.finishing) {
+      // ended (shutdown) while the lease was being taken: nothing else will drop it
+      await this.d.store.unlockRetrieval(this.aor, this.callId);
+      return;
+    }
     this.locked = true;
     const refresh = setInterval(() => {
       void this.d.store
