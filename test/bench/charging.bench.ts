@@ -12,7 +12,7 @@ import Redis from 'ioredis';
 import { connect, NatsConnection } from 'nats';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { Ch2Client } from '@imc/ch2';
+import { Ch2Client, NatsRequester } from '@imc/ch2';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -70,13 +70,15 @@ interface LoadSpec {
 async function loadThread(spec: LoadSpec): Promise<{ lat: number[]; secs: number }> {
   const nc = await connect({ servers: spec.natsUrl, noAsyncTraces: true });
   const ch2 = new Ch2Client(nc, { subjectPrefix: spec.prefix, timeoutMs: 10000, retries: 0 });
+  // the ceiling uses the same request/reply path as the CH-2 client (one shared reply subscription)
+  const requester = new NatsRequester(nc);
   const sample = new TextEncoder().encode(
     JSON.stringify({ pattern: `${spec.prefix}echo`, data: { requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: new Date().toISOString(), items: [{ id: 'm1', octets: 1024 }] }, id: randomUUID() }),
   );
   const now = new Date().toISOString();
   const op =
     spec.kind === 'raw'
-      ? () => nc.request(`${spec.prefix}echo`, sample, { timeout: 10000 })
+      ? () => requester.request(`${spec.prefix}echo`, sample, 10000)
       : async () => {
           const r = await ch2.reserve({ requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: now, items: [{ id: 'm1', octets: 1024 }] });
           if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.result}`);
