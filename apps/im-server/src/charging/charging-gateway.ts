@@ -82,18 +82,19 @@ export class ChargingGateway {
     afterOutcome = false,
   ): Promise<Settled<DebitResponse>> {
     const req = { ...this.common(subscriber, ChargingGateway.debitId(reservationId, itemId), sessionId), reservationId, itemId, outcome, octets };
-    try {
-      const res = await this.timed('ch2.debit', () => this.ch2.debit(req));
-      if (res.result === 'TOO_BUSY') return this.enqueue({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome });
-      if (afterOutcome && needsDirectDebit(req, res)) await this.directDebitFallback(req);
-      return { kind: 'answer', res };
-    } catch (e) {
-      if (!(e instanceof Ch2UnavailableError)) throw e;
-      return this.enqueue({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome });
-    }
+    const r = await this.send({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome }, 'ch2.debit', () => this.ch2.debit(req));
+    if (r.kind === 'answer' && afterOutcome && needsDirectDebit(req, r.res)) await this.directDebitFallback(req);
+    return r;
   }
 
-  private async enqueue(q: QueuedOp): Promise<{ kind: 'queued' }> {
+  /** One settling request: its answer, or — with no answer or a TOO_BUSY one — its place in the durable queue. */
+  private async send<T extends { result: string }>(q: QueuedOp, subject: string, call: () => Promise<T>): Promise<Settled<T>> {
+    try {
+      const res = await this.timed(subject, call);
+      if (res.result !== 'TOO_BUSY') return { kind: 'answer', res };
+    } catch (e) {
+      if (!(e instanceof Ch2UnavailableError)) throw e;
+    }
     await this.queue.enqueue(q);
     return { kind: 'queued' };
   }
@@ -101,25 +102,12 @@ export class ChargingGateway {
   /** The direct debit that replaces a reservation-based debit whose reservation is gone (see the class comment). */
   async directDebitFallback(d: DebitRequest): Promise<void> {
     const req = directDebitFor(d);
-    try {
-      const res = await this.timed('ch2.direct-debit', () => this.ch2.directDebit(req));
-      if (res.result === 'TOO_BUSY') await this.queue.enqueue({ op: 'direct-debit', req });
-    } catch (e) {
-      if (!(e instanceof Ch2UnavailableError)) throw e;
-      await this.queue.enqueue({ op: 'direct-debit', req });
-    }
+    await this.send({ op: 'direct-debit', req }, 'ch2.direct-debit', () => this.ch2.directDebit(req));
   }
 
   async release(subscriber: string, sessionId: string, reservationId: string): Promise<Settled<ReleaseResponse>> {
     const req = { ...this.common(subscriber, `rel:${reservationId}`, sessionId), reservationId };
-    try {
-      const res = await this.timed('ch2.release', () => this.ch2.release(req));
-      if (res.result === 'TOO_BUSY') return this.enqueue({ op: 'release', req });
-      return { kind: 'answer', res };
-    } catch (e) {
-      if (!(e instanceof Ch2UnavailableError)) throw e;
-      return this.enqueue({ op: 'release', req });
-    }
+    return this.send({ op: 'release', req }, 'ch2.release', () => this.ch2.release(req));
   }
 
   /**
@@ -137,13 +125,6 @@ export class ChargingGateway {
 
   async refund(subscriber: string, sessionId: string, cdrId: string): Promise<Settled<RefundResponse>> {
     const req = { ...this.common(subscriber, `rfd:${cdrId}`, sessionId), cdrId };
-    try {
-      const res = await this.timed('ch2.refund', () => this.ch2.refund(req));
-      if (res.result === 'TOO_BUSY') return this.enqueue({ op: 'refund', req });
-      return { kind: 'answer', res };
-    } catch (e) {
-      if (!(e instanceof Ch2UnavailableError)) throw e;
-      return this.enqueue({ op: 'refund', req });
-    }
+    return this.send({ op: 'refund', req }, 'ch2.refund', () => this.ch2.refund(req));
   }
 }
