@@ -5,7 +5,9 @@
  */
 import { retrieve } from '../../apps/cli/src/retrieval-client';
 import { deposit, pendingCount, provision, settled, Stack, startStack, uniqueUser } from '../support/stack-harness';
-import { ch2ClientFor } from '../support/enabler-harness';
+import Redis from 'ioredis';
+import { startRedis, LocalService } from '@imc/runtime';
+import { ch2ClientFor, waitFor } from '../support/enabler-harness';
 
 const P = 5 + 1; // im.deferred-retrieval in the test tariff: 5 per message + 1 per started KiB (short texts)
 
@@ -141,5 +143,51 @@ describe('a debit that arrives after its reservation is gone', () => {
     await charging.release(bob, 'twice', rid);
     expect((await settled(s, bob)).balance).toBe(100 - P);
     expect((await s.enabler!.cdrs.list({ subscriber: bob, type: 'direct-debit' })).cdrs).toHaveLength(0);
+  });
+});
+
+describe("a Redis blip between a message's debit and its deletion", () => {
+  let s: Stack;
+  let storeRedis: LocalService;
+  let ctl: Redis;
+  beforeAll(async () => {
+    storeRedis = await startRedis(); // the im-server's own Redis, so the test can refuse it scripts for a moment
+    ctl = new Redis(storeRedis.url);
+    s = await startStack({ im: { REDIS_URL: storeRedis.url } });
+  });
+  afterAll(async () => {
+    await s.close();
+    ctl.disconnect();
+    await storeRedis.stop();
+  });
+
+  it('retries the deletion: every delivered message is deleted and charged exactly once', async () => {
+    const bob = await provision(s, uniqueUser('bob'), 100);
+    for (let i = 0; i < 3; i++) await deposit(s, bob, 'sip:alice@example.com', `b${i}`);
+    let refused: Promise<unknown> | undefined;
+    let restored: Promise<unknown> | undefined;
+    const r = await retrieve({
+      sipWsUrl: s.sipWsUrl,
+      aor: bob,
+      password: 'secret-pw',
+      answer: () => {
+        // the first 200 is on its way: from now on, for 300 ms, the store's Redis refuses every script (NOPERM)
+        refused ??= ctl.call('ACL', 'SETUSER', 'default', '-evalsha', '-eval').then(() => {
+          restored = new Promise((res) => setTimeout(res, 300)).then(() => ctl.call('ACL', 'SETUSER', 'default', '+evalsha', '+eval'));
+        });
+        return 200;
+      },
+      expect: 3,
+      timeoutMs: 10000,
+    });
+    await refused;
+    await restored;
+    expect(r.messages.map((m) => m.text)).toEqual(['b0', 'b1', 'b2']);
+    // the session releases its reservation only once every message is settled (deleted, after the retries)
+    await waitFor(async () => (await s.enabler!.cdrs.list({ subscriber: bob, type: 'release' })).cdrs.length > 0 || undefined, 'the session end', 15000, 20);
+    const a = await settled(s, bob);
+    expect(a.balance).toBe(100 - 3 * P);
+    expect((await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs).toHaveLength(3);
+    expect(await pendingCount(s, bob)).toBe(0); // nothing left to be delivered and charged again
   });
 });

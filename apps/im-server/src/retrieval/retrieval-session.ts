@@ -43,6 +43,9 @@ export interface RetrievalDeps {
   log: (m: string) => void;
 }
 
+/** Attempts at deleting a delivered message before the session gives up (~7 s of backoff in all). */
+const DELETE_ATTEMPTS = 8;
+
 /** Result → SIP mapping of retrieval-flow.md "Error mapping". */
 const REFUSAL: Record<string, [number, string]> = {
   CREDIT_LIMIT_REACHED: [403, 'not enough credit to retrieve deferred messages'],
@@ -436,8 +439,25 @@ export class RetrievalSession {
       await this.d.charging.recordDeferredCharge(this.aor, this.callId, m.id, m.octets);
     }
     if (outcome.kind === 'delivered') {
-      await this.d.store.delete(this.aor, m.id); // step 10: only after the MSRP 200 OK
+      await this.deleteDelivered(m); // step 10: only after the MSRP 200 OK
       this.delivered++;
+    }
+  }
+
+  /**
+   * Step 10, retried with backoff for a few seconds: a Redis blip between a message's debit and its deletion would
+   * leave it stored, to be delivered — and charged — again by the next retrieval.
+   */
+  private async deleteDelivered(m: StoredMessageMeta): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.d.store.delete(this.aor, m.id);
+        return;
+      } catch (e) {
+        if (attempt >= DELETE_ATTEMPTS) throw e;
+        this.d.log(`retrieval ${this.callId}: deleting delivered message ${m.id} failed (${(e as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+      }
     }
   }
 
