@@ -223,22 +223,11 @@ export class RetrievalSession {
     if (setup === 'active') void this.connectOut(offer.media);
   }
 
+  /** A final answer before 200 OK; then the one end path gives back whatever was taken (lease, reservation). */
   private refuse(status: number, reason: string, text?: string, extra: [string, string][] = []): void {
     if (text) this.warn(status, reason, text, extra);
     else this.tx.respond(status, reason, { toTag: this.localTag, headers: extra });
-    this.state = RetrievalState.Ended;
-    for (const t of this.timers) t.cancel();
-    if (this.msrp) {
-      this.msrp.close();
-      this.d.unregister(this.msrp);
-    }
-    const rid = this.reservation?.reservationId;
-    this.reservation = undefined;
-    void (async () => {
-      if (rid) await this.d.charging.release(this.aor, this.callId, rid);
-      if (this.locked) await this.d.store.unlockRetrieval(this.aor, this.callId);
-    })().catch((e: Error) => this.d.log(`retrieval ${this.callId}: cleanup after ${status}: ${e.message}`));
-    this.d.onEnded(this);
+    void this.finish(`refused ${status}`);
   }
 
   /**
@@ -343,24 +332,19 @@ export class RetrievalSession {
     };
     const stopping = () => this.byeReceived || this.stopDelivering || this.state !== RetrievalState.Delivering;
     const list = this.granted;
-    let grantedNow = list;
-    let stillGranted: Set<StoredMessageMeta> | undefined; // built only once a renewal has replaced the grant
+    // only renew() changes the grant while this loop runs; after a renewal, messages it no longer covers are skipped
+    let stillGranted: Set<StoredMessageMeta> | undefined;
     for (let i = 0; i < list.length; i++) {
       const m = list[i];
       if (stopping()) break;
-      if (this.granted !== grantedNow) {
-        grantedNow = this.granted;
-        stillGranted = new Set(grantedNow);
-      }
-      if (stillGranted && !stillGranted.has(m)) continue; // the renewal granted fewer
+      if (stillGranted && !stillGranted.has(m)) continue;
       if (this.renewalDue()) {
         // settle every message sent on the old reservation before it is released
         await Promise.all(inFlight.splice(0));
         if (stopping()) break;
         await this.renew();
         if (stopping()) break;
-        grantedNow = this.granted;
-        stillGranted = new Set(grantedNow);
+        stillGranted = new Set(this.granted);
         if (!stillGranted.has(m)) continue;
       }
       this.attempted.add(m.id);
