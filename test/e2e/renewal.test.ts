@@ -6,6 +6,14 @@
 import { retrieve } from '../../apps/cli/src/retrieval-client';
 import { deposit, provision, settled, Stack, startStack, uniqueUser } from '../support/stack-harness';
 
+/** Three messages; the client leaves the first unanswered (it times out, past the renewal point) and takes the rest. */
+async function leaveFirstUnanswered(s: Stack, bob: string): Promise<void> {
+  for (const t of ['one', 'two', 'three']) await deposit(s, bob, 'sip:alice@example.com', t);
+  let n = 0;
+  const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', answer: () => (n++ === 0 ? undefined : 200), expect: 2, timeoutMs: 10000 });
+  expect(r.messages.map((m) => m.text)).toEqual(['two', 'three']);
+}
+
 describe('reservation renewal', () => {
   let s: Stack;
   beforeAll(async () => {
@@ -15,10 +23,7 @@ describe('reservation renewal', () => {
 
   it('renews an expired reservation for the messages left, charging each once', async () => {
     const bob = await provision(s, uniqueUser('bob'), 100);
-    for (const t of ['one', 'two', 'three']) await deposit(s, bob, 'sip:alice@example.com', t);
-    let n = 0;
-    const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', answer: () => (n++ === 0 ? undefined : 200), expect: 2, timeoutMs: 10000 });
-    expect(r.messages.map((m) => m.text)).toEqual(['two', 'three']);
+    await leaveFirstUnanswered(s, bob);
     const acct = await settled(s, bob);
     const debits = (await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs;
     expect(debits).toHaveLength(3); // before-send: the unanswered first message was charged before it was sent
@@ -40,10 +45,7 @@ describe('reservation renewal with exactly enough credit', () => {
 
   it('renews before the old reservation expires with exactly enough credit: the old hold is given back first', async () => {
     const bob = await provision(s, uniqueUser('bob'), 3 * 6); // not a cent more than the three messages
-    for (const t of ['one', 'two', 'three']) await deposit(s, bob, 'sip:alice@example.com', t);
-    let n = 0;
-    const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', answer: () => (n++ === 0 ? undefined : 200), expect: 2, timeoutMs: 10000 });
-    expect(r.messages.map((m) => m.text)).toEqual(['two', 'three']);
+    await leaveFirstUnanswered(s, bob);
     const acct = await settled(s, bob);
     expect(acct.balance).toBe(0);
     expect((await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs).toHaveLength(3);

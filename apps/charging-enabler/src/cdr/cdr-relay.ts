@@ -4,9 +4,10 @@
  * `Nats-Msg-Id` = cdrId, so a re-publish after a crash or a NATS outage is dropped by JetStream's duplicate window
  * and nothing is lost: the position moves only after JetStream acknowledged every CDR before it.
  *
- * Pacing: the relay shares the event loop with CH-2 requests, so it publishes small batches (default 64) and, when a
- * batch came back full, goes on at once (setImmediate) instead of waiting the interval: it keeps up with any
- * sustained debit rate without ever holding the loop for a long burst (which showed as CH-2 tail latency).
+ * Pacing: small batches (default 64), up to 16 in a row per shard, and when the last came back full the next pass
+ * starts at once (setImmediate) instead of after the interval: the relay keeps up with any sustained debit rate
+ * without long bursts. It runs on a worker thread of its own (relay-thread.ts) or, in tests, on the main thread,
+ * where the same pacing keeps it from holding the event loop that answers CH-2.
  */
 import { randomUUID } from 'node:crypto';
 import { headers, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
