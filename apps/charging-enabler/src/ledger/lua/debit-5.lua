@@ -10,6 +10,7 @@
   ARGV[14] service the debit was rated for (must be the reservation's)
   Returns {response JSON, notifications JSON}.
 ]]
+--@include int
 --@include answer
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end

@@ -7,6 +7,7 @@
   ARGV[11] now (ISO)   ARGV[12] shard tag   ARGV[13] day (yyyymmdd, usage counters)
   Returns {response JSON, notifications JSON}.
 ]]
+--@include int
 --@include answer
 --@include chargeable
 local stored = redis.call('GET', KEYS[2])

@@ -6,7 +6,7 @@
   ARGV[1] reservationId   ARGV[2] now (ms)   ARGV[3] now (ISO)
   Returns 1 when expired here, 0 otherwise.
 ]]
---@include answer
+--@include int
 local r = redis.call('HMGET', KEYS[2], 'sub', 'svc', 'sid', 'cur', 'amt', 'exp', 'rq')
 if not r[1] then
   redis.call('ZREM', KEYS[3], ARGV[1])

@@ -8,6 +8,7 @@
   ARGV[9] highest balance allowed (MAX_MONEY, libs/ch2 money.ts)
   Returns {response JSON, notifications JSON}.
 ]]
+--@include int
 --@include answer
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end

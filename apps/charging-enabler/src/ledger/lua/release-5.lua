@@ -6,6 +6,7 @@
   ARGV[6] shard tag   ARGV[7] sessionId or ''
   Returns {response JSON, notifications JSON}.
 ]]
+--@include int
 --@include answer
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end

@@ -7,6 +7,7 @@
   ARGV[13 + 2i], ARGV[14 + 2i] item i id and price (i = 0 .. n-1)
   Returns {response JSON, notifications JSON}. A stored answer for the requestId is returned unchanged.
 ]]
+--@include int
 --@include answer
 --@include chargeable
 local stored = redis.call('GET', KEYS[2])

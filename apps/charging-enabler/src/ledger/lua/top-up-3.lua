@@ -6,6 +6,7 @@
   Returns {response JSON, notifications JSON}; result USER_UNKNOWN when there is no account, INVALID_REQUEST
   (nothing changed) when the balance would pass ARGV[7].
 ]]
+--@include int
 --@include answer
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end

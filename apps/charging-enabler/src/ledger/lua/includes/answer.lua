@@ -1,4 +1,4 @@
--- Shared by the scripts that answer a CH-2 request: idempotent answer storage and threshold checks.
+-- Shared by the scripts that answer a CH-2 request: idempotent answer storage and threshold checks (after `int`).
 -- `answer` stores the response under the idempotency key (KEYS[2] by convention) in the same script that did the
 -- work, so a replayed requestId gets the first answer and changes nothing (ch2-contract.md "Guarantees").
 local notes = {}
@@ -7,11 +7,6 @@ local function answer(resp)
   redis.call('SET', KEYS[2], j, 'EX', tonumber(ARGV[2]))
   if #notes == 0 then return {j, '[]'} end
   return {j, cjson.encode(notes)}
-end
-
--- Integers go back to Redis as '%d' strings: exact, never '-0' nor an exponent, whatever the Lua number format.
-local function int(n)
-  return string.format('%d', n)
 end
 
 -- The account fields the charging scripts need, read with one HMGET (with the day's usage of `service` when given).
