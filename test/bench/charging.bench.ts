@@ -6,7 +6,7 @@
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { connect, NatsConnection } from 'nats';
@@ -26,6 +26,8 @@ interface Row {
   perSecond: number;
   p50ms: number;
   p99ms: number;
+  /** CPU time per operation (µs) by process, while the row ran (Linux /proc). */
+  cpuUsPerOp?: Record<string, number>;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -52,6 +54,10 @@ async function run(what: string, concurrency: number, op: () => Promise<unknown>
   lat.sort((a, b) => a - b);
   return { what, concurrency, ops, perSecond: Math.round(ops / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
 }
+
+const ONE_PROC_ROW = 'raw NATS request/reply, one process (issue)';
+const RAW_ROW = 'raw NATS request/reply, echo process';
+const PAIR_ROW = 'reserve+debit pair';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 /** BENCH_TRACE=1: per generator thread, when the slow pairs (> 15 ms) started, its GC pauses and loop delay. */
@@ -135,6 +141,34 @@ async function runThreaded(what: string, spec: Omit<LoadSpec, 'concurrency'>, co
   return { what, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
 }
 
+/** CPU seconds (user + system) used so far by a process, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes whose command name is `name` (e.g. the shared nats-server / redis-server). */
+function pidsNamed(name: string): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === name;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
 function child(args: string[], env: Record<string, string>): ChildProcess {
   // BENCH_PROFILE=1 writes a V8 CPU profile of the enabler to bench-results/ (open it in Chrome DevTools)
   if (process.env.BENCH_PROFILE && args[0]?.endsWith('main.js')) args = ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results')}`, ...args];
@@ -166,6 +200,49 @@ const { connect } = require('nats');
   } });
   process.on('SIGTERM', () => nc.close().then(() => process.exit(0)));
 })();`;
+
+/**
+ * The ceiling as the issue measured it ("raw NATS request/reply … one process, both ends"): responder and requester
+ * in one Node process, nats.js `request()`, `C` loops for `MS` ms; prints `{ops, secs, lat}` as JSON.
+ */
+const ONE_PROCESS = `
+const { connect } = require('nats');
+(async () => {
+  const nc = await connect({ servers: process.env.NATS_URL });
+  const enc = new TextEncoder(), dec = new TextDecoder();
+  const subject = process.env.SUBJECT;
+  nc.subscribe(subject, { callback: (_e, m) => {
+    const req = JSON.parse(dec.decode(m.data));
+    m.respond(enc.encode(JSON.stringify({ err: null, response: req.data, isDisposed: true, id: req.id })));
+  } });
+  const sample = enc.encode(process.env.SAMPLE);
+  const lat = [];
+  const t0 = performance.now(), end = t0 + Number(process.env.MS);
+  await Promise.all(Array.from({ length: Number(process.env.C) }, async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      await nc.request(subject, sample, { timeout: 10000 });
+      lat.push(performance.now() - t);
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  await nc.close();
+  process.stdout.write(JSON.stringify({ secs, lat }));
+})();`;
+
+async function runOneProcess(what: string, natsUrl: string, subject: string, sample: string, concurrency: number): Promise<Row> {
+  const p = spawn(process.execPath, ['-e', ONE_PROCESS], {
+    env: { ...process.env, NATS_URL: natsUrl, SUBJECT: subject, SAMPLE: sample, C: String(concurrency), MS: String(DURATION_MS) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  p.stdout!.on('data', (d: Buffer) => (out += d));
+  const code = await new Promise((r) => p.once('exit', r));
+  if (code !== 0) throw new Error(`one-process ceiling exited with ${code}`);
+  const { secs, lat } = JSON.parse(out) as { secs: number; lat: number[] };
+  lat.sort((a, b) => a - b);
+  return { what, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
+}
 
 /** p50/p99 upper bounds per subject from a Prometheus histogram (bucket resolution). */
 function enablerTimes(text: string): string {
@@ -234,14 +311,32 @@ async function main(): Promise<void> {
     await run('warm-up', 16, () => nc.request(`${prefix}echo`, sample, { timeout: 10000 }));
     const spec = { natsUrl: infra.nats.url, prefix, sub, durationMs: DURATION_MS };
     const warm = await runThreaded('warm-up', { ...spec, kind: 'pair', durationMs: 1500 }, 16);
+    // where the CPU goes, per operation: the generator (this process), the echo responder or the enabler, and the
+    // shared nats-server / redis-server (whichever this run uses)
+    const procs: Record<string, number[]> = {
+      generator: [process.pid],
+      echo: [echo.pid!],
+      enabler: [enabler.pid!],
+      'nats-server': pidsNamed('nats-server'),
+      'redis-server': pidsNamed('redis-server'),
+    };
+    const measured = async (row: Promise<Row>): Promise<Row> => {
+      const cpu = () => Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, pids.reduce((s, p) => s + (cpuSeconds(p) ?? NaN), 0)]));
+      const before = cpu();
+      const r = await row;
+      const after = cpu();
+      r.cpuUsPerOp = Object.fromEntries(Object.keys(procs).map((k) => [k, Math.round(((after[k] - before[k]) * 1e6) / r.ops)]).filter(([, v]) => Number.isFinite(v as number)));
+      return r;
+    };
     for (const c of CONCURRENCY) {
-      rows.push(await runThreaded('raw NATS request/reply', { ...spec, kind: 'raw' }, c));
-      rows.push(await runThreaded('reserve+debit pair', { ...spec, kind: 'pair' }, c));
+      rows.push(await runOneProcess(ONE_PROC_ROW, infra.nats.url, `${prefix}echo1`, new TextDecoder().decode(sample), c));
+      rows.push(await measured(runThreaded(RAW_ROW, { ...spec, kind: 'raw' }, c)));
+      rows.push(await measured(runThreaded(PAIR_ROW, { ...spec, kind: 'pair' }, c)));
     }
     // every debit wrote a CDR: wait until the relay has put them all on JetStream (it must keep up with the load)
     const loadEnd = performance.now();
     const jsm = await nc.jetstreamManager();
-    const expected = warm.ops + rows.filter((r) => r.what.startsWith('reserve')).reduce((n, r) => n + r.ops, 0);
+    const expected = warm.ops + rows.filter((r) => r.what === PAIR_ROW).reduce((n, r) => n + r.ops, 0);
     let onStream = 0;
     for (let i = 0; i < 600; i++) {
       onStream = Number((await jsm.streams.info(env.CDR_STREAM).catch(() => undefined))?.state.messages ?? 0);
@@ -262,12 +357,29 @@ async function main(): Promise<void> {
     await infra.stop();
   }
   console.log(`\nbench:charging — ${DURATION_MS} ms per row, enabler and echo responder each in their own process, load from ${THREADS} generator thread(s)\n`);
-  console.log('| what | concurrency | ops | per second | p50 ms | p99 ms | pairs/s vs raw req/s |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows) {
-    const raw = rows.find((x) => x.what.startsWith('raw') && x.concurrency === r.concurrency)!;
-    const ratio = r.what.startsWith('reserve') ? `${((100 * r.perSecond) / raw.perSecond).toFixed(0)} %` : '';
-    console.log(`| ${r.what} | ${r.concurrency} | ${r.ops} | ${r.perSecond} | ${r.p50ms} | ${r.p99ms} | ${ratio} |`);
+  console.log('| what | concurrency | ops | per second | p50 ms | p99 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.what} | ${r.concurrency} | ${r.ops} | ${r.perSecond} | ${r.p50ms} | ${r.p99ms} |`);
+  // A pair is two CH-2 request/replies (plus two Lua scripts and a CDR): against a request/reply ceiling it is
+  // compared both as pairs and as the CH-2 requests it carries.
+  console.log('\nAgainst the ceilings measured in this run (one process = the issue\'s method; echo process = the CH-2 client\'s own request path, two generator threads):\n');
+  console.log('| concurrency | pairs/s | CH-2 req/s | one-process req/s | pairs vs it | CH-2 req vs it | echo-process req/s | pairs vs it | CH-2 req vs it |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of CONCURRENCY) {
+    const at = (w: string) => rows.find((x) => x.what === w && x.concurrency === c)!.perSecond;
+    const pairs = at(PAIR_ROW), one = at(ONE_PROC_ROW), raw = at(RAW_ROW);
+    const pc = (a: number, b: number) => `${Math.round((100 * a) / b)} %`;
+    console.log(`| ${c} | ${pairs} | ${2 * pairs} | ${one} | ${pc(pairs, one)} | ${pc(2 * pairs, one)} | ${raw} | ${pc(pairs, raw)} | ${pc(2 * pairs, raw)} |`);
+  }
+  const parts = Object.keys(rows.find((r) => r.cpuUsPerOp)?.cpuUsPerOp ?? {});
+  if (parts.length) {
+    console.log(`\nCPU per operation (µs, user + system, from /proc while the row ran; nats-server and redis-server are shared):\n`);
+    console.log(`| what | concurrency | ${parts.join(' | ')} | total |`);
+    console.log(`|---|---:|${parts.map(() => '---:').join('|')}|---:|`);
+    for (const r of rows.filter((x) => x.cpuUsPerOp)) {
+      const v = parts.map((k) => r.cpuUsPerOp?.[k] ?? 0);
+      console.log(`| ${r.what} | ${r.concurrency} | ${v.join(' | ')} | ${v.reduce((a, b) => a + b, 0)} |`);
+    }
   }
   console.log(`\n${relayNote}`);
   console.log(`Inside the enabler (all rows, from its ch2_request_duration_seconds histogram): ${inside}`);
