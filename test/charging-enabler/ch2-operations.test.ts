@@ -183,6 +183,27 @@ describe('CH-2 operations', () => {
     }
   });
 
+  it('a stored answer goes out in the Nest envelope byte for byte, and /metrics counts it under its result', async () => {
+    const count = async (result: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${enabler.httpPort}/metrics`)).text();
+      return Number(new RegExp(`^ch2_requests_total\\{subject="ch2.reserve",result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const [ok0, limit0] = [await count('SUCCESS'), await count('CREDIT_LIMIT_REACHED')];
+    const sub = await account(5); // one item costs 12: not even the first fits
+    const req = { ...common(sub), items: items(1) };
+    const raw = await nc.request(`${ns.env.NATS_SUBJECT_PREFIX}ch2.reserve`, new TextEncoder().encode(JSON.stringify({ pattern: 'ch2.reserve', data: req, id: 'env-7' })));
+    const text = new TextDecoder().decode(raw.data);
+    const env = JSON.parse(text);
+    expect(env).toMatchObject({ err: null, isDisposed: true, id: 'env-7', response: { requestId: req.requestId, result: 'CREDIT_LIMIT_REACHED', resultCode: 4012 } });
+    // the replay is answered from the stored text: the same response, byte for byte
+    const again = new TextDecoder().decode((await nc.request(`${ns.env.NATS_SUBJECT_PREFIX}ch2.reserve`, new TextEncoder().encode(JSON.stringify({ pattern: 'ch2.reserve', data: req, id: 'env-7' })))).data);
+    expect(again).toBe(text);
+    await admin(enabler.httpPort, 'POST', `/v1/accounts/${encodeURIComponent(sub)}/top-ups`, { amount: 100, requestId: `top-${req.requestId}` });
+    expect(await ch2.reserve({ ...common(sub), items: items(1) })).toMatchObject({ result: 'SUCCESS' });
+    expect(await count('CREDIT_LIMIT_REACHED')).toBe(limit0 + 2);
+    expect(await count('SUCCESS')).toBe(ok0 + 1);
+  });
+
   it('a non-JSON-object payload is answered, not dropped', async () => {
     const r = await ch2.call('reserve', 42 as never);
     expect(r).toMatchObject({ result: 'INVALID_REQUEST' });

@@ -9,6 +9,7 @@
  */
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { connect, Msg, NatsConnection, Subscription } from 'nats';
+import { JsonText } from './json-text';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -53,8 +54,11 @@ export class Ch2NatsServer extends Server implements CustomTransportStrategy {
     }
     this.inFlight++;
     try {
-      const response = await handler(data);
-      if (msg.reply) msg.respond(enc.encode(JSON.stringify({ err: null, response, isDisposed: true, id })));
+      const response: unknown = await handler(data);
+      if (msg.reply) {
+        const body = response instanceof JsonText ? response.json : (JSON.stringify(response) ?? 'null');
+        msg.respond(enc.encode(`{"err":null,"response":${body},"isDisposed":true,"id":${id === undefined ? 'null' : JSON.stringify(id)}}`));
+      }
     } catch (e) {
       if (msg.reply) msg.respond(enc.encode(JSON.stringify({ err: String((e as Error).message ?? e), isDisposed: true, id })));
     } finally {

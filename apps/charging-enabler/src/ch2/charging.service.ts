@@ -18,6 +18,8 @@ import { Notifier } from './notifier';
 import { EnablerMetrics } from '../observability/enabler-metrics';
 
 type AnyResponse = Ch2ResponseBase & Record<string, unknown>;
+/** A CH-2 answer: built here, or a ledger script's stored answer passed on as its JSON text. */
+export type Ch2Answer = AnyResponse | ScriptAnswer;
 
 function reply(requestId: unknown, result: Ch2Result, extra: Record<string, unknown> = {}): AnyResponse {
   return { requestId: typeof requestId === 'string' ? requestId : '', result, resultCode: Ch2ResultCode[result], ...extra };
@@ -41,9 +43,9 @@ export class ChargingService {
   ) {}
 
   /** Entry point for every CH-2 subject. Never throws. */
-  async handle(op: Ch2Operation, data: unknown): Promise<AnyResponse> {
+  async handle(op: Ch2Operation, data: unknown): Promise<Ch2Answer> {
     const started = performance.now();
-    let res: AnyResponse;
+    let res: Ch2Answer;
     if (this.inFlight >= this.maxInFlight) {
       res = reply((data as { requestId?: unknown })?.requestId, 'TOO_BUSY', { message: 'charging enabler is shedding load' });
     } else {
@@ -61,7 +63,7 @@ export class ChargingService {
     return res;
   }
 
-  private async dispatch(op: Ch2Operation, data: unknown): Promise<AnyResponse> {
+  private async dispatch(op: Ch2Operation, data: unknown): Promise<Ch2Answer> {
     const v = validateCh2Request(op, data);
     if (!v.ok) {
       return reply((data as { requestId?: unknown })?.requestId, 'INVALID_REQUEST', {
@@ -91,12 +93,12 @@ export class ChargingService {
     return reply(requestId, 'RATING_FAILED', { message: `no tariff for service ${service}` });
   }
 
-  private settle(subscriber: string, a: ScriptAnswer): AnyResponse {
+  private settle(subscriber: string, a: ScriptAnswer): ScriptAnswer {
     if (a.notes.length) this.notifier.publish(subscriber, a.notes);
-    return a.response as AnyResponse;
+    return a;
   }
 
-  private async reserve(r: Ch2RequestMap['reserve']): Promise<AnyResponse> {
+  private async reserve(r: Ch2RequestMap['reserve']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
     const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets);
     if (!rating) return this.noTariff(r.requestId, r.service);
@@ -116,7 +118,7 @@ export class ChargingService {
     return this.settle(r.subscriber, a);
   }
 
-  private async debit(r: Ch2RequestMap['debit']): Promise<AnyResponse> {
+  private async debit(r: Ch2RequestMap['debit']): Promise<Ch2Answer> {
     const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, [r.octets]);
     if (!rating) return this.noTariff(r.requestId, r.service);
     const a = await this.ledger.debit({
@@ -135,7 +137,7 @@ export class ChargingService {
     return this.settle(r.subscriber, a);
   }
 
-  private async release(r: Ch2RequestMap['release']): Promise<AnyResponse> {
+  private async release(r: Ch2RequestMap['release']): Promise<Ch2Answer> {
     const a = await this.ledger.release({
       requestId: r.requestId,
       subscriber: r.subscriber,
@@ -146,7 +148,7 @@ export class ChargingService {
     return this.settle(r.subscriber, a);
   }
 
-  private async directDebit(r: Ch2RequestMap['direct-debit']): Promise<AnyResponse> {
+  private async directDebit(r: Ch2RequestMap['direct-debit']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
     const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets);
     if (!rating) return this.noTariff(r.requestId, r.service);
@@ -165,7 +167,7 @@ export class ChargingService {
     return this.settle(r.subscriber, a);
   }
 
-  private async refund(r: Ch2RequestMap['refund']): Promise<AnyResponse> {
+  private async refund(r: Ch2RequestMap['refund']): Promise<Ch2Answer> {
     const a = await this.ledger.refund({
       requestId: r.requestId,
       subscriber: r.subscriber,

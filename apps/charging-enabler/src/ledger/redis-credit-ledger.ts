@@ -8,14 +8,37 @@ import { join } from 'node:path';
 import { MAX_MONEY } from '@imc/ch2';
 import { defineLuaScripts, RedisClient } from '@imc/runtime';
 import { LedgerKeys } from './ledger-keys';
+import { JsonText } from '../ch2/json-text';
 
 const LUA_DIR = join(__dirname, 'lua');
 
-export interface ScriptAnswer {
-  /** The CH-2 response, as stored for idempotent replays. */
-  response: Record<string, unknown>;
-  /** Notifications the script decided to raise (each once per crossing). */
-  notes: Record<string, unknown>[];
+const RESULT = /"result":"([A-Z_]+)"/;
+
+/**
+ * What a ledger script answered: the CH-2 response as the JSON text it stored for idempotent replays (sent on to the
+ * caller as it is: the hot path never parses and re-serialises it), and the notifications it decided to raise.
+ */
+export class ScriptAnswer extends JsonText {
+  private parsed?: Record<string, unknown>;
+
+  constructor(
+    /** The CH-2 response, JSON, exactly as stored under the requestId. */
+    json: string,
+    /** Notifications the script decided to raise (each once per crossing). */
+    readonly notes: Record<string, unknown>[],
+  ) {
+    super(json);
+  }
+
+  /** The response's result code, read from the text (cjson writes `"result":"<CODE>"`). */
+  get result(): string {
+    return RESULT.exec(this.json)?.[1] ?? 'UNKNOWN';
+  }
+
+  /** The response as an object (parsed on first use). */
+  get response(): Record<string, unknown> {
+    return (this.parsed ??= JSON.parse(this.json) as Record<string, unknown>);
+  }
 }
 
 export interface AccountRecord {
@@ -51,7 +74,7 @@ export class RedisCreditLedger {
 
   private async answer(name: string, args: (string | number)[]): Promise<ScriptAnswer> {
     const [json, notes] = (await this.scripts[name](...args)) as [string, string];
-    return { response: JSON.parse(json), notes: notes === '[]' ? [] : JSON.parse(notes) };
+    return new ScriptAnswer(json, notes === '[]' ? [] : JSON.parse(notes));
   }
 
   newReservationId(): string {

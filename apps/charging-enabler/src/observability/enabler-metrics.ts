@@ -36,8 +36,17 @@ export class EnablerMetrics {
     if (defaults) collectDefaultMetrics({ register: this.registry });
   }
 
+  /** The labelled series per subject and result, made once (prom-client hashes the label object on every call). */
+  private readonly series = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
+
   observeCh2(op: string, result: string, seconds: number): void {
-    this.requests.inc({ subject: `ch2.${op}`, result });
-    this.latency.observe({ subject: `ch2.${op}` }, seconds);
+    const key = `${op} ${result}`;
+    let s = this.series.get(key);
+    if (!s) {
+      s = { count: this.requests.labels(`ch2.${op}`, result), time: this.latency.labels(`ch2.${op}`) };
+      this.series.set(key, s);
+    }
+    s.count.inc();
+    s.time.observe(seconds);
   }
 }
