@@ -14,6 +14,8 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Ch2Client, NatsRequester } from '@imc/ch2';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
+import { RedisCreditLedger } from '../../apps/charging-enabler/src/ledger/redis-credit-ledger';
+import { LedgerKeys } from '../../apps/charging-enabler/src/ledger/ledger-keys';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
@@ -58,6 +60,7 @@ async function run(what: string, concurrency: number, op: () => Promise<unknown>
 const ONE_PROC_ROW = 'raw NATS request/reply, one process (issue)';
 const RAW_ROW = 'raw NATS request/reply, echo process';
 const PAIR_ROW = 'reserve+debit pair';
+const LUA_ROW = 'Lua reserve+debit pair over ioredis (no NATS, no enabler)';
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 /** BENCH_TRACE=1: per generator thread, when the slow pairs (> 15 ms) started, its GC pauses and loop delay. */
@@ -244,6 +247,36 @@ async function runOneProcess(what: string, natsUrl: string, subject: string, sam
   return { what, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
 }
 
+/**
+ * The issue's other reference ("an atomic Lua reserve+debit pair … over ioredis"): the enabler's own ledger scripts
+ * called from this process, `concurrency` loops, on keys of their own; shows what Redis alone allows.
+ */
+async function runLuaPairs(redisUrl: string, keyPrefix: string, concurrency: number): Promise<Row> {
+  const redis = new Redis(redisUrl, { enableAutoPipelining: true });
+  const ledger = new RedisCreditLedger(redis, new LedgerKeys(keyPrefix, 16), 86400);
+  const sub = `sip:lua-${keyPrefix}@example.com`;
+  await ledger.createAccount({ subscriber: sub, balance: 1e13, currency: 'EUR', nowIso: new Date().toISOString() });
+  const lat: number[] = [];
+  const t0 = performance.now();
+  const end = t0 + DURATION_MS;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        const r = await ledger.reserve({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', currency: 'EUR', unitPrice: 6, validitySeconds: 120, items: [{ id: 'm1' }], prices: [6], nowMs: Date.now() });
+        if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.json}`);
+        const d = await ledger.debit({ requestId: randomUUID(), subscriber: sub, reservationId: r.response.reservationId as string, itemId: 'm1', outcome: 'delivered', octets: 1024, service: 'im.deferred-retrieval', amount: 6, unitPrice: 6, nowIso: new Date().toISOString() });
+        if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.json}`);
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  await redis.quit();
+  lat.sort((a, b) => a - b);
+  return { what: LUA_ROW, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
+}
+
 /** p50/p99 upper bounds per subject from a Prometheus histogram (bucket resolution). */
 function enablerTimes(text: string): string {
   const out: string[] = [];
@@ -331,6 +364,7 @@ async function main(): Promise<void> {
     for (const c of CONCURRENCY) {
       rows.push(await runOneProcess(ONE_PROC_ROW, infra.nats.url, `${prefix}echo1`, new TextDecoder().decode(sample), c));
       rows.push(await measured(runThreaded(RAW_ROW, { ...spec, kind: 'raw' }, c)));
+      rows.push(await measured(runLuaPairs(infra.redis.url, `${env.REDIS_KEY_PREFIX}lua:`, c)));
       rows.push(await measured(runThreaded(PAIR_ROW, { ...spec, kind: 'pair' }, c)));
     }
     // every debit wrote a CDR: wait until the relay has put them all on JetStream (it must keep up with the load)
@@ -362,14 +396,14 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${r.what} | ${r.concurrency} | ${r.ops} | ${r.perSecond} | ${r.p50ms} | ${r.p99ms} |`);
   // A pair is two CH-2 request/replies (plus two Lua scripts and a CDR): against a request/reply ceiling it is
   // compared both as pairs and as the CH-2 requests it carries.
-  console.log('\nAgainst the ceilings measured in this run (one process = the issue\'s method; echo process = the CH-2 client\'s own request path, two generator threads):\n');
-  console.log('| concurrency | pairs/s | CH-2 req/s | one-process req/s | pairs vs it | CH-2 req vs it | echo-process req/s | pairs vs it | CH-2 req vs it |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('\nAgainst the ceilings measured in this run (one process = the issue\'s method; echo process = the CH-2 client\'s own request path, two generator threads; Lua pairs = the two ledger scripts over ioredis, no NATS):\n');
+  console.log('| concurrency | pairs/s | CH-2 req/s | one-process req/s | pairs vs it | CH-2 req vs it | echo-process req/s | pairs vs it | CH-2 req vs it | Lua pairs/s | pairs vs it |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of CONCURRENCY) {
     const at = (w: string) => rows.find((x) => x.what === w && x.concurrency === c)!.perSecond;
-    const pairs = at(PAIR_ROW), one = at(ONE_PROC_ROW), raw = at(RAW_ROW);
+    const pairs = at(PAIR_ROW), one = at(ONE_PROC_ROW), raw = at(RAW_ROW), lua = at(LUA_ROW);
     const pc = (a: number, b: number) => `${Math.round((100 * a) / b)} %`;
-    console.log(`| ${c} | ${pairs} | ${2 * pairs} | ${one} | ${pc(pairs, one)} | ${pc(2 * pairs, one)} | ${raw} | ${pc(pairs, raw)} | ${pc(2 * pairs, raw)} |`);
+    console.log(`| ${c} | ${pairs} | ${2 * pairs} | ${one} | ${pc(pairs, one)} | ${pc(2 * pairs, one)} | ${raw} | ${pc(pairs, raw)} | ${pc(2 * pairs, raw)} | ${lua} | ${pc(pairs, lua)} |`);
   }
   const parts = Object.keys(rows.find((r) => r.cpuUsPerOp)?.cpuUsPerOp ?? {});
   if (parts.length) {
