@@ -206,7 +206,7 @@ const { connect } = require('nats');
 
 /**
  * The ceiling as the issue measured it ("raw NATS request/reply … one process, both ends"): responder and requester
- * in one Node process, nats.js `request()`, `C` loops for `MS` ms; prints `{ops, secs, lat}` as JSON.
+ * in one Node process, nats.js `request()`, `C` loops for `MS` ms; prints `{secs, lat}` as JSON.
  */
 const ONE_PROCESS = `
 const { connect } = require('nats');
