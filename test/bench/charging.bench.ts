@@ -192,15 +192,19 @@ async function waitHttp(url: string): Promise<void> {
   throw new Error(`${url} never became ready`);
 }
 
+/** The echo responder both ceilings use: answers a Nest envelope with its data, as a CH-2 handler would. */
+const RESPONDER = `
+  const enc = new TextEncoder(), dec = new TextDecoder();
+  const echo = (_e, m) => {
+    const req = JSON.parse(dec.decode(m.data));
+    m.respond(enc.encode(JSON.stringify({ err: null, response: req.data, isDisposed: true, id: req.id })));
+  };`;
+
 const ECHO = `
 const { connect } = require('nats');
 (async () => {
-  const nc = await connect({ servers: process.env.NATS_URL });
-  const enc = new TextEncoder();
-  nc.subscribe(process.env.SUBJECT, { queue: 'echo', callback: (_e, m) => {
-    const req = JSON.parse(new TextDecoder().decode(m.data));
-    m.respond(enc.encode(JSON.stringify({ err: null, response: req.data, isDisposed: true, id: req.id })));
-  } });
+  const nc = await connect({ servers: process.env.NATS_URL });${RESPONDER}
+  nc.subscribe(process.env.SUBJECT, { queue: 'echo', callback: echo });
   process.on('SIGTERM', () => nc.close().then(() => process.exit(0)));
 })();`;
 
@@ -211,13 +215,9 @@ const { connect } = require('nats');
 const ONE_PROCESS = `
 const { connect } = require('nats');
 (async () => {
-  const nc = await connect({ servers: process.env.NATS_URL });
-  const enc = new TextEncoder(), dec = new TextDecoder();
+  const nc = await connect({ servers: process.env.NATS_URL });${RESPONDER}
   const subject = process.env.SUBJECT;
-  nc.subscribe(subject, { callback: (_e, m) => {
-    const req = JSON.parse(dec.decode(m.data));
-    m.respond(enc.encode(JSON.stringify({ err: null, response: req.data, isDisposed: true, id: req.id })));
-  } });
+  nc.subscribe(subject, { callback: echo });
   const sample = enc.encode(process.env.SAMPLE);
   const lat = [];
   const t0 = performance.now(), end = t0 + Number(process.env.MS);
@@ -256,25 +256,14 @@ async function runLuaPairs(redisUrl: string, keyPrefix: string, concurrency: num
   const ledger = new RedisCreditLedger(redis, new LedgerKeys(keyPrefix, 16), 86400);
   const sub = `sip:lua-${keyPrefix}@example.com`;
   await ledger.createAccount({ subscriber: sub, balance: 1e13, currency: 'EUR', nowIso: new Date().toISOString() });
-  const lat: number[] = [];
-  const t0 = performance.now();
-  const end = t0 + DURATION_MS;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        const r = await ledger.reserve({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', currency: 'EUR', unitPrice: 6, validitySeconds: 120, items: [{ id: 'm1' }], prices: [6], nowMs: Date.now() });
-        if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.json}`);
-        const d = await ledger.debit({ requestId: randomUUID(), subscriber: sub, reservationId: r.response.reservationId as string, itemId: 'm1', outcome: 'delivered', octets: 1024, service: 'im.deferred-retrieval', amount: 6, unitPrice: 6, nowIso: new Date().toISOString() });
-        if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.json}`);
-        lat.push(performance.now() - t);
-      }
-    }),
-  );
-  const secs = (performance.now() - t0) / 1000;
+  const row = await run(LUA_ROW, concurrency, async () => {
+    const r = await ledger.reserve({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', currency: 'EUR', unitPrice: 6, validitySeconds: 120, items: [{ id: 'm1' }], prices: [6], nowMs: Date.now() });
+    if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.json}`);
+    const d = await ledger.debit({ requestId: randomUUID(), subscriber: sub, reservationId: r.response.reservationId as string, itemId: 'm1', outcome: 'delivered', octets: 1024, service: 'im.deferred-retrieval', amount: 6, unitPrice: 6, nowIso: new Date().toISOString() });
+    if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.json}`);
+  });
   await redis.quit();
-  lat.sort((a, b) => a - b);
-  return { what: LUA_ROW, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
+  return row;
 }
 
 /** p50/p99 upper bounds per subject from a Prometheus histogram (bucket resolution). */
