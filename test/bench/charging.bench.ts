@@ -13,7 +13,7 @@ import { connect, NatsConnection } from 'nats';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Ch2Client, NatsRequester } from '@imc/ch2';
-import { ensureLocalInfra, freePort } from '@imc/runtime';
+import { createRedis, ensureLocalInfra, freePort } from '@imc/runtime';
 import { RedisCreditLedger } from '../../apps/charging-enabler/src/ledger/redis-credit-ledger';
 import { LedgerKeys } from '../../apps/charging-enabler/src/ledger/ledger-keys';
 
@@ -252,7 +252,7 @@ async function runOneProcess(what: string, natsUrl: string, subject: string, sam
  * called from this process, `concurrency` loops, on keys of their own; shows what Redis alone allows.
  */
 async function runLuaPairs(redisUrl: string, keyPrefix: string, concurrency: number): Promise<Row> {
-  const redis = new Redis(redisUrl, { enableAutoPipelining: true });
+  const redis = createRedis(redisUrl, { batchWrites: true }); // as the enabler's ledger client
   const ledger = new RedisCreditLedger(redis, new LedgerKeys(keyPrefix, 16), 86400);
   const sub = `sip:lua-${keyPrefix}@example.com`;
   await ledger.createAccount({ subscriber: sub, balance: 1e13, currency: 'EUR', nowIso: new Date().toISOString() });

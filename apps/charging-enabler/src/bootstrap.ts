@@ -43,7 +43,7 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
   const config = loadEnablerConfig(env);
   const logger = new ConsoleLogger('charging-enabler', { json: true, logLevels: NEST_LOG_LEVELS[config.logLevel] });
   const tariffs = TariffBook.fromFile(config.tariffsFile);
-  const redis = createRedis(config.redisUrl, { enableAutoPipelining: true });
+  const redis = createRedis(config.redisUrl, { batchWrites: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;
   try {

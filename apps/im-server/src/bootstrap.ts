@@ -56,7 +56,7 @@ function builtWebClientDir(): string | undefined {
 export async function startImServer(env: Env): Promise<RunningImServer> {
   const config = loadImServerConfig(env);
   const logger = new ConsoleLogger('im-server', { json: true, logLevels: NEST_LOG_LEVELS[config.logLevel] });
-  const redis = createRedis(config.redisUrl, { enableAutoPipelining: true });
+  const redis = createRedis(config.redisUrl, { batchWrites: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;
   try {

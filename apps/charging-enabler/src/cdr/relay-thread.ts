@@ -89,7 +89,7 @@ export function startRelayInline(redis: RedisClient, keys: LedgerKeys, nc: NatsC
 
 async function workerMain(settings: RelaySettings): Promise<void> {
   const post = (m: FromWorker) => parentPort!.postMessage(m);
-  const redis = createRedis(settings.redisUrl, { enableAutoPipelining: true });
+  const redis = createRedis(settings.redisUrl, { batchWrites: true });
   redis.on('error', (e: Error) => post({ error: `redis: ${e.message}` }));
   const nc = await connect({ servers: settings.natsServers, name: 'charging-enabler-cdr-relay', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
   const relay = new CdrRelay(redis, new LedgerKeys(settings.keyPrefix, settings.shards), nc, {
