@@ -20,6 +20,12 @@ import { LedgerKeys } from '../../apps/charging-enabler/src/ledger/ledger-keys';
 const ROOT = join(__dirname, '..', '..', '..');
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,64,256').split(',').map(Number);
+/**
+ * Each row first runs its load unmeasured for this long (BENCH_WARMUP_MS): every row starts fresh generator threads,
+ * whose first few hundred ms are JIT compilation, not the system under test. Latencies, rates and CPU per operation
+ * count only what follows.
+ */
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 500);
 
 interface Row {
   what: string;
@@ -30,6 +36,8 @@ interface Row {
   p99ms: number;
   /** CPU time per operation (µs) by process, while the row ran (Linux /proc). */
   cpuUsPerOp?: Record<string, number>;
+  /** Operations run in the row's unmeasured warm-up (they still charge and write CDRs). */
+  warmupOps?: number;
 }
 
 function pct(sorted: number[], p: number): number {
@@ -37,24 +45,30 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function run(what: string, concurrency: number, op: () => Promise<unknown>): Promise<Row> {
+/**
+ * `concurrency` loops of `op`: WARMUP_MS unmeasured (then `onMeasuring`), then DURATION_MS measured. An operation
+ * counts when it started inside the measured window.
+ */
+async function run(what: string, concurrency: number, op: () => Promise<unknown>, onMeasuring?: () => void): Promise<Row> {
   const lat: number[] = [];
-  const end = performance.now() + DURATION_MS;
-  let ops = 0;
-  const started = performance.now();
+  const t0 = performance.now() + WARMUP_MS;
+  const end = t0 + DURATION_MS;
+  let warmupOps = 0;
+  const mark = setTimeout(() => onMeasuring?.(), WARMUP_MS);
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
         const t = performance.now();
         await op();
-        lat.push(performance.now() - t);
-        ops++;
+        if (t >= t0) lat.push(performance.now() - t);
+        else warmupOps++;
       }
     }),
   );
-  const secs = (performance.now() - started) / 1000;
+  clearTimeout(mark);
+  const secs = (performance.now() - t0) / 1000;
   lat.sort((a, b) => a - b);
-  return { what, concurrency, ops, perSecond: Math.round(ops / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
+  return { what, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2), warmupOps };
 }
 
 const ONE_PROC_ROW = 'raw NATS request/reply, one process (issue)';
@@ -73,10 +87,20 @@ interface LoadSpec {
   sub: string;
   concurrency: number;
   durationMs: number;
+  warmupMs: number;
 }
 
-/** Load-generator thread: its own NATS connection, `concurrency` loops for `durationMs`; posts latencies (ms). */
-async function loadThread(spec: LoadSpec): Promise<{ lat: number[]; secs: number }> {
+interface ThreadResult {
+  lat: number[];
+  secs: number;
+  warmupOps: number;
+}
+
+/**
+ * Load-generator thread: its own NATS connection, `concurrency` loops, `warmupMs` unmeasured (then it posts
+ * `'measuring'`), then `durationMs` measured; posts the latencies (ms) of the operations started in that window.
+ */
+async function loadThread(spec: LoadSpec): Promise<ThreadResult> {
   const nc = await connect({ servers: spec.natsUrl, noAsyncTraces: true });
   const ch2 = new Ch2Client(nc, { subjectPrefix: spec.prefix, timeoutMs: 10000, retries: 0 });
   // the ceiling uses the same request/reply path as the CH-2 client (one shared reply subscription)
@@ -101,18 +125,25 @@ async function loadThread(spec: LoadSpec): Promise<{ lat: number[]; secs: number
   obs?.observe({ entryTypes: ['gc'] });
   const eld = monitorEventLoopDelay({ resolution: 1 });
   if (TRACE) eld.enable();
-  const t0 = performance.now();
+  const t0 = performance.now() + spec.warmupMs;
   const end = t0 + spec.durationMs;
+  let warmupOps = 0;
+  const mark = setTimeout(() => parentPort?.postMessage('measuring'), spec.warmupMs);
   await Promise.all(
     Array.from({ length: spec.concurrency }, async () => {
       while (performance.now() < end) {
         const t = performance.now();
         await op();
+        if (t < t0) {
+          warmupOps++;
+          continue;
+        }
         lat.push(performance.now() - t);
         if (TRACE) starts.push(t);
       }
     }),
   );
+  clearTimeout(mark);
   const secs = (performance.now() - t0) / 1000;
   await nc.close();
   if (TRACE && spec.kind === 'pair' && spec.concurrency > 1) {
@@ -123,25 +154,30 @@ async function loadThread(spec: LoadSpec): Promise<{ lat: number[]; secs: number
     for (const [at] of slow) buckets.set(Math.floor(at / 100), (buckets.get(Math.floor(at / 100)) ?? 0) + 1);
     console.error(`[trace] ${slow.length} of ${lat.length} pairs > 15 ms; per 100 ms window: ${[...buckets].map(([w, n]) => `${w * 100}:${n}`).join(' ')}`);
   }
-  return { lat, secs };
+  return { lat, secs, warmupOps };
 }
 
 /** One row measured by THREADS load-generator threads sharing `concurrency` (so the generator is not the limit). */
-async function runThreaded(what: string, spec: Omit<LoadSpec, 'concurrency'>, concurrency: number): Promise<Row> {
+async function runThreaded(what: string, spec: Omit<LoadSpec, 'concurrency' | 'warmupMs'>, concurrency: number, onMeasuring?: () => void): Promise<Row> {
   const threads = Math.max(1, Math.min(THREADS, concurrency));
+  let measuring = 0;
   const parts = await Promise.all(
     Array.from({ length: threads }, (_, i) => {
       const share = Math.floor(concurrency / threads) + (i < concurrency % threads ? 1 : 0);
-      return new Promise<{ lat: number[]; secs: number }>((resolve, reject) => {
-        const w = new Worker(__filename, { workerData: { ...spec, concurrency: share } });
-        w.once('message', resolve);
+      return new Promise<ThreadResult>((resolve, reject) => {
+        const w = new Worker(__filename, { workerData: { ...spec, warmupMs: WARMUP_MS, concurrency: share } });
+        w.on('message', (m: ThreadResult | 'measuring') => {
+          if (m !== 'measuring') resolve(m);
+          else if (++measuring === threads) onMeasuring?.();
+        });
         w.once('error', reject);
       });
     }),
   );
   const lat = parts.flatMap((p) => p.lat).sort((a, b) => a - b);
   const secs = Math.max(...parts.map((p) => p.secs));
-  return { what, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2) };
+  const warmupOps = parts.reduce((n, p) => n + p.warmupOps, 0);
+  return { what, concurrency, ops: lat.length, perSecond: Math.round(lat.length / secs), p50ms: +pct(lat, 50).toFixed(2), p99ms: +pct(lat, 99).toFixed(2), warmupOps };
 }
 
 /** CPU seconds (user + system) used so far by a process, from /proc (Linux); undefined elsewhere. */
@@ -210,7 +246,8 @@ const { connect } = require('nats');
 
 /**
  * The ceiling as the issue measured it ("raw NATS request/reply … one process, both ends"): responder and requester
- * in one Node process, nats.js `request()`, `C` loops for `MS` ms; prints `{secs, lat}` as JSON.
+ * in one Node process, nats.js `request()`, `C` loops, `WARM` ms unmeasured then `MS` ms measured; prints
+ * `{secs, lat}` as JSON.
  */
 const ONE_PROCESS = `
 const { connect } = require('nats');
@@ -220,12 +257,12 @@ const { connect } = require('nats');
   nc.subscribe(subject, { callback: echo });
   const sample = enc.encode(process.env.SAMPLE);
   const lat = [];
-  const t0 = performance.now(), end = t0 + Number(process.env.MS);
+  const t0 = performance.now() + Number(process.env.WARM), end = t0 + Number(process.env.MS);
   await Promise.all(Array.from({ length: Number(process.env.C) }, async () => {
     while (performance.now() < end) {
       const t = performance.now();
       await nc.request(subject, sample, { timeout: 10000 });
-      lat.push(performance.now() - t);
+      if (t >= t0) lat.push(performance.now() - t);
     }
   }));
   const secs = (performance.now() - t0) / 1000;
@@ -235,7 +272,7 @@ const { connect } = require('nats');
 
 async function runOneProcess(what: string, natsUrl: string, subject: string, sample: string, concurrency: number): Promise<Row> {
   const p = spawn(process.execPath, ['-e', ONE_PROCESS], {
-    env: { ...process.env, NATS_URL: natsUrl, SUBJECT: subject, SAMPLE: sample, C: String(concurrency), MS: String(DURATION_MS) },
+    env: { ...process.env, NATS_URL: natsUrl, SUBJECT: subject, SAMPLE: sample, C: String(concurrency), MS: String(DURATION_MS), WARM: String(WARMUP_MS) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -251,7 +288,7 @@ async function runOneProcess(what: string, natsUrl: string, subject: string, sam
  * The issue's other reference ("an atomic Lua reserve+debit pair … over ioredis"): the enabler's own ledger scripts
  * called from this process, `concurrency` loops, on keys of their own; shows what Redis alone allows.
  */
-async function runLuaPairs(redisUrl: string, keyPrefix: string, concurrency: number): Promise<Row> {
+async function runLuaPairs(redisUrl: string, keyPrefix: string, concurrency: number, onMeasuring?: () => void): Promise<Row> {
   const redis = createRedis(redisUrl, { batchWrites: true }); // as the enabler's ledger client
   const ledger = new RedisCreditLedger(redis, new LedgerKeys(keyPrefix, 16), 86400);
   const sub = `sip:lua-${keyPrefix}@example.com`;
@@ -261,7 +298,7 @@ async function runLuaPairs(redisUrl: string, keyPrefix: string, concurrency: num
     if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.json}`);
     const d = await ledger.debit({ requestId: randomUUID(), subscriber: sub, reservationId: r.response.reservationId as string, itemId: 'm1', outcome: 'delivered', octets: 1024, service: 'im.deferred-retrieval', amount: 6, unitPrice: 6, nowIso: new Date().toISOString() });
     if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.json}`);
-  });
+  }, onMeasuring);
   await redis.quit();
   return row;
 }
@@ -342,24 +379,25 @@ async function main(): Promise<void> {
       'nats-server': pidsNamed('nats-server'),
       'redis-server': pidsNamed('redis-server'),
     };
-    const measured = async (row: Promise<Row>): Promise<Row> => {
+    // CPU is read when the row's warm-up ends and when it stops
+    const measured = async (row: (onMeasuring: () => void) => Promise<Row>): Promise<Row> => {
       const cpu = () => Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, pids.reduce((s, p) => s + (cpuSeconds(p) ?? NaN), 0)]));
-      const before = cpu();
-      const r = await row;
+      let before = cpu();
+      const r = await row(() => (before = cpu()));
       const after = cpu();
       r.cpuUsPerOp = Object.fromEntries(Object.keys(procs).map((k) => [k, Math.round(((after[k] - before[k]) * 1e6) / r.ops)]).filter(([, v]) => Number.isFinite(v as number)));
       return r;
     };
     for (const c of CONCURRENCY) {
       rows.push(await runOneProcess(ONE_PROC_ROW, infra.nats.url, `${prefix}echo1`, new TextDecoder().decode(sample), c));
-      rows.push(await measured(runThreaded(RAW_ROW, { ...spec, kind: 'raw' }, c)));
-      rows.push(await measured(runLuaPairs(infra.redis.url, `${env.REDIS_KEY_PREFIX}lua:`, c)));
-      rows.push(await measured(runThreaded(PAIR_ROW, { ...spec, kind: 'pair' }, c)));
+      rows.push(await measured((m) => runThreaded(RAW_ROW, { ...spec, kind: 'raw' }, c, m)));
+      rows.push(await measured((m) => runLuaPairs(infra.redis.url, `${env.REDIS_KEY_PREFIX}lua:`, c, m)));
+      rows.push(await measured((m) => runThreaded(PAIR_ROW, { ...spec, kind: 'pair' }, c, m)));
     }
     // every debit wrote a CDR: wait until the relay has put them all on JetStream (it must keep up with the load)
     const loadEnd = performance.now();
     const jsm = await nc.jetstreamManager();
-    const expected = warm.ops + rows.filter((r) => r.what === PAIR_ROW).reduce((n, r) => n + r.ops, 0);
+    const expected = [warm, ...rows.filter((r) => r.what === PAIR_ROW)].reduce((n, r) => n + r.ops + (r.warmupOps ?? 0), 0);
     let onStream = 0;
     for (let i = 0; i < 600; i++) {
       onStream = Number((await jsm.streams.info(env.CDR_STREAM).catch(() => undefined))?.state.messages ?? 0);
@@ -379,7 +417,7 @@ async function main(): Promise<void> {
     await dropKeys(infra.redis.url, env.REDIS_KEY_PREFIX);
     await infra.stop();
   }
-  console.log(`\nbench:charging — ${DURATION_MS} ms per row, enabler and echo responder each in their own process, load from ${THREADS} generator thread(s)\n`);
+  console.log(`\nbench:charging — ${DURATION_MS} ms measured per row after ${WARMUP_MS} ms of unmeasured warm-up, enabler and echo responder each in their own process, load from ${THREADS} generator thread(s)\n`);
   console.log('| what | concurrency | ops | per second | p50 ms | p99 ms |');
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.what} | ${r.concurrency} | ${r.ops} | ${r.perSecond} | ${r.p50ms} | ${r.p99ms} |`);
