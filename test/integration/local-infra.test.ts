@@ -1,4 +1,6 @@
-import { natsInfo, redisAnswers, startNats, startRedis } from '@imc/runtime';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { freePort, natsInfo, redisAnswers, startNats, startRedis } from '@imc/runtime';
 
 describe('local infrastructure (found or started)', () => {
   it('the suite has a Redis that answers PING and a NATS with JetStream', async () => {
@@ -16,5 +18,19 @@ describe('local infrastructure (found or started)', () => {
     }
     expect(await redisAnswers(redis.url, 200)).toBe(false);
     expect(await natsInfo(nats.url, 200)).toBeUndefined();
+  });
+
+  it('freePort gives ports below the ephemeral range that bind for both TCP and UDP', async () => {
+    const ports = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(20000);
+      expect(port).toBeLessThan(32768);
+      const tcp = createServer();
+      await new Promise<void>((res, rej) => tcp.once('error', rej).listen(port, '127.0.0.1', () => res()));
+      const udp = createSocket('udp4');
+      await new Promise<void>((res, rej) => udp.once('error', rej).bind(port, '127.0.0.1', () => res()));
+      await new Promise((r) => udp.close(() => r(undefined)));
+      await new Promise((r) => tcp.close(() => r(undefined)));
+    }
   });
 });

@@ -7,6 +7,7 @@
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -50,7 +51,32 @@ export function findBinary(name: string): string | undefined {
   return undefined;
 }
 
-export function freePort(): Promise<number> {
+/** Whether `port` can be bound on 127.0.0.1 right now, for TCP and for UDP (SIP listens on both with one number). */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => {
+      const udp = createSocket('udp4');
+      udp.unref();
+      udp.once('error', () => srv.close(() => resolve(false)));
+      udp.bind(port, '127.0.0.1', () => udp.close(() => srv.close(() => resolve(true))));
+    });
+  });
+}
+
+/**
+ * A port free on 127.0.0.1 for both TCP and UDP, for private servers and test stacks. It is drawn below the
+ * kernel's ephemeral range (which starts at 32768 by default): a port handed out by `listen(0)` comes from that
+ * range, where any outgoing connection made before the caller binds it (to Redis, to NATS, by a parallel test) can
+ * take it first. Falls back to the kernel's choice if no drawn port is free.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await bindable(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
