@@ -14,7 +14,7 @@ import { headers, NatsConnection, RetentionPolicy, StorageType, nanos } from 'na
 import { cdrSubject, cdrSubjectWildcard, CdrType, NatsRequester } from '@imc/ch2';
 import type { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from '../ledger/ledger-keys';
-import { entryToCdr } from './cdr-store';
+import { compareEntryIds, entryToCdr } from './cdr-store';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -111,7 +111,10 @@ export class CdrRelay {
     let total = 0;
     try {
       if (!this.streamReady) await this.ensureStream();
-      for (let shard = 0; shard < this.keys.shards && !this.stopped; shard++) total += await this.relayShard(shard);
+      for (const shard of await this.shardsWithWork()) {
+        if (this.stopped) break;
+        total += await this.relayShard(shard);
+      }
     } catch (e) {
       this.streamReady = false;
       this.opts.onError?.(e as Error);
@@ -120,6 +123,27 @@ export class CdrRelay {
     }
     if (total) this.opts.onRelayed?.(total);
     return total;
+  }
+
+  /**
+   * The shards whose outbox has entries past their stored position, found with one round of reads issued together
+   * (each shard's position and last outbox entry): an idle pass costs one round trip, not three per shard. Shards
+   * without work are not visited, so their lease is not renewed while idle; the next replica to find work takes it.
+   */
+  private async shardsWithWork(): Promise<number[]> {
+    const shards = Array.from({ length: this.keys.shards }, (_, s) => s);
+    const seen = await Promise.all(
+      shards.map((s) =>
+        Promise.all([
+          this.redis.get(this.keys.relayPosition(s)),
+          this.redis.xrevrange(this.keys.outbox(s), '+', '-', 'COUNT', 1) as Promise<[string, string[]][]>,
+        ]),
+      ),
+    );
+    return shards.filter((s) => {
+      const [pos, last] = seen[s];
+      return last.length > 0 && compareEntryIds(last[0][0], pos ?? '0-0') > 0;
+    });
   }
 
   private async relayShard(shard: number): Promise<number> {

@@ -37,10 +37,15 @@ export function entryToCdr(shardTag: string, id: string, fields: string[]): Cdr 
 }
 
 /** Orders (entry id, shard) pairs: ms, then sequence, then shard. */
+/** Orders two stream entry ids (`<ms>-<seq>`): negative, zero or positive. */
+export function compareEntryIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
+
 function cmp(a: { id: string; shard: number }, b: { id: string; shard: number }): number {
-  const [am, as] = a.id.split('-').map(Number);
-  const [bm, bs] = b.id.split('-').map(Number);
-  return am - bm || as - bs || a.shard - b.shard;
+  return compareEntryIds(a.id, b.id) || a.shard - b.shard;
 }
 
 export class CdrStore {
