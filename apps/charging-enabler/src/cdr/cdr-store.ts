@@ -36,7 +36,6 @@ export function entryToCdr(shardTag: string, id: string, fields: string[]): Cdr 
   return c as unknown as Cdr;
 }
 
-/** Orders (entry id, shard) pairs: ms, then sequence, then shard. */
 /** Orders two stream entry ids (`<ms>-<seq>`): negative, zero or positive. */
 export function compareEntryIds(a: string, b: string): number {
   const [am, as] = a.split('-').map(Number);
@@ -44,6 +43,7 @@ export function compareEntryIds(a: string, b: string): number {
   return am - bm || as - bs;
 }
 
+/** Orders (entry id, shard) pairs: ms, then sequence, then shard. */
 function cmp(a: { id: string; shard: number }, b: { id: string; shard: number }): number {
   return compareEntryIds(a.id, b.id) || a.shard - b.shard;
 }
