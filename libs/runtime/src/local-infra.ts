@@ -186,6 +186,8 @@ export interface RedisOptions {
   dir?: string;
   /** Listen here (default a free port). */
   port?: number;
+  /** Run in a process group of its own, so a Ctrl-C in the terminal reaches only the caller, which stops it last. */
+  detached?: boolean;
 }
 
 /** Starts a private redis-server on a loopback port; no persistence unless `aof` or `dir`. */
@@ -198,6 +200,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<LocalService>
   const persistence = aof ? ['--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always'] : ['--appendonly', 'no'];
   const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
     stdio: 'ignore',
+    detached: opts.detached,
   });
   const url = `redis://127.0.0.1:${port}`;
   await waitFor(() => redisAnswers(url, 200), 'redis-server', proc);
@@ -215,12 +218,12 @@ export async function startRedis(opts: RedisOptions = {}): Promise<LocalService>
 }
 
 /** Starts a private nats-server with JetStream on a loopback port (default a free one), its store in `storeDir` (kept) or a temporary folder (deleted on stop). */
-export async function startNats(port?: number, storeDir?: string): Promise<LocalService> {
+export async function startNats(port?: number, storeDir?: string, opts: { detached?: boolean } = {}): Promise<LocalService> {
   const bin = findBinary('nats-server');
   if (!bin) throw new MissingBinaryError('nats-server');
   const p = port ?? (await freePort());
   const dir = storeDir ?? mkdtempSync(join(tmpdir(), 'imc-nats-'));
-  const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', dir], { stdio: 'ignore' });
+  const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', dir], { stdio: 'ignore', detached: opts.detached });
   const url = `nats://127.0.0.1:${p}`;
   await waitFor(async () => !!(await natsInfo(url, 200)), 'nats-server', proc);
   return {
@@ -242,6 +245,8 @@ export interface EnsureOptions {
   log?: (line: string) => void;
   /** Where private servers keep their files between runs (npm start); without it they run in temporary folders. */
   dataDir?: string;
+  /** Private servers in process groups of their own (npm start: a Ctrl-C stops the services first, then them). */
+  detached?: boolean;
 }
 
 /** The previous run's port when it is free again, else a free one. */
@@ -270,7 +275,8 @@ export async function ensureLocalInfra(opts: EnsureOptions = {}): Promise<LocalI
       log(`redis: using ${redisUrl}`);
     } else {
       log(`redis: nothing answers at ${redisUrl}; starting a private redis-server`);
-      redis = dataDir ? await startRedis({ dir: dataDir.redisDir, port: await portFor(dataDir, 'redis') }) : await startRedis();
+      const detached = opts.detached;
+      redis = dataDir ? await startRedis({ dir: dataDir.redisDir, port: await portFor(dataDir, 'redis'), detached }) : await startRedis({ detached });
       dataDir?.record('redis', Number(new URL(redis.url).port), redis.pid);
       log(`redis: started at ${redis.url}`);
     }
@@ -286,7 +292,7 @@ export async function ensureLocalInfra(opts: EnsureOptions = {}): Promise<LocalI
   } else {
     log(info ? `nats: ${natsUrl} has no JetStream; starting a private nats-server -js` : `nats: nothing answers at ${natsUrl}; starting a private nats-server -js`);
     try {
-      nats = dataDir ? await startNats(await portFor(dataDir, 'nats'), dataDir.natsDir) : await startNats();
+      nats = await startNats(dataDir ? await portFor(dataDir, 'nats') : undefined, dataDir?.natsDir, { detached: opts.detached });
       dataDir?.record('nats', Number(new URL(nats.url).port), nats.pid);
     } catch (e) {
       await redis.stop();

@@ -16,8 +16,11 @@ export function readLogFormat(r: EnvReader, stdoutIsTty = process.stdout.isTTY =
   return r.oneOf('LOG_FORMAT', LOG_FORMATS, stdoutIsTty ? 'pretty' : 'json');
 }
 
-/** Nest contexts whose `log` lines are start-up detail: one line per route and per module. */
-export const DEBUG_CONTEXTS: ReadonlySet<string> = new Set(['RoutesResolver', 'RouterExplorer', 'InstanceLoader']);
+/**
+ * Nest contexts whose `log` lines are start-up detail — one line per route and per module, and "starting" /
+ * "successfully started" (each service logs its own "ready" line with its addresses).
+ */
+export const DEBUG_CONTEXTS: ReadonlySet<string> = new Set(['RoutesResolver', 'RouterExplorer', 'InstanceLoader', 'NestFactory', 'NestApplication', 'NestMicroservice']);
 
 export interface LogEntry {
   time: Date;
@@ -31,6 +34,9 @@ export interface LogEntry {
 const LEVEL_NAMES: Record<NestLogLevel, string> = { fatal: 'FATAL', error: 'ERROR', warn: 'WARN', log: 'INFO', debug: 'DEBUG', verbose: 'TRACE' };
 const LEVEL_COLOURS: Record<NestLogLevel, number> = { fatal: 31, error: 31, warn: 33, log: 32, debug: 35, verbose: 36 };
 
+/** The longest service name ('charging-enabler'): the two services' lines align in one terminal. */
+const SERVICE_WIDTH = 16;
+
 function paint(code: number, text: string, colours: boolean): string {
   return colours ? `\x1b[${code}m${text}\x1b[0m` : text;
 }
@@ -39,7 +45,7 @@ function two(n: number, width = 2): string {
   return String(n).padStart(width, '0');
 }
 
-/** `17:02:03.456 INFO  im-server [RoutesResolver] message` — local time, level, service, context, message. */
+/** `17:02:03.456 INFO  im-server        [RoutesResolver] message` — local time, level, service, context, message. */
 export function formatPrettyLine(e: LogEntry, colours = false): string {
   const t = e.time;
   const time = `${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}.${two(t.getMilliseconds(), 3)}`;
@@ -51,7 +57,7 @@ export function formatPrettyLine(e: LogEntry, colours = false): string {
       : e.message instanceof Error
         ? (e.message.stack ?? e.message.message)
         : inspect(e.message, { breakLength: Infinity, compact: true, depth: 5 });
-  return `${paint(2, time, colours)} ${level} ${paint(1, e.service, colours)} ${context}${text}\n`;
+  return `${paint(2, time, colours)} ${level} ${paint(1, e.service.padEnd(SERVICE_WIDTH), colours)} ${context}${text}\n`;
 }
 
 export interface ServiceLoggerOptions {
