@@ -203,7 +203,11 @@ export async function startRedis(opts: RedisOptions = {}): Promise<LocalService>
     detached: opts.detached,
   });
   const url = `redis://127.0.0.1:${port}`;
-  await waitFor(() => redisAnswers(url, 200), 'redis-server', proc);
+  await waitFor(() => redisAnswers(url, 200), 'redis-server', proc).catch(async (e) => {
+    await stopProcess(proc);
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
   return {
     url,
     started: true,
@@ -225,7 +229,11 @@ export async function startNats(port?: number, storeDir?: string, opts: { detach
   const dir = storeDir ?? mkdtempSync(join(tmpdir(), 'imc-nats-'));
   const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', dir], { stdio: 'ignore', detached: opts.detached });
   const url = `nats://127.0.0.1:${p}`;
-  await waitFor(async () => !!(await natsInfo(url, 200)), 'nats-server', proc);
+  await waitFor(async () => !!(await natsInfo(url, 200)), 'nats-server', proc).catch(async (e) => {
+    await stopProcess(proc);
+    if (!storeDir) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
   return {
     url,
     started: true,

@@ -118,18 +118,10 @@ async function main(): Promise<void> {
   }
   const { adminToken: token, domain } = config;
   say('IM Charging — starting the local stack');
-  let infra: LocalInfra;
-  try {
-    infra = await ensureLocalInfra({ log: (l) => say(`  ${l}`), dataDir: config.dataDir, detached: true });
-  } catch (e) {
-    if (e instanceof MissingBinaryError || e instanceof DataDirInUseError) {
-      say(`\n${e.message}`);
-      process.exit(2);
-    }
-    throw e;
-  }
   const children: { name: string; proc: ChildProcess }[] = [];
   let stopping = false;
+  // a Ctrl-C from here on stops what was started, even servers still starting
+  const starting = ensureLocalInfra({ log: (l) => say(`  ${l}`), dataDir: config.dataDir, detached: true });
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
@@ -148,13 +140,27 @@ async function main(): Promise<void> {
           }),
       ),
     );
-    await infra.stop();
+    await starting.then(
+      (infra) => infra.stop(),
+      () => undefined,
+    );
     say('stopped.');
     process.exit(code);
   };
-  cleanup = stop;
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
+  process.on('SIGHUP', () => void stop(0)); // the terminal closed: the servers, in sessions of their own, would not hear it
+  let infra: LocalInfra;
+  try {
+    infra = await starting;
+  } catch (e) {
+    if (e instanceof MissingBinaryError || e instanceof DataDirInUseError) {
+      say(`\n${e.message}`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  cleanup = stop;
 
   const common = {
     ...env,
