@@ -11,6 +11,7 @@ import { nodeMsrpClock } from '@imc/msrp-node';
 import { account, deposit, imAdmin, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
 import { waitFor } from '../support/enabler-harness';
 import { runSipp, sippAvailable } from './sipp';
+import { natsServers } from '@imc/runtime';
 
 const maybe = sippAvailable() ? describe : describe.skip;
 
@@ -123,7 +124,7 @@ maybe('SIPp interop', () => {
     // a stalled enabler: the reserve for this subscriber is answered only after the CANCEL
     const bob = await provision(s, uniqueUser('bob'), 100);
     await deposit(s, bob, 'sip:alice@example.com', 'cancelled');
-    const nc: NatsConnection = await connect({ servers: s.env.NATS_URL });
+    const nc: NatsConnection = await connect({ servers: natsServers(s.env.NATS_URL) });
     const reserveSubject = `${s.env.NATS_SUBJECT_PREFIX}ch2.reserve`;
     const held: { respond: () => void }[] = [];
     // a second responder in another queue group sees each reserve; it holds bob's until the CANCEL went through

@@ -69,6 +69,7 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
       stream: config.cdrStream,
       intervalMs: config.relayIntervalMs,
       duplicateWindowSeconds: config.cdrDuplicateWindowSeconds,
+      replicas: config.cdrStreamReplicas,
     },
   };
   const relayEvents = {
