@@ -22,6 +22,8 @@ const run = promisify(execFile);
 export interface ClusterNode {
   name: string;
   port: number;
+  /** Redis: the cluster bus port (set explicitly, so that port + 10000 never collides with anything). */
+  busPort?: number;
   dir: string;
   proc?: ChildProcess;
 }
@@ -60,7 +62,13 @@ function waitExit(proc: ChildProcess): Promise<void> {
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20000, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = await check().catch(() => undefined);
+    let v: T | undefined | false;
+    try {
+      v = await check();
+    } catch (e) {
+      if (/exited/.test((e as Error).message)) throw e;
+      v = undefined;
+    }
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`cluster: ${what} not reached within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, everyMs));
@@ -80,10 +88,10 @@ export async function startClusterTopology(opts: ClusterOptions = {}): Promise<C
 
   const redis: ClusterNode[] = [];
   for (let i = 0; i < 6; i++) {
-    const port = await freePort();
+    const [port, busPort] = [await freePort(), await freePort()];
     const dir = join(base, `redis-${i + 1}`);
     mkdirSync(dir, { recursive: true });
-    redis.push({ name: `redis-${i + 1}`, port, dir });
+    redis.push({ name: `redis-${i + 1}`, port, busPort, dir });
   }
   const nats: ClusterNode[] = [];
   const routePorts: number[] = [];
@@ -96,16 +104,20 @@ export async function startClusterTopology(opts: ClusterOptions = {}): Promise<C
   }
 
   const startRedisNode = async (n: ClusterNode) => {
-    n.proc = spawn(
+    const proc = spawn(
       redisBin,
       [
         '--port', String(n.port), '--bind', '127.0.0.1', '--dir', n.dir,
-        '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeout),
+        '--cluster-enabled', 'yes', '--cluster-port', String(n.busPort), '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(nodeTimeout),
         '--appendonly', 'yes', '--appendfsync', 'always', '--save', '',
       ],
       { stdio: 'ignore' },
     );
-    await until(`${n.name} answering`, () => redisAnswers(`redis://127.0.0.1:${n.port}`, 200));
+    n.proc = proc;
+    await until(`${n.name} answering on ${n.port}`, async () => {
+      if (proc.exitCode !== null) throw new Error(`${n.name} exited with code ${proc.exitCode} (port ${n.port} taken?)`);
+      return redisAnswers(`redis://127.0.0.1:${n.port}`, 200);
+    }, 60000);
   };
   const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
   const startNatsNode = async (n: ClusterNode, i: number) => {
@@ -117,7 +129,11 @@ export async function startClusterTopology(opts: ClusterOptions = {}): Promise<C
       ],
       { stdio: 'ignore' },
     );
-    await until(`${n.name} answering`, async () => !!(await natsInfo(`nats://127.0.0.1:${n.port}`, 200)));
+    const proc = n.proc;
+    await until(`${n.name} answering on ${n.port}`, async () => {
+      if (proc.exitCode !== null) throw new Error(`${n.name} exited with code ${proc.exitCode} (port ${n.port} taken?)`);
+      return !!(await natsInfo(`nats://127.0.0.1:${n.port}`, 200));
+    }, 60000);
   };
 
   const topology: ClusterTopology = {
