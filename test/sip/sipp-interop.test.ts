@@ -3,42 +3,15 @@
  * MESSAGE with digest, the retrieval dialog (the test plays the client's MSRP side), CANCEL before the answer,
  * no ACK, and an MSRP connection that never comes. Each checks the charging outcome too.
  */
-import { createServer, Server } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { connect, NatsConnection } from 'nats';
-import { MsrpConnection, MsrpSession, IncomingMessage, unwrapCpim } from '@imc/msrp';
-import { nodeMsrpClock } from '@imc/msrp-node';
+import { unwrapCpim } from '@imc/msrp';
 import { account, deposit, imAdmin, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
 import { waitFor } from '../support/enabler-harness';
 import { runSipp, sippAvailable } from './sipp';
+import { msrpListener } from '../support/msrp-listener';
+import { natsServers } from '@imc/runtime';
 
 const maybe = sippAvailable() ? describe : describe.skip;
-
-/** The client's MSRP side of a SIPp retrieval: listens; the im-server connects (a=setup:passive offer). */
-async function msrpListener(): Promise<{ port: number; sid: string; got: IncomingMessage[]; close(): void; server: Server }> {
-  const sid = randomBytes(6).toString('hex');
-  const got: IncomingMessage[] = [];
-  let session: MsrpSession | undefined;
-  const server = createServer((sock) => {
-    const c = new MsrpConnection((b) => sock.write(b), () => sock.end(), {
-      find: (id, fromPath) => {
-        if (id !== sid) return undefined;
-        if (!session) {
-          // the server's path is in the SDP answer SIPp received; the first frame's From-Path carries it too
-          session = new MsrpSession({ localPath: `msrp://127.0.0.1:${port}/${sid};tcp`, remotePath: fromPath ?? '', clock: nodeMsrpClock });
-          session.onMessage((m) => got.push(m));
-        }
-        return session;
-      },
-    });
-    sock.on('data', (d: Buffer) => c.push(new Uint8Array(d.buffer, d.byteOffset, d.length)));
-    sock.on('close', () => c.end());
-    sock.on('error', () => sock.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  return { port, sid, got, server, close: () => server.close() };
-}
 
 maybe('SIPp interop', () => {
   let s: Stack;
@@ -123,7 +96,7 @@ maybe('SIPp interop', () => {
     // a stalled enabler: the reserve for this subscriber is answered only after the CANCEL
     const bob = await provision(s, uniqueUser('bob'), 100);
     await deposit(s, bob, 'sip:alice@example.com', 'cancelled');
-    const nc: NatsConnection = await connect({ servers: s.env.NATS_URL });
+    const nc: NatsConnection = await connect({ servers: natsServers(s.env.NATS_URL) });
     const reserveSubject = `${s.env.NATS_SUBJECT_PREFIX}ch2.reserve`;
     const held: { respond: () => void }[] = [];
     // a second responder in another queue group sees each reserve; it holds bob's until the CANCEL went through

@@ -8,7 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { CH2_OPERATIONS, CH2_QUEUE_GROUP, ch2Subject } from '@imc/ch2';
-import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient, ServiceLogger } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient, ServiceLogger, StorageUnavailableFilter } from '@imc/runtime';
 import { EnablerConfig, loadEnablerConfig } from './config';
 import { EnablerModule } from './enabler.module';
 import { LedgerKeys } from './ledger/ledger-keys';
@@ -69,6 +69,7 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
       stream: config.cdrStream,
       intervalMs: config.relayIntervalMs,
       duplicateWindowSeconds: config.cdrDuplicateWindowSeconds,
+      replicas: config.cdrStreamReplicas,
     },
   };
   const relayEvents = {
@@ -109,6 +110,7 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
 
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
   await app.startAllMicroservices();
+  app.useGlobalFilters(new StorageUnavailableFilter(app.getHttpAdapter()));
   await app.listen(config.httpPort, config.httpHost);
   const addr = app.getHttpServer().address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;

@@ -25,6 +25,11 @@ export interface EnablerConfig extends ServiceEnv {
   shutdownGraceMs: number;
   /** JetStream duplicate window for CDR ids (Nats-Msg-Id). */
   cdrDuplicateWindowSeconds: number;
+  /**
+   * JetStream replicas of the CDR stream (CDR_STREAM_REPLICAS): 0 = automatic (3 when the NATS server belongs to a
+   * cluster, 1 otherwise). An existing stream with fewer replicas is scaled up at start.
+   */
+  cdrStreamReplicas: number;
 }
 
 export function loadEnablerConfig(env: Env): EnablerConfig {
@@ -49,5 +54,6 @@ export function loadEnablerConfig(env: Env): EnablerConfig {
     ledgerShards: r.int('LEDGER_SHARDS', 16, 1, 1024),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 2000, 0, 60000),
     cdrDuplicateWindowSeconds: r.int('CDR_DUPLICATE_WINDOW_SECONDS', 600, 1, 86400),
+    cdrStreamReplicas: r.int('CDR_STREAM_REPLICAS', 0, 0, 5),
   };
 }

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { Ch2Client } from '@imc/ch2';
-import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient, ServiceLogger } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient, ServiceLogger, StorageUnavailableFilter } from '@imc/runtime';
 import { ImServerConfig, loadImServerConfig } from './config';
 import { ImModule } from './im.module';
 import { DeferredStore } from './store/deferred-store';
@@ -136,6 +136,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   sweeper.unref();
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
   if (config.auth === 'none') logger.warn('SIP_AUTH=none: identities are taken from the From header — development only, never in production');
+  app.useGlobalFilters(new StorageUnavailableFilter(app.getHttpAdapter()));
   await app.listen(config.httpPort, config.httpHost);
   const addr = app.getHttpServer().address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;

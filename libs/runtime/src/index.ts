@@ -5,3 +5,5 @@ export * from './lua-scripts';
 export * from './service-kit';
 export * from './local-data-dir';
 export * from './service-logger';
+export * from './rate-limited-log';
+export * from './storage-unavailable.filter';

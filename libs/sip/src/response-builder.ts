@@ -5,6 +5,9 @@
  */
 import { REASONS, SipRequest, SipResponse } from './sip-message';
 
+/** Requests whose 1xx (with a To tag) and 2xx responses create a dialog here (RFC 3261 §12.1, RFC 6665 §4.1). */
+const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE']);
+
 export interface ResponseOptions {
   toTag?: string;
   headers?: [string, string][];
@@ -31,6 +34,11 @@ export function createResponse(req: SipRequest, status: number, reason?: string,
   }
   res.add('Call-ID', req.callId);
   res.add('CSeq', req.get('cseq') ?? '');
+  // RFC 3261 §12.1.1: "When a UAS responds to a request with a response that establishes a dialog (such as a 2xx to
+  // INVITE), the UAS MUST copy all Record-Route header field values from the request into the response … and MUST
+  // maintain the order of those values." Without them a client behind a Record-Routing proxy sends its ACK and BYE
+  // around the proxy, or the proxy drops them.
+  if (status > 100 && status < 300 && DIALOG_FORMING.has(req.method)) for (const h of req.headers) if (h.key === 'record-route') res.headers.push({ ...h });
   for (const [n, v] of opts.headers ?? []) res.add(n, v);
   if (opts.body) {
     res.add('Content-Type', opts.contentType ?? 'application/octet-stream');

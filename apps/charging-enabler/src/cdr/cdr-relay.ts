@@ -31,6 +31,10 @@ export interface RelayOptions {
   stream: string;
   intervalMs: number;
   duplicateWindowSeconds: number;
+  /** JetStream replicas of the stream; 0 or absent = 3 when the server is part of a cluster, else 1. */
+  replicas?: number;
+  /** Told when the stream is created or scaled (an operator reads it in the log). */
+  onStream?: (what: string) => void;
   batch?: number;
   onRelayed?: (n: number) => void;
   onError?: (e: Error) => void;
@@ -86,19 +90,40 @@ export class CdrRelay {
     while (this.running) await new Promise((r) => setTimeout(r, 10));
   }
 
+  /** The replicas the CDR stream should have: configured, or 3 on a NATS cluster (an R1 stream dies with its node). */
+  streamReplicas(): number {
+    if (this.opts.replicas) return this.opts.replicas;
+    return this.nc.info?.cluster ? 3 : 1;
+  }
+
+  /**
+   * Creates the CDR stream, or scales an existing one up to the wanted replicas (a stream made R1 by an earlier
+   * version, or before the cluster grew, is replicated in place: JetStream copies it to the new peers and keeps
+   * serving it meanwhile). Fewer replicas than the stream has are never forced: scaling down is an operator's call.
+   */
   private async ensureStream(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     const subjects = [cdrSubjectWildcard(this.opts.subjectPrefix)];
+    const replicas = this.streamReplicas();
+    let info: Awaited<ReturnType<typeof jsm.streams.info>> | undefined;
     try {
-      await jsm.streams.info(this.opts.stream);
+      info = await jsm.streams.info(this.opts.stream);
     } catch {
+      info = undefined;
+    }
+    if (!info) {
       await jsm.streams.add({
         name: this.opts.stream,
         subjects,
         storage: StorageType.File,
         retention: RetentionPolicy.Limits,
         duplicate_window: nanos(this.opts.duplicateWindowSeconds * 1000),
+        num_replicas: replicas,
       });
+      this.opts.onStream?.(`created CDR stream ${this.opts.stream} with ${replicas} replica(s)`);
+    } else if ((info.config.num_replicas ?? 1) < replicas) {
+      await jsm.streams.update(this.opts.stream, { ...info.config, num_replicas: replicas });
+      this.opts.onStream?.(`scaled CDR stream ${this.opts.stream} from ${info.config.num_replicas ?? 1} to ${replicas} replicas`);
     }
     this.streamReady = true;
   }

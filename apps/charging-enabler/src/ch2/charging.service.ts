@@ -11,6 +11,7 @@ import {
   Ch2Result,
   validateCh2Request,
 } from '@imc/ch2';
+import { RateLimitedLog } from '@imc/runtime';
 import type { EnablerConfig } from '../config';
 import { RedisCreditLedger, ScriptAnswer } from '../ledger/redis-credit-ledger';
 import { TariffBook } from '../rating/tariff-book';
@@ -42,6 +43,9 @@ export class ChargingService {
     private readonly maxInFlight = 10000,
   ) {}
 
+  /** Ledger failures (a Redis failover fails every request for seconds): one line per operation per second. */
+  private readonly failures = new RateLimitedLog((line) => this.logger.error(line, 'ChargingService'));
+
   /** Entry point for every CH-2 subject. Never throws. */
   async handle(op: Ch2Operation, data: unknown): Promise<Ch2Answer> {
     const started = performance.now();
@@ -53,7 +57,7 @@ export class ChargingService {
       try {
         res = await this.dispatch(op, data);
       } catch (e) {
-        this.logger.error(`ch2.${op} failed: ${(e as Error).message}`, 'ChargingService');
+        this.failures.log(op, `ch2.${op} failed: ${(e as Error).message}`);
         res = reply((data as { requestId?: unknown })?.requestId, 'TOO_BUSY', { message: 'credit ledger unavailable' });
       } finally {
         this.inFlight--;

@@ -1,0 +1,89 @@
+/**
+ * The clustered shape end to end (run by `npm run test:cluster`, which starts the Redis Cluster and the NATS cluster
+ * for the whole run): two charging-enablers and two im-servers on them, Kamailio (deploy/kamailio/kamailio.cfg) as
+ * the SIP edge. SIPp deposits and retrieves through the edge over UDP and TCP; each retrieval is charged exactly once
+ * whichever im-server the dispatcher picked; the CDR stream is replicated on the NATS cluster.
+ */
+import { connect, NatsConnection } from 'nats';
+import { natsServers } from '@imc/runtime';
+import { unwrapCpim } from '@imc/msrp';
+import { startImServer, RunningImServer } from '../../apps/im-server/src/bootstrap';
+import type { RunningEnabler } from '../../apps/charging-enabler/src/bootstrap';
+import { admin, Namespace, startEnabler, testNamespace, waitFor } from '../support/enabler-harness';
+import { imEnv } from '../support/stack-harness';
+import { msrpListener } from '../support/msrp-listener';
+import { kamailioAvailable, KamailioEdge, startKamailioEdge } from '../support/kamailio-edge';
+import { runSipp, sippAvailable } from '../sip/sipp';
+
+const clustered = process.env.IMC_TOPOLOGY === 'cluster';
+const maybe = clustered && kamailioAvailable() && sippAvailable() ? describe : describe.skip;
+
+maybe('two enablers and two im-servers on a Redis Cluster and a NATS cluster, Kamailio in front', () => {
+  let ns: Namespace;
+  let enablers: RunningEnabler[];
+  let ims: RunningImServer[];
+  let edge: KamailioEdge;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    ns = testNamespace();
+    enablers = [await startEnabler(ns), await startEnabler(ns)];
+    ims = [];
+    for (let i = 0; i < 2; i++) ims.push(await startImServer(await imEnv(ns, { IM_SESSION_IDLE_MS: '200', MSRP_CONNECT_TIMEOUT_MS: '1500' })));
+    edge = await startKamailioEdge(ims);
+    nc = await connect({ servers: natsServers(ns.env.NATS_URL) });
+  }, 60000);
+  afterAll(async () => {
+    await nc?.close();
+    await edge?.stop();
+    for (const im of ims ?? []) await im.close();
+    for (const e of enablers ?? []) await e.close();
+  });
+
+  const user = (aor: string) => aor.slice(4, aor.indexOf('@'));
+  async function provision(name: string, balance: number): Promise<string> {
+    const aor = `sip:${name}${Math.random().toString(36).slice(2, 7)}@example.com`;
+    expect((await admin(enablers[0].httpPort, 'POST', '/v1/accounts', { subscriber: aor, balance, currency: 'EUR' })).status).toBe(201);
+    expect((await admin(ims[1].httpPort, 'PUT', `/v1/users/${encodeURIComponent(aor)}`, { password: 'secret-pw' })).status).toBeLessThan(300);
+    return aor;
+  }
+
+  it('creates the CDR stream with 3 replicas on the 3-node NATS cluster', async () => {
+    const jsm = await nc.jetstreamManager();
+    const info = await waitFor(() => jsm.streams.info(ns.env.CDR_STREAM).catch(() => undefined), 'the CDR stream');
+    expect(info.config.num_replicas).toBe(3);
+    expect(info.cluster?.replicas?.length).toBe(2);
+  });
+
+  it.each([
+    ['UDP', 'u1'],
+    ['TCP', 't1'],
+  ] as const)('deposits and a retrieval through the edge over %s are stored, delivered and charged once', async (_n, t) => {
+    const bob = await provision('bob', 100);
+    const alice = await provision('alice', 0);
+    const dep = await runSipp({ scenario: 'message-deposit.xml', target: `127.0.0.1:${edge.port}`, transport: t, service: user(bob), fields: [[user(alice), 'secret-pw']], calls: 2 });
+    expect({ code: dep.code, errors: dep.errors }).toEqual({ code: 0, errors: '' });
+    // both im-servers see the same store, whichever took the deposits
+    for (const im of ims) expect((await admin(im.httpPort, 'GET', `/v1/users/${encodeURIComponent(bob)}/deferred`)).json.messages).toHaveLength(2);
+
+    const m = await msrpListener();
+    try {
+      const r = await runSipp({ scenario: 'retrieval-uac.xml', target: `127.0.0.1:${edge.port}`, transport: t, fields: [[user(bob), 'secret-pw', String(m.port), m.sid]] });
+      expect({ code: r.code, errors: r.errors }).toEqual({ code: 0, errors: '' });
+      expect(m.got.map((x) => new TextDecoder().decode(unwrapCpim(x.body)!.body).trim())).toEqual(['Hello from SIPp 1', 'Hello from SIPp 2']);
+    } finally {
+      m.close();
+    }
+    const cdrs = await waitFor(async () => {
+      const list = (await enablers[1].cdrs.list({ subscriber: bob })).cdrs;
+      return list.some((c) => c.type === 'release') ? list : undefined;
+    }, 'the release');
+    const debits = cdrs.filter((c) => c.type === 'debit');
+    expect(debits).toHaveLength(2);
+    expect(new Set(debits.map((d) => d.itemId)).size).toBe(2);
+    const acct = (await admin(enablers[0].httpPort, 'GET', `/v1/accounts/${encodeURIComponent(bob)}`)).json;
+    expect(acct).toMatchObject({ balance: 100 - debits.reduce((a, d) => a + d.amount, 0), reserved: 0 });
+    expect(debits.reduce((a, d) => a + d.amount, 0)).toBeGreaterThan(0);
+    for (const im of ims) expect((await admin(im.httpPort, 'GET', `/v1/users/${encodeURIComponent(bob)}/deferred`)).json.messages).toEqual([]);
+  });
+});
