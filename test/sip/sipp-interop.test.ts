@@ -7,7 +7,7 @@ import { createServer, Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { connect, NatsConnection } from 'nats';
 import { MsrpConnection, MsrpSession, IncomingMessage, unwrapCpim } from '@imc/msrp';
-import { nodeMsrpClock } from '@imc/msrp-node';
+import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 import { account, deposit, imAdmin, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
 import { waitFor } from '../support/enabler-harness';
 import { runSipp, sippAvailable } from './sipp';
@@ -25,7 +25,7 @@ async function msrpListener(): Promise<{ port: number; sid: string; got: Incomin
         if (id !== sid) return undefined;
         if (!session) {
           // the server's path is in the SDP answer SIPp received; the first frame's From-Path carries it too
-          session = new MsrpSession({ localPath: `msrp://127.0.0.1:${port}/${sid};tcp`, remotePath: fromPath ?? '', clock: nodeMsrpClock });
+          session = new MsrpSession({ localPath: `msrp://127.0.0.1:${port}/${sid};tcp`, remotePath: fromPath ?? '', clock: nodeMsrpClock, random: nodeRandom });
           session.onMessage((m) => got.push(m));
         }
         return session;

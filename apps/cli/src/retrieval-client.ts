@@ -6,14 +6,13 @@
  * sip.js runs in Node when `globalThis.WebSocket` is the `ws` package's WebSocket (protocol-notes.md §8); its media
  * layer is replaced by a session-description handler that offers `m=message … TCP/WS/MSRP` (or TCP/MSRP).
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, Server } from 'node:net';
 import { WebSocket as WsWebSocket } from 'ws';
 import { Inviter, Registerer, SessionState, UserAgent } from 'sip.js';
 import type { SessionDescriptionHandlerFactory } from 'sip.js';
-import { IncomingMessage, MsrpConnection, MsrpSession, unwrapCpim } from '@imc/msrp';
+import { IncomingMessage, MsrpConnection, MsrpSession, newSessionId, unwrapCpim } from '@imc/msrp';
 import { MsrpOfferHandler } from '../../web-client/src/msrp-offer';
-import { connectMsrpWs, nodeMsrpClock } from '@imc/msrp-node';
+import { connectMsrpWs, nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 
 export interface ReceivedMessage {
   from?: string;
@@ -64,7 +63,7 @@ export async function retrieve(o: RetrieveOptions): Promise<RetrieveResult> {
   const kind = o.msrp ?? 'ws';
   const domain = o.aor.split('@')[1];
   const username = o.username ?? o.aor.replace(/^sips?:/, '').split('@')[0];
-  const cid = randomBytes(8).toString('hex');
+  const cid = newSessionId(nodeRandom); // RFC 4975 §14.1: ≥ 80 random bits
   const messages: ReceivedMessage[] = [];
   let tcpServer: Server | undefined;
   let tcpPort = 9;
@@ -85,6 +84,7 @@ export async function retrieve(o: RetrieveOptions): Promise<RetrieveResult> {
       localPath,
       remotePath,
       clock: nodeMsrpClock,
+      random: nodeRandom,
       answer: answerFn ? (m) => answerFn(m, messages.length) : undefined,
     });
     s.onMessage((m) => {

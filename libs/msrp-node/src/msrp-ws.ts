@@ -3,7 +3,7 @@ import { createServer, Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { MsrpConnection, MsrpConnectionEvents, MsrpParserLimits, SessionDirectory } from '@imc/msrp';
 
-function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits): MsrpConnection {
+function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits, peer = '', secure = false): MsrpConnection {
   const conn = new MsrpConnection(
     (b) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(b);
@@ -12,6 +12,7 @@ function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnection
     directory,
     events,
     limits,
+    { scheme: secure ? 'msrps' : 'msrp', transport: 'ws', peer },
   );
   ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -39,7 +40,7 @@ export class MsrpWsServer {
       res.end('MSRP over WebSocket (RFC 7977): connect with subprotocol "msrp"\n');
     });
     this.wss = new WebSocketServer({ server: http, maxPayload: 32 * 1024 * 1024, handleProtocols: (p) => (p.has('msrp') ? 'msrp' : false) });
-    this.wss.on('connection', (ws) => wire(ws, this.directory, this.events, this.limits));
+    this.wss.on('connection', (ws, req) => wire(ws, this.directory, this.events, this.limits, `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`));
     return new Promise((resolve, reject) => {
       http.once('error', reject);
       http.listen(port, host, () => {
@@ -65,7 +66,7 @@ export function connectMsrpWs(url: string, directory: SessionDirectory, events: 
     ws.once('error', reject);
     ws.once('open', () => {
       ws.off('error', reject);
-      resolve(wire(ws, directory, events, limits));
+      resolve(wire(ws, directory, events, limits, url, url.startsWith('wss:')));
     });
   });
 }

@@ -1,12 +1,24 @@
 /**
  * One MSRP transport connection (RFC 4975 §5.4, §7.3): parses the byte stream, routes each frame to the session
- * named by the session-id of its To-Path, binds sessions to this connection on their first request, and answers
- * what no session can: 481 for an unknown session, 506 for a session already bound to another connection,
- * 400 for an unparseable frame (then the connection is closed: the stream cannot be resynchronised).
+ * named by the session-id of its To-Path, binds a session to this connection on its first request, and refuses what
+ * must not bind.
+ *
+ * Binding rules (§5.4, §6.1, §14.1) — the session-id is the only thing that ties a connection to a user's session:
+ * - the first request for a session must name it exactly: To-Path = the session's own path (§6.1 comparison, on the
+ *   scheme and transport of this very connection, so a TLS session never binds over plain TCP), From-Path ending in
+ *   the path the peer gave in SDP;
+ * - an unknown session-id, a path that does not match, or a request for a second session on a connection already
+ *   carrying one is answered **481** and the connection is closed (§7.3.1 "MUST respond with a 481"). The same 481
+ *   for all of them, so a guesser cannot tell a right session-id with a wrong From-Path from a wrong session-id;
+ * - a session already bound to another connection gets **506** (§10.10) and the connection is closed;
+ * - a response on a connection that carries no session is garbage: closed;
+ * - an unparseable frame gets 400 and the connection is closed (the stream cannot be resynchronised).
+ * Every refusal is reported through `onRefused` with the peer and the reason — never the session-id, which is a secret.
  */
 import { MsrpFrame, sessionIdOf } from './msrp-frame';
 import { MsrpParser, MsrpParserLimits } from './msrp-parser';
 import { responseTo, serializeFrame } from './msrp-serializer';
+import { parseMsrpUri, sameMsrpUri } from './msrp-uri';
 import type { MsrpSession } from './msrp-session';
 
 export interface SessionDirectory {
@@ -14,11 +26,31 @@ export interface SessionDirectory {
   find(sessionId: string, fromPath?: string): MsrpSession | undefined;
 }
 
+/** Why a connection was refused: the status sent (if any) and a reason fit for a log (no session-id in it). */
+export interface BindRefusal {
+  status: 400 | 481 | 506 | 0;
+  reason: string;
+  /** The peer, as the adapter named it (e.g. `203.0.113.7:40512`). */
+  peer: string;
+}
+
 export interface MsrpConnectionEvents {
   /** A session was bound to this connection (the server starts delivering). */
   onBound?(session: MsrpSession): void;
   /** The connection ended; these sessions lost their transport. */
   onLost?(sessions: MsrpSession[]): void;
+  /** A request or frame was refused and the connection closed (see the binding rules above). */
+  onRefused?(r: BindRefusal): void;
+}
+
+/** What this connection is, as far as binding goes. */
+export interface MsrpLink {
+  /** `msrps` over TLS (or WSS), `msrp` otherwise; when set, only sessions whose own path has this scheme bind here. */
+  scheme?: 'msrp' | 'msrps';
+  /** The URI transport this connection carries (`tcp`, `ws`); when set, only sessions whose path names it bind here. */
+  transport?: string;
+  /** The peer, for logs. */
+  peer?: string;
 }
 
 export class MsrpConnection {
@@ -32,6 +64,7 @@ export class MsrpConnection {
     private readonly directory: SessionDirectory,
     private readonly events: MsrpConnectionEvents = {},
     limits: MsrpParserLimits = {},
+    private readonly link: MsrpLink = {},
   ) {
     this.parser = new MsrpParser(limits);
   }
@@ -43,41 +76,69 @@ export class MsrpConnection {
     return true;
   }
 
+  /** Sessions bound to this connection. */
+  get boundSessions(): number {
+    return this.sessions.size;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
   private write(b: Uint8Array): void {
     if (!this.ended) this.writeBytes(b);
   }
 
   push(chunk: Uint8Array): void {
+    if (this.ended) return;
     for (const ev of this.parser.push(chunk)) {
       if (ev.type === 'error') {
         const tid = ev.error.tid;
         if (tid) this.write(new TextEncoder().encode(`MSRP ${tid} 400 Unintelligible\r\nTo-Path: msrp://invalid/x;tcp\r\nFrom-Path: msrp://invalid/x;tcp\r\n-------${tid}$\r\n`));
+        this.events.onRefused?.({ status: tid ? 400 : 0, reason: `unparseable frame (${ev.error.message})`, peer: this.link.peer ?? '' });
         this.end();
         return;
       }
       this.dispatch(ev.frame);
+      if (this.ended) return;
     }
+  }
+
+  /** Answers a request (never a REPORT, §7.1.2) with `status`, reports why, and closes the connection. */
+  private refuse(f: MsrpFrame, status: 481 | 506 | 0, reason: string): void {
+    if (status && f.method !== undefined && f.method !== 'REPORT') this.write(serializeFrame(responseTo(f, status, [f.toPath[0]])));
+    this.events.onRefused?.({ status, reason, peer: this.link.peer ?? '' });
+    this.end();
   }
 
   private dispatch(f: MsrpFrame): void {
     const sid = sessionIdOf(f.toPath[0] ?? '');
-    // sessions bound to this connection first (including ones we opened ourselves), then the directory
-    let session: MsrpSession | undefined;
-    for (const s of this.sessions) if (s.id === sid) session = s;
-    session ??= sid ? this.directory.find(sid, f.fromPath[f.fromPath.length - 1]) : undefined;
-    const isRequest = f.method !== undefined;
-    const answer = (status: number) => {
-      if (isRequest && f.method !== 'REPORT') this.write(serializeFrame(responseTo(f, status, [f.toPath[0]])));
-    };
-    if (!session || session.isClosed) return answer(481); // §7.3.1 "MUST respond with a 481"
-    if (!this.sessions.has(session)) {
-      if (!isRequest) return; // a response never binds
-      // RFC 6714: match the peer by session-id, not the whole From-Path URI
-      if (sessionIdOf(f.fromPath[f.fromPath.length - 1] ?? '') !== sessionIdOf(session.remotePath)) return answer(403);
-      if (!session.bind((b) => this.write(b))) return answer(506); // bound to another connection
-      this.sessions.add(session);
-      this.events.onBound?.(session);
+    // a session bound to this connection (including one we opened ourselves)
+    for (const s of this.sessions) {
+      if (s.id !== sid) continue;
+      if (s.isClosed) return f.method !== undefined && f.method !== 'REPORT' ? this.write(serializeFrame(responseTo(f, 481, [f.toPath[0]]))) : undefined;
+      return s.receive(f);
     }
+    const isRequest = f.method !== undefined;
+    if (!isRequest) {
+      // a response never binds; on a connection that carries nothing it is garbage
+      if (this.sessions.size === 0) this.refuse(f, 0, 'a response before any request on the connection');
+      return;
+    }
+    if (this.sessions.size > 0) return this.refuse(f, 481, 'a request for another session on a connection already bound');
+    const session = sid ? this.directory.find(sid, f.fromPath[f.fromPath.length - 1]) : undefined;
+    // §7.3.1: "… the receiving device MUST respond with a 481" when the session does not exist
+    if (!session || session.isClosed) return this.refuse(f, 481, 'unknown session-id');
+    // §5.4 / §6.1: the To-Path is exactly the session's own URI, carried on the transport that URI names
+    const own = parseMsrpUri(session.localPath);
+    if (f.toPath.length !== 1 || !sameMsrpUri(f.toPath[0], session.localPath)) return this.refuse(f, 481, 'To-Path does not match the session');
+    if ((this.link.scheme && own?.scheme !== this.link.scheme) || (this.link.transport && own?.transport !== this.link.transport))
+      return this.refuse(f, 481, `session offered over another transport than ${this.link.scheme ?? 'msrp'}/${this.link.transport ?? '?'}`);
+    // §5.4: the From-Path must end in the path the peer announced in SDP
+    if (!sameMsrpUri(f.fromPath[f.fromPath.length - 1] ?? '', session.remotePath)) return this.refuse(f, 481, 'From-Path does not match the path offered in SDP');
+    if (!session.bind((b) => this.write(b))) return this.refuse(f, 506, 'session already bound to another connection');
+    this.sessions.add(session);
+    this.events.onBound?.(session);
     session.receive(f);
   }
 
