@@ -114,6 +114,40 @@ maybe('deferred retrieval over MSRP over TLS (msrps)', () => {
     }
   });
 
+  it("a connection carrying bob's session never binds carol's: 481 and closed; carol binds on her own connection", async () => {
+    const bob = await provision(s, uniqueUser('bob'), 1000);
+    const carol = await provision(s, uniqueUser('carol'), 1000);
+    await deposit(s, bob, 'sip:alice@example.com', 'for bob');
+    await deposit(s, carol, 'sip:alice@example.com', 'for carol');
+    const sipB = await RawSipTcp.open(s.im.sipTcpPort);
+    const sipC = await RawSipTcp.open(s.im.sipTcpPort);
+    try {
+      const bobPath = `msrps://client.invalid:9/${randomBytes(10).toString('hex')};tcp`;
+      const carolPath = `msrps://client.invalid:9/${randomBytes(10).toString('hex')};tcp`;
+      const okB = await inviteDeferred(sipB, bob, msrpOffer({ proto: 'TCP/TLS/MSRP', path: bobPath, setup: 'active' }));
+      const okC = await inviteDeferred(sipC, carol, msrpOffer({ proto: 'TCP/TLS/MSRP', path: carolPath, setup: 'active' }));
+      const serverB = /a=path:(\S+)/.exec(okB.body)![1];
+      const serverC = /a=path:(\S+)/.exec(okC.body)![1];
+      const c = await rawMsrp('127.0.0.1', s.im.msrpTlsPort, true);
+      c.write(bindSend(serverB, bobPath));
+      expect((await c.next()).status).toBe(200);
+      c.write(bindSend(serverC, carolPath)); // both of carol's paths are right: still not on bob's connection
+      expect((await c.next((f) => f.status !== undefined)).status).toBe(481);
+      await c.closed;
+      const own = await rawMsrp('127.0.0.1', s.im.msrpTlsPort, true);
+      own.write(bindSend(serverC, carolPath));
+      expect((await own.next()).status).toBe(200);
+      const m = await own.next((f) => f.method === 'SEND');
+      expect(new TextDecoder().decode(m.body)).toMatch(/for carol$/);
+      own.write(okFor(m));
+      await waitFor(async () => (await pendingCount(s, carol)) === 0 || undefined, "carol's message delivered");
+      own.end();
+    } finally {
+      sipB.close();
+      sipC.close();
+    }
+  });
+
   describe('the server connects (the client offered actpass) over TLS', () => {
     let client: ReturnType<typeof selfSignedCert>;
     let other: ReturnType<typeof selfSignedCert>;

@@ -11,12 +11,12 @@ const CLIENT = 'msrps://ue.example.com:7777/cl1ent;tcp';
 const enc = (s: string) => new TextEncoder().encode(s);
 const bind = (to: string, from: string, tid = 'tid00001') => enc(`MSRP ${tid} SEND\r\nTo-Path: ${to}\r\nFrom-Path: ${from}\r\nMessage-ID: m1\r\nByte-Range: 1-0/0\r\n-------${tid}$\r\n`);
 
-function server(link: MsrpLink = { scheme: 'msrps', transport: 'tcp', peer: '198.51.100.9:40000' }) {
-  const session = new MsrpSession({ localPath: SERVER, remotePath: CLIENT, clock, random: new CountingRandom() });
-  return { session, ...connection(session, link) };
+function server(link: MsrpLink = { scheme: 'msrps', transport: 'tcp', peer: '198.51.100.9:40000' }, ...others: MsrpSession[]) {
+  const session = new MsrpSession({ localPath: SERVER, remotePath: CLIENT, clock, random: new CountingRandom(), owner: 'sip:bob@example.com' });
+  return { session, ...connection(session, link, others) };
 }
 
-function connection(session: MsrpSession, link: MsrpLink = { scheme: 'msrps', transport: 'tcp', peer: '198.51.100.9:40000' }) {
+function connection(session: MsrpSession, link: MsrpLink = { scheme: 'msrps', transport: 'tcp', peer: '198.51.100.9:40000' }, others: MsrpSession[] = []) {
   const out: MsrpFrame[] = [];
   const refusals: BindRefusal[] = [];
   const bound: MsrpSession[] = [];
@@ -27,7 +27,7 @@ function connection(session: MsrpSession, link: MsrpLink = { scheme: 'msrps', tr
       for (const e of p.push(b)) if (e.type === 'frame') out.push(e.frame);
     },
     () => (closed = true),
-    { find: (id) => (id === session.id ? session : undefined) },
+    { find: (id) => [session, ...others].find((s) => s.id === id) },
     { onBound: (s) => bound.push(s), onRefused: (r) => refusals.push(r) },
     {},
     link,
@@ -88,13 +88,40 @@ describe('binding a connection to a session (RFC 4975 §5.4, §6.1, §14.1)', ()
     expect(first.session.bound).toBe(true);
   });
 
-  it('a request for another session on a bound connection: 481 and closed', () => {
-    const t = server();
+  const another = (owner: string, sid: string) =>
+    new MsrpSession({ localPath: SERVER.replace('Sess10nSecret0123456789', sid), remotePath: CLIENT, clock, random: new CountingRandom(), owner });
+
+  it("another user's session on a bound connection: 481 and closed, that session stays unbound", () => {
+    const carol = another('sip:carol@example.com', 'CarolsSession0123456789');
+    const t = server(undefined, carol);
     t.conn.push(bind(SERVER, CLIENT));
-    t.conn.push(bind(SERVER.replace('Secret', 'Other0'), CLIENT, 'tid00003'));
+    t.conn.push(bind(carol.localPath, CLIENT, 'tid00003'));
     expect(t.out.map((f) => f.status)).toEqual([200, 481]);
     expect(t.isClosed()).toBe(true);
-    expect(t.refusals.map((r) => r.reason)).toEqual(['a request for another session on a connection already bound']);
+    expect(carol.bound).toBe(false);
+    expect(t.refusals.map((r) => r.reason)).toEqual(["another user's session on a connection already bound"]);
+  });
+
+  it("the same user's second session may share the connection (§5.4)", () => {
+    const next = another('sip:bob@example.com', 'BobsNextSession01234567');
+    const t = server(undefined, next);
+    t.conn.push(bind(SERVER, CLIENT));
+    t.conn.push(bind(next.localPath, CLIENT, 'tid00004'));
+    expect(t.out.map((f) => f.status)).toEqual([200, 200]);
+    expect(next.bound && t.session.bound).toBe(true);
+  });
+
+  it("once its sessions have ended the connection may be reused, by another user's session too (a relay, a load generator)", () => {
+    const next = another('sip:carol@example.com', 'CarolsSession0123456789');
+    const t = server(undefined, next);
+    t.conn.push(bind(SERVER, CLIENT));
+    t.session.close();
+    t.conn.push(enc(`MSRP tid00010 200 OK\r\nTo-Path: ${SERVER}\r\nFrom-Path: ${CLIENT}\r\n-------tid00010$\r\n`)); // a stale response: ignored
+    t.conn.push(bind(next.localPath, CLIENT, 'tid00004'));
+    expect(t.out.map((f) => f.status)).toEqual([200, 200]);
+    expect(next.bound).toBe(true);
+    expect(t.isClosed()).toBe(false);
+    expect(t.refusals).toEqual([]);
   });
 
   it('a response before any request closes the connection', () => {

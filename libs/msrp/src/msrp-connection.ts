@@ -7,9 +7,11 @@
  * - the first request for a session must name it exactly: To-Path = the session's own path (§6.1 comparison, on the
  *   scheme and transport of this very connection, so a TLS session never binds over plain TCP), From-Path ending in
  *   the path the peer gave in SDP;
- * - an unknown session-id, a path that does not match, or a request for a second session on a connection already
- *   carrying one is answered **481** and the connection is closed (§7.3.1 "MUST respond with a 481"). The same 481
- *   for all of them, so a guesser cannot tell a right session-id with a wrong From-Path from a wrong session-id;
+ * - an unknown session-id, a path that does not match, or another user's session on a connection that carries a live
+ *   session of someone else is answered **481** and the connection is closed (§7.3.1 "MUST respond with a 481").
+ *   The same 481 for all of them, so a guesser cannot tell a right session-id with a wrong From-Path from a wrong
+ *   session-id. A connection may carry several sessions of one owner at once, and be reused once its sessions have
+ *   ended (§5.4 lets connections be shared; relays and load generators do so);
  * - a session already bound to another connection gets **506** (§10.10) and the connection is closed;
  * - a response on a connection that carries no session is garbage: closed;
  * - an unparseable frame gets 400 and the connection is closed (the stream cannot be resynchronised).
@@ -57,6 +59,8 @@ export class MsrpConnection {
   private readonly parser: MsrpParser;
   private readonly sessions = new Set<MsrpSession>();
   private ended = false;
+  /** A session was bound here once: from then on, responses for unknown sessions are stale, not garbage. */
+  private everBound = false;
 
   constructor(
     private readonly writeBytes: (b: Uint8Array) => void,
@@ -73,6 +77,7 @@ export class MsrpConnection {
   adopt(session: MsrpSession): boolean {
     if (!session.bind((b) => this.write(b))) return false;
     this.sessions.add(session);
+    this.everBound = true;
     return true;
   }
 
@@ -116,16 +121,20 @@ export class MsrpConnection {
     // a session bound to this connection (including one we opened ourselves)
     for (const s of this.sessions) {
       if (s.id !== sid) continue;
-      if (s.isClosed) return f.method !== undefined && f.method !== 'REPORT' ? this.write(serializeFrame(responseTo(f, 481, [f.toPath[0]]))) : undefined;
+      if (s.isClosed) {
+        // a late frame for a session that ended on this connection: 481 to a request, the connection stays
+        this.sessions.delete(s);
+        return f.method !== undefined && f.method !== 'REPORT' ? this.write(serializeFrame(responseTo(f, 481, [f.toPath[0]]))) : undefined;
+      }
       return s.receive(f);
     }
+    for (const s of this.sessions) if (s.isClosed) this.sessions.delete(s); // ended sessions leave (a reused connection stays small)
     const isRequest = f.method !== undefined;
     if (!isRequest) {
-      // a response never binds; on a connection that carries nothing it is garbage
-      if (this.sessions.size === 0) this.refuse(f, 0, 'a response before any request on the connection');
+      // a response never binds; on a connection that never carried a session it is garbage
+      if (!this.everBound) this.refuse(f, 0, 'a response before any request on the connection');
       return;
     }
-    if (this.sessions.size > 0) return this.refuse(f, 481, 'a request for another session on a connection already bound');
     const session = sid ? this.directory.find(sid, f.fromPath[f.fromPath.length - 1]) : undefined;
     // §7.3.1: "… the receiving device MUST respond with a 481" when the session does not exist
     if (!session || session.isClosed) return this.refuse(f, 481, 'unknown session-id');
@@ -136,7 +145,10 @@ export class MsrpConnection {
       return this.refuse(f, 481, `session offered over another transport than ${this.link.scheme ?? 'msrp'}/${this.link.transport ?? '?'}`);
     // §5.4: the From-Path must end in the path the peer announced in SDP
     if (!sameMsrpUri(f.fromPath[f.fromPath.length - 1] ?? '', session.remotePath)) return this.refuse(f, 481, 'From-Path does not match the path offered in SDP');
+    // one user at a time: a connection carrying someone's live session binds no other user's
+    for (const s of this.sessions) if (s.owner !== session.owner) return this.refuse(f, 481, "another user's session on a connection already bound");
     if (!session.bind((b) => this.write(b))) return this.refuse(f, 506, 'session already bound to another connection');
+    this.everBound = true;
     this.sessions.add(session);
     this.events.onBound?.(session);
     session.receive(f);

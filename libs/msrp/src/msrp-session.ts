@@ -43,6 +43,11 @@ export interface MsrpSessionOptions {
   clock: MsrpClock;
   /** Where transaction ids and Message-IDs come from (a CSPRNG: node:crypto, crypto.getRandomValues). */
   random: MsrpRandom;
+  /**
+   * Whom the session belongs to (the im-server: the authenticated AOR). While a connection carries a live session of
+   * one owner it binds no other owner's session (MsrpConnection).
+   */
+  owner?: string;
   chunkSize?: number;
   transactionTimeoutMs?: number;
   /** Receiving side: the status to answer a complete incoming message with (undefined = no answer at all). */
@@ -101,6 +106,10 @@ export class MsrpSession {
 
   get localPath(): string {
     return this.o.localPath;
+  }
+
+  get owner(): string | undefined {
+    return this.o.owner;
   }
 
   /** Binds the session to a connection's writer. Returns false when it is bound already (→ 506). */

@@ -183,6 +183,7 @@ export class RetrievalSession {
       remotePath: offer.media.path[offer.media.path.length - 1],
       clock: nodeMsrpClock,
       random: nodeRandom,
+      owner: this.aor, // a connection never carries two users' sessions (MsrpConnection)
       chunkSize: c.msrpChunkSize,
       transactionTimeoutMs: c.msrpTimeoutMs,
       sendOnly: true,
