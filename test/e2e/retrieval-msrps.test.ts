@@ -71,11 +71,16 @@ maybe('deferred retrieval over MSRP over TLS (msrps)', () => {
       const sid = m![1];
       expect(sid.length * Math.log2(62)).toBeGreaterThanOrEqual(128); // RFC 4975 §14.1: at least 80
 
-      // a wrong session-id: 481 and closed
+      // a wrong session-id: 481 and closed, and logged with the peer and the reason, never the session-id
+      const out = jest.spyOn(process.stdout, 'write');
       const guess = await rawMsrp('127.0.0.1', s.im.msrpTlsPort, true);
       guess.write(bindSend(path.replace(sid, sid.slice(0, -1) + (sid.endsWith('A') ? 'B' : 'A')), clientPath));
       expect((await guess.next()).status).toBe(481);
       await guess.closed;
+      const logged = out.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('MSRP connection from'));
+      out.mockRestore();
+      expect(logged.some((l) => /MSRP connection from 127\.0\.0\.1:\d+ refused \(481\): unknown session-id/.test(l))).toBe(true);
+      for (const l of logged) expect(l).not.toContain(sid.slice(0, -1));
       // the right session-id from someone else's path: 481 and closed
       const thief = await rawMsrp('127.0.0.1', s.im.msrpTlsPort, true);
       thief.write(bindSend(path, clientPath.replace('client.invalid', 'thief.invalid')));

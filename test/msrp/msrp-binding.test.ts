@@ -5,7 +5,8 @@
  * connection, or a 200 and a working session; every refusal is reported with the peer and without the session-id.
  */
 import { BindRefusal, MsrpSession, newSessionId } from '@imc/msrp';
-import { MsrpTcpServer, nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
+import { WebSocket } from 'ws';
+import { MsrpTcpServer, MsrpWsServer, nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 import { findBinary } from '@imc/runtime';
 import { bindSend, okFor, rawMsrp, selfSignedCert } from '../support/msrp-raw';
 
@@ -122,5 +123,18 @@ maybe('MSRP binding over raw sockets', () => {
     await c.closed;
     expect(c.frames).toEqual([]);
     expect(t.s.bound).toBe(false);
+  });
+
+  it('over WebSocket too, a connection that binds nothing is closed after the bind timeout', async () => {
+    const ws = new MsrpWsServer(directory, events, {}, { bindTimeoutMs: 300 });
+    const port = await ws.listen(0, '127.0.0.1');
+    try {
+      const client = new WebSocket(`ws://127.0.0.1:${port}`, 'msrp');
+      await new Promise((r) => client.once('open', r));
+      await new Promise((r) => client.once('close', r));
+      expect(refusals.at(-1)?.reason).toBe('no session bound within 300 ms');
+    } finally {
+      await ws.close();
+    }
   });
 });

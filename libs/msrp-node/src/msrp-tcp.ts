@@ -43,7 +43,7 @@ function wire(socket: Socket, directory: SessionDirectory, events: MsrpConnectio
   socket.on('close', () => conn.end());
   if (bindTimeoutMs > 0) {
     const t = setTimeout(() => {
-      if (conn.boundSessions === 0 && !conn.isEnded) {
+      if (!conn.wasBound && !conn.isEnded) {
         events.onRefused?.({ status: 0, reason: `no session bound within ${bindTimeoutMs} ms`, peer: peerOf(socket) });
         conn.end();
         socket.destroy();

@@ -1,4 +1,7 @@
-/** MSRP over WebSocket (RFC 7977): subprotocol `msrp` (§4.1), one or more MSRP frames per WebSocket message. */
+/**
+ * MSRP over WebSocket (RFC 7977): subprotocol `msrp` (§4.1), one or more MSRP frames per WebSocket message. As over
+ * TCP, a connection that has bound no session within `bindTimeoutMs` is closed.
+ */
 import { createServer, Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { MsrpConnection, MsrpConnectionEvents, MsrpParserLimits, SessionDirectory } from '@imc/msrp';
@@ -23,6 +26,19 @@ function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnection
   return conn;
 }
 
+function closeUnbound(ws: WebSocket, conn: MsrpConnection, events: MsrpConnectionEvents, ms: number, peer: string): void {
+  if (ms <= 0) return;
+  const t = setTimeout(() => {
+    if (!conn.wasBound && !conn.isEnded) {
+      events.onRefused?.({ status: 0, reason: `no session bound within ${ms} ms`, peer });
+      conn.end();
+      ws.terminate();
+    }
+  }, ms);
+  t.unref();
+  ws.once('close', () => clearTimeout(t));
+}
+
 export class MsrpWsServer {
   private http?: Server;
   private wss?: WebSocketServer;
@@ -32,6 +48,7 @@ export class MsrpWsServer {
     private readonly directory: SessionDirectory,
     private readonly events: MsrpConnectionEvents = {},
     private readonly limits: MsrpParserLimits = {},
+    private readonly options: { bindTimeoutMs?: number } = {},
   ) {}
 
   listen(port: number, host = '0.0.0.0'): Promise<number> {
@@ -40,7 +57,10 @@ export class MsrpWsServer {
       res.end('MSRP over WebSocket (RFC 7977): connect with subprotocol "msrp"\n');
     });
     this.wss = new WebSocketServer({ server: http, maxPayload: 32 * 1024 * 1024, handleProtocols: (p) => (p.has('msrp') ? 'msrp' : false) });
-    this.wss.on('connection', (ws, req) => wire(ws, this.directory, this.events, this.limits, `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`));
+    this.wss.on('connection', (ws, req) => {
+      const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+      closeUnbound(ws, wire(ws, this.directory, this.events, this.limits, peer), this.events, this.options.bindTimeoutMs ?? 30000, peer);
+    });
     return new Promise((resolve, reject) => {
       http.once('error', reject);
       http.listen(port, host, () => {

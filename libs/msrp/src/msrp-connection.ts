@@ -81,9 +81,14 @@ export class MsrpConnection {
     return true;
   }
 
-  /** Sessions bound to this connection. */
+  /** Sessions bound to this connection (ended ones leave it when the next frame arrives). */
   get boundSessions(): number {
     return this.sessions.size;
+  }
+
+  /** Whether a session was ever bound here (listeners close connections that bind nothing in time). */
+  get wasBound(): boolean {
+    return this.everBound;
   }
 
   get isEnded(): boolean {

@@ -53,7 +53,7 @@ export class RetrievalService implements RetrievalHandler {
       await this.tls.listen(this.config.msrpTls.port, this.config.bindHost);
     }
     if (this.config.msrpWsPort) {
-      this.ws = new MsrpWsServer(directory, events, limits);
+      this.ws = new MsrpWsServer(directory, events, limits, options);
       await this.ws.listen(this.config.msrpWsPort, this.config.bindHost);
     }
   }
