@@ -11,6 +11,7 @@
  * - the configuration refuses half or broken TLS settings, naming the variable.
  */
 import { X509Certificate, randomBytes } from 'node:crypto';
+import { ConsoleLogger } from '@nestjs/common';
 import { createServer as createTlsServer, Server as TlsServer } from 'node:tls';
 import { MsrpConnection, MsrpFrame, MsrpParser } from '@imc/msrp';
 import { findBinary } from '@imc/runtime';
@@ -72,7 +73,7 @@ maybe('deferred retrieval over MSRP over TLS (msrps)', () => {
       expect(sid.length * Math.log2(62)).toBeGreaterThanOrEqual(128); // RFC 4975 §14.1: at least 80
 
       // a wrong session-id: 481 and closed, and logged with the peer and the reason, never the session-id
-      const out = jest.spyOn(process.stdout, 'write');
+      const out = jest.spyOn(ConsoleLogger.prototype, 'log'); // called even at LOG_LEVEL=silent (the level filters inside)
       const guess = await rawMsrp('127.0.0.1', s.im.msrpTlsPort, true);
       guess.write(bindSend(path.replace(sid, sid.slice(0, -1) + (sid.endsWith('A') ? 'B' : 'A')), clientPath));
       expect((await guess.next()).status).toBe(481);
