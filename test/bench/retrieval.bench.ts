@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { connect as natsConnect } from 'nats';
 import { parseSipMessage, SipResponse, SipStreamFramer, parseDigest } from '@imc/sip';
 import { MsrpConnection, MsrpSession } from '@imc/msrp';
-import { nodeMsrpClock } from '@imc/msrp-node';
+import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -111,7 +111,7 @@ class Client {
     let received = 0;
     let gotAll!: () => void;
     const all = new Promise<void>((r) => (gotAll = r));
-    const session = new MsrpSession({ localPath, remotePath: serverPath, clock: nodeMsrpClock });
+    const session = new MsrpSession({ localPath, remotePath: serverPath, clock: nodeMsrpClock, random: nodeRandom });
     session.onMessage(() => {
       received++;
       onMessage?.();

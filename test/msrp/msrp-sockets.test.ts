@@ -6,7 +6,7 @@
 import { createConnection } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { MsrpSession, SessionDirectory, IncomingMessage } from '@imc/msrp';
-import { MsrpTcpServer, MsrpWsServer, connectMsrpTcp, connectMsrpWs, nodeMsrpClock } from '@imc/msrp-node';
+import { MsrpTcpServer, MsrpWsServer, connectMsrpTcp, connectMsrpWs, nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 
 function directory(): SessionDirectory & { add(s: MsrpSession): void } {
   const m = new Map<string, MsrpSession>();
@@ -33,9 +33,9 @@ describe.each(['tcp', 'ws'] as const)('MSRP over %s', (kind) => {
     const cid = randomBytes(6).toString('hex');
     const serverPath = `msrp://127.0.0.1:${port}/${sid};${kind}`;
     const clientPath = `msrp://client.invalid:9/${cid};${kind}`;
-    const server = new MsrpSession({ localPath: serverPath, remotePath: clientPath, clock: nodeMsrpClock, transactionTimeoutMs: timeoutMs });
+    const server = new MsrpSession({ localPath: serverPath, remotePath: clientPath, clock: nodeMsrpClock, random: nodeRandom, transactionTimeoutMs: timeoutMs });
     serverDir.add(server);
-    const client = new MsrpSession({ localPath: clientPath, remotePath: serverPath, clock: nodeMsrpClock, answer });
+    const client = new MsrpSession({ localPath: clientPath, remotePath: serverPath, clock: nodeMsrpClock, random: nodeRandom, answer });
     const clientDir = { find: (id: string) => (id === cid ? client : undefined) };
     const conn = kind === 'tcp' ? await connectMsrpTcp('127.0.0.1', port, clientDir) : await connectMsrpWs(`ws://127.0.0.1:${port}`, clientDir);
     conn.adopt(client);
@@ -67,11 +67,11 @@ describe.each(['tcp', 'ws'] as const)('MSRP over %s', (kind) => {
   it('481 for an unknown session, 506 for a session bound elsewhere', async () => {
     const { server, conn } = await pair();
     const strangerPath = `msrp://x.invalid:9/zzzz;${kind}`;
-    const lost = new MsrpSession({ localPath: strangerPath, remotePath: `msrp://127.0.0.1:${port}/nope;${kind}`, clock: nodeMsrpClock });
+    const lost = new MsrpSession({ localPath: strangerPath, remotePath: `msrp://127.0.0.1:${port}/nope;${kind}`, clock: nodeMsrpClock, random: nodeRandom });
     const c2 = kind === 'tcp' ? await connectMsrpTcp('127.0.0.1', port, { find: () => lost }) : await connectMsrpWs(`ws://127.0.0.1:${port}`, { find: () => lost });
     c2.adopt(lost);
     expect(await lost.sendBind()).toBe(481);
-    const thief = new MsrpSession({ localPath: server.remotePath, remotePath: server.localPath, clock: nodeMsrpClock });
+    const thief = new MsrpSession({ localPath: server.remotePath, remotePath: server.localPath, clock: nodeMsrpClock, random: nodeRandom });
     const c3 = kind === 'tcp' ? await connectMsrpTcp('127.0.0.1', port, { find: () => thief }) : await connectMsrpWs(`ws://127.0.0.1:${port}`, { find: () => thief });
     c3.adopt(thief);
     expect(await thief.sendBind()).toBe(506);

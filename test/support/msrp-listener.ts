@@ -2,7 +2,7 @@
 import { createServer, Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { MsrpConnection, MsrpSession, IncomingMessage } from '@imc/msrp';
-import { nodeMsrpClock } from '@imc/msrp-node';
+import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 
 /** The client's MSRP side of a SIPp retrieval: listens; the im-server connects (a=setup:passive offer). */
 export async function msrpListener(): Promise<{ port: number; sid: string; got: IncomingMessage[]; close(): void; server: Server }> {
@@ -15,7 +15,7 @@ export async function msrpListener(): Promise<{ port: number; sid: string; got: 
         if (id !== sid) return undefined;
         if (!session) {
           // the server's path is in the SDP answer SIPp received; the first frame's From-Path carries it too
-          session = new MsrpSession({ localPath: `msrp://127.0.0.1:${port}/${sid};tcp`, remotePath: fromPath ?? '', clock: nodeMsrpClock });
+          session = new MsrpSession({ localPath: `msrp://127.0.0.1:${port}/${sid};tcp`, remotePath: fromPath ?? '', clock: nodeMsrpClock, random: nodeRandom });
           session.onMessage((m) => got.push(m));
         }
         return session;

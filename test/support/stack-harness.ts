@@ -18,7 +18,7 @@ export interface Stack {
 }
 
 export async function imEnv(ns: Namespace, extra: Record<string, string> = {}): Promise<Record<string, string>> {
-  const [udp, tcp, ws, mtcp, mws] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [udp, tcp, ws, mtcp, mws, mtls] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   return {
     ...ns.env,
     SIP_DOMAIN: 'example.com',
@@ -29,6 +29,7 @@ export async function imEnv(ns: Namespace, extra: Record<string, string> = {}): 
     SIP_WS_PORT: String(ws),
     MSRP_TCP_PORT: String(mtcp),
     MSRP_WS_PORT: String(mws),
+    MSRP_TLS_PORT: String(mtls), // listens only when a certificate is configured
     SIP_T1_MS: '20',
     SIP_T2_MS: '80',
     SIP_T4_MS: '100',

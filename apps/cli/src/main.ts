@@ -23,7 +23,7 @@ export function parseArgs(argv: string[]): Parsed {
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
-      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !['json', 'ws', 'tcp', 'help'].includes(a.slice(2))) flags[a.slice(2)] = argv[++i];
+      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !['json', 'ws', 'tcp', 'tls', 'help'].includes(a.slice(2))) flags[a.slice(2)] = argv[++i];
       else flags[a.slice(2)] = true;
     } else positional.push(a);
   }
@@ -39,7 +39,7 @@ const HELP: Record<string, string> = {
   imc account suspend|activate <subscriber>
   imc user add <aor> --password <password>
   imc deposit <to-aor> <text> [--from <aor> [--password <password>]]
-  imc retrieve <aor> --password <password> [--ws | --tcp] [--expect N] [--idle-ms 1500]
+  imc retrieve <aor> --password <password> [--ws | --tcp | --tls] [--expect N] [--idle-ms 1500]
   imc report [--from ISO] [--to ISO] [--format csv|json|html] [--source store|jetstream] [--out FILE]
 
 Options: --json (machine-readable output), --help (per command).
@@ -55,7 +55,7 @@ imc account suspend <subscriber> | imc account activate <subscriber>`,
 imc deposit <to-aor> <text> --from <aor> --password <password> [--json]
   sends a SIP MESSAGE (RFC 3428) as that user over SIP-over-WebSocket (IMC_SIP_WS), answering the digest challenge`,
   retrieve:
-    'imc retrieve <aor> --password <password> [--ws | --tcp] [--expect N] [--idle-ms MS] [--json]\n  REGISTER, INVITE sip:deferred@<domain>, receive over MSRP (--ws, the default: MSRP over WebSocket; --tcp: MSRP over TCP), print the messages and the charge.',
+    'imc retrieve <aor> --password <password> [--ws | --tcp | --tls] [--expect N] [--idle-ms MS] [--json]\n  REGISTER, INVITE sip:deferred@<domain>, receive over MSRP (--ws, the default: MSRP over WebSocket; --tcp: MSRP over TCP; --tls: MSRP over TLS, the server\'s certificate checked against the a=fingerprint of its answer), print the messages and the charge.',
   report: `imc report [--from ISO] [--to ISO] [--format csv|json|html] [--source store|jetstream] [--out FILE]
   billing report from the enabler, built from its CDR store (default) or read back from the JetStream CDR stream`,
 };
@@ -126,7 +126,7 @@ const FLAGS: Record<string, string[]> = {
   account: ['balance', 'currency', 'amount', 'request-id'],
   user: ['password'],
   deposit: ['from', 'password'],
-  retrieve: ['password', 'ws', 'tcp', 'expect', 'idle-ms'],
+  retrieve: ['password', 'ws', 'tcp', 'tls', 'expect', 'idle-ms'],
   report: ['from', 'to', 'format', 'out', 'source'],
 };
 
@@ -209,7 +209,7 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
     case 'retrieve': {
       const aor = need(p, 0, 'aor (e.g. sip:bob@example.com)');
       const password = strFlag(p, 'password', true);
-      if (p.flags.ws && p.flags.tcp) throw new UsageError('--ws and --tcp exclude each other (MSRP over WebSocket or over TCP)');
+      if ([p.flags.ws, p.flags.tcp, p.flags.tls].filter(Boolean).length > 1) throw new UsageError('--ws and --tcp exclude each other, and --tls excludes both (MSRP over WebSocket, TCP or TLS)');
       const { retrieve } = await import('./retrieval-client');
       const before = await http(ce, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`).catch(() => undefined);
       if (!json) out(`retrieving deferred messages for ${aor}…`);
@@ -217,7 +217,7 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
         sipWsUrl: env('IMC_SIP_WS', 'ws://127.0.0.1:5066'),
         aor,
         password,
-        msrp: p.flags.tcp ? 'tcp' : 'ws', // --ws is the default
+        msrp: p.flags.tcp ? 'tcp' : p.flags.tls ? 'tls' : 'ws', // --ws is the default
         expect: intFlag(p, 'expect', false),
         idleMs: intFlag(p, 'idle-ms', false) ?? 1500,
         timeoutMs: 60000,

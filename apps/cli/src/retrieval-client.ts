@@ -6,14 +6,13 @@
  * sip.js runs in Node when `globalThis.WebSocket` is the `ws` package's WebSocket (protocol-notes.md §8); its media
  * layer is replaced by a session-description handler that offers `m=message … TCP/WS/MSRP` (or TCP/MSRP).
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, Server } from 'node:net';
 import { WebSocket as WsWebSocket } from 'ws';
 import { Inviter, Registerer, SessionState, UserAgent } from 'sip.js';
 import type { SessionDescriptionHandlerFactory } from 'sip.js';
-import { IncomingMessage, MsrpConnection, MsrpSession, unwrapCpim } from '@imc/msrp';
+import { IncomingMessage, MsrpConnection, MsrpSession, newSessionId, unwrapCpim } from '@imc/msrp';
 import { MsrpOfferHandler } from '../../web-client/src/msrp-offer';
-import { connectMsrpWs, nodeMsrpClock } from '@imc/msrp-node';
+import { connectMsrpTls, connectMsrpWs, nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 
 export interface ReceivedMessage {
   from?: string;
@@ -33,8 +32,14 @@ export interface RetrieveOptions {
   /** Digest username (default: the AOR's user part). */
   username?: string;
   deferredUri?: string;
-  /** 'ws' (default) or 'tcp' MSRP. Over TCP the client listens and the server connects (a=setup:passive). */
-  msrp?: 'ws' | 'tcp';
+  /**
+   * 'ws' (default), 'tcp' or 'tls' MSRP. Over TCP the client listens and the server connects (a=setup:passive); over
+   * TLS (`msrps`, RFC 4975 §14) the client connects and checks the server's certificate against the answer's
+   * a=fingerprint (RFC 4572), or against the trusted CAs (`tlsCa`) when the answer carries none.
+   */
+  msrp?: 'ws' | 'tcp' | 'tls';
+  /** CA certificates (PEM) for an msrps server whose answer carries no fingerprint. */
+  tlsCa?: string;
   /** Status to answer each message with (default 200); undefined = never answer (tests of the timeout). */
   answer?: (m: IncomingMessage, index: number) => number | undefined;
   /** Stop (send BYE) after this many messages; otherwise when the server hangs up or after `idleMs` of silence. */
@@ -64,12 +69,12 @@ export async function retrieve(o: RetrieveOptions): Promise<RetrieveResult> {
   const kind = o.msrp ?? 'ws';
   const domain = o.aor.split('@')[1];
   const username = o.username ?? o.aor.replace(/^sips?:/, '').split('@')[0];
-  const cid = randomBytes(8).toString('hex');
+  const cid = newSessionId(nodeRandom); // RFC 4975 §14.1: ≥ 80 random bits
   const messages: ReceivedMessage[] = [];
   let tcpServer: Server | undefined;
   let tcpPort = 9;
   const answerFn = o.answer;
-  const clientPathBase = kind === 'ws' ? `msrp://${cid}.invalid:9/${cid};ws` : '';
+  const clientPathBase = kind === 'ws' ? `msrp://${cid}.invalid:9/${cid};ws` : kind === 'tls' ? `msrps://${cid}.invalid:9/${cid};tcp` : '';
   let session: MsrpSession | undefined;
   let conn: MsrpConnection | undefined;
   let done!: (why: 'client' | 'server') => void;
@@ -85,6 +90,7 @@ export async function retrieve(o: RetrieveOptions): Promise<RetrieveResult> {
       localPath,
       remotePath,
       clock: nodeMsrpClock,
+      random: nodeRandom,
       answer: answerFn ? (m) => answerFn(m, messages.length) : undefined,
     });
     s.onMessage((m) => {
@@ -111,18 +117,19 @@ export async function retrieve(o: RetrieveOptions): Promise<RetrieveResult> {
     await new Promise<void>((r) => tcpServer!.listen(0, '127.0.0.1', () => r()));
     tcpPort = (tcpServer.address() as { port: number }).port;
   }
-  const localPath = kind === 'ws' ? clientPathBase : `msrp://127.0.0.1:${tcpPort}/${cid};tcp`;
+  const localPath = kind === 'tcp' ? `msrp://127.0.0.1:${tcpPort}/${cid};tcp` : clientPathBase;
+  const proto = kind === 'ws' ? 'TCP/WS/MSRP' : kind === 'tls' ? 'TCP/TLS/MSRP' : 'TCP/MSRP';
   const offer = [
     'v=0',
     `o=- ${Date.now()} 1 IN IP4 127.0.0.1`,
     's=-',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=message ${kind === 'ws' ? 9 : tcpPort} ${kind === 'ws' ? 'TCP/WS/MSRP' : 'TCP/MSRP'} *`,
+    `m=message ${kind === 'tcp' ? tcpPort : 9} ${proto} *`,
     `a=path:${localPath}`,
     'a=accept-types:message/cpim text/plain',
     'a=accept-wrapped-types:*',
-    `a=setup:${kind === 'ws' ? 'active' : 'passive'}`,
+    `a=setup:${kind === 'tcp' ? 'passive' : 'active'}`,
     'a=recvonly',
     '',
   ].join('\r\n');
@@ -180,6 +187,19 @@ export async function retrieve(o: RetrieveOptions): Promise<RetrieveResult> {
       conn = await connectMsrpWs(`ws://${m[1]}`, dir);
       conn.adopt(session);
       await session.sendBind(); // RFC 7977: the WebSocket client is active and binds with an empty SEND
+    } else if (kind === 'tls') {
+      const m = /^msrps:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\//i.exec(answerPath);
+      if (!m) throw new Error(`the answer to a TCP/TLS/MSRP offer carried no msrps path (${answerPath})`);
+      const fp = /^a=fingerprint:(\S+) (\S+)/m.exec(handler?.answerSdp ?? '');
+      const verifyPeer = fp
+        ? (cert: { fingerprint256?: string; fingerprint?: string }) => {
+            const got = fp[1].toLowerCase() === 'sha-256' ? cert.fingerprint256 : fp[1].toLowerCase() === 'sha-1' ? cert.fingerprint : undefined;
+            return got?.toUpperCase() === fp[2].toUpperCase() ? undefined : new Error('the server certificate does not match the a=fingerprint of its answer (RFC 4572)');
+          }
+        : undefined;
+      conn = await connectMsrpTls(m[1].replace(/^\[|\]$/g, ''), Number(m[2]), dir, {}, {}, { verifyPeer, ca: o.tlsCa });
+      conn.adopt(session);
+      await session.sendBind(); // the active side binds with an empty SEND (RFC 4975 §5.4)
     } else {
       tcpServer!.on('connection', (sock) => {
         const c = new MsrpConnection((b) => sock.write(b), () => sock.end(), dir);

@@ -34,6 +34,8 @@ export interface RunningImServer {
   sipWssPort: number;
   msrpTcpPort: number;
   msrpWsPort: number;
+  /** The msrps listener's port (0 when no certificate is configured). */
+  msrpTlsPort: number;
   store: DeferredStore;
   users: UserStore;
   retryQueue: ChargingRetryQueue;
@@ -141,7 +143,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   const addr = app.getHttpServer().address();
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   logger.log(
-    `im-server ready: SIP udp:${sip.ports.udp} tcp:${sip.ports.tcp} ws:${sip.ports.ws}, MSRP tcp:${retrieval.ports.tcp} ws:${retrieval.ports.ws}, admin HTTP :${httpPort}, domain ${config.domain}, policy ${config.chargingPolicy}`,
+    `im-server ready: SIP udp:${sip.ports.udp} tcp:${sip.ports.tcp} ws:${sip.ports.ws}, MSRP tcp:${retrieval.ports.tcp} ws:${retrieval.ports.ws} tls:${retrieval.ports.tls}, admin HTTP :${httpPort}, domain ${config.domain}, policy ${config.chargingPolicy}`,
   );
 
   let closing: Promise<void> | undefined;
@@ -170,6 +172,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     sipWssPort: sip.ports.wss,
     msrpTcpPort: retrieval.ports.tcp,
     msrpWsPort: retrieval.ports.ws,
+    msrpTlsPort: retrieval.ports.tls,
     store,
     users,
     retryQueue,

@@ -3,6 +3,7 @@
  * A bad value stops the service with an error naming the variable.
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { ConfigError, Env, EnvReader, LogFormat, readLogFormat, readServiceEnv, ServiceEnv } from '@imc/runtime';
 
 export const CHARGING_POLICIES = ['on-outcome', 'on-delivery', 'before-send'] as const;
@@ -25,6 +26,13 @@ export interface ImServerConfig extends ServiceEnv {
   tls?: { cert: string; key: string; sipTlsPort: number; sipWssPort: number };
   msrpTcpPort: number;
   msrpWsPort: number;
+  /**
+   * MSRP over TLS (`msrps`, RFC 4975 §14): a listener with its own certificate (MSRP_TLS_CERT/KEY) or SIP's, only when
+   * one is configured. `require` refuses plain `TCP/MSRP` offers (488).
+   */
+  msrpTls?: { cert: string; key: string; port: number; require: boolean };
+  /** A connection to an MSRP listener that has bound no session after this long is closed. */
+  msrpBindTimeoutMs: number;
   auth: 'digest' | 'none';
   depositAuth: 'digest' | 'none';
   digestAlgorithms: ('MD5' | 'SHA-256')[];
@@ -70,17 +78,35 @@ export function loadImServerConfig(env: Env): ImServerConfig {
   const certFile = r.str('SIP_TLS_CERT');
   const keyFile = r.str('SIP_TLS_KEY');
   if (!!certFile !== !!keyFile) throw new ConfigError(certFile ? 'SIP_TLS_KEY' : 'SIP_TLS_CERT', 'must be set together with the other (certificate and private key files, PEM)');
+  const read = (name: string, file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(name, `cannot be read: ${(e as Error).message}`);
+    }
+  };
   let tls: ImServerConfig['tls'];
   if (certFile && keyFile) {
-    const read = (name: string, file: string) => {
-      try {
-        return readFileSync(file, 'utf8');
-      } catch (e) {
-        throw new ConfigError(name, `cannot be read: ${(e as Error).message}`);
-      }
-    };
     tls = { cert: read('SIP_TLS_CERT', certFile), key: read('SIP_TLS_KEY', keyFile), sipTlsPort: r.port('SIP_TLS_PORT', 5061), sipWssPort: r.port('SIP_WSS_PORT', 5067) };
   }
+  // MSRP over TLS: its own certificate if given, else SIP's; no certificate → no msrps listener
+  const msrpCertFile = r.str('MSRP_TLS_CERT');
+  const msrpKeyFile = r.str('MSRP_TLS_KEY');
+  if (!!msrpCertFile !== !!msrpKeyFile) throw new ConfigError(msrpCertFile ? 'MSRP_TLS_KEY' : 'MSRP_TLS_CERT', 'must be set together with the other (certificate and private key files, PEM)');
+  const msrpTlsPort = r.port('MSRP_TLS_PORT', 2857);
+  const msrpRequireTls = r.bool('MSRP_REQUIRE_TLS', false);
+  let msrpTls: ImServerConfig['msrpTls'];
+  if (msrpCertFile && msrpKeyFile) msrpTls = { cert: read('MSRP_TLS_CERT', msrpCertFile), key: read('MSRP_TLS_KEY', msrpKeyFile), port: msrpTlsPort, require: msrpRequireTls };
+  else if (tls) msrpTls = { cert: tls.cert, key: tls.key, port: msrpTlsPort, require: msrpRequireTls };
+  if (msrpTls && !msrpTls.port) msrpTls = undefined; // MSRP_TLS_PORT=0 turns it off
+  if (msrpTls) {
+    try {
+      createSecureContext({ cert: msrpTls.cert, key: msrpTls.key }); // a certificate and key that do not match fail here, not at the first client
+    } catch (e) {
+      throw new ConfigError(msrpCertFile ? 'MSRP_TLS_CERT' : 'SIP_TLS_CERT', `is not a usable certificate and key pair: ${(e as Error).message}`);
+    }
+  }
+  if (msrpRequireTls && !msrpTls) throw new ConfigError('MSRP_REQUIRE_TLS', 'needs a certificate (MSRP_TLS_CERT/MSRP_TLS_KEY or SIP_TLS_CERT/SIP_TLS_KEY) and a non-zero MSRP_TLS_PORT');
   return {
     ...common,
     logFormat: readLogFormat(r),
@@ -93,6 +119,8 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     tls,
     msrpTcpPort: r.port('MSRP_TCP_PORT', 2855),
     msrpWsPort: r.port('MSRP_WS_PORT', 2856),
+    msrpTls,
+    msrpBindTimeoutMs: r.int('MSRP_BIND_TIMEOUT_MS', 30000, 1, 600000),
     auth,
     depositAuth: r.oneOf('SIP_DEPOSIT_AUTH', ['digest', 'none'] as const, auth),
     digestAlgorithms: r.list('SIP_DIGEST_ALGORITHMS', ['MD5', 'SHA-256'] as const, ['MD5', 'SHA-256']),

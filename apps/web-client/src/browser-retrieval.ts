@@ -8,7 +8,7 @@
  */
 import { Inviter, Registerer, SessionState, Subscriber, UserAgent } from 'sip.js';
 import type { SessionDescriptionHandlerFactory } from 'sip.js';
-import { MsrpClock, MsrpConnection, MsrpSession, unwrapCpim } from '@imc/msrp';
+import { MsrpClock, MsrpConnection, MsrpRandom, MsrpSession, newSessionId, unwrapCpim } from '@imc/msrp';
 import { MsrpOfferHandler } from './msrp-offer';
 
 export interface BrowserMessage {
@@ -39,11 +39,14 @@ const browserClock: MsrpClock = {
   },
 };
 
-function randomId(): string {
-  const b = new Uint8Array(8);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-}
+/** The page's CSPRNG (Web Crypto) as the MSRP core's random source: session-ids, transaction ids, Message-IDs. */
+const browserRandom: MsrpRandom = {
+  bytes(n) {
+    const b = new Uint8Array(n);
+    crypto.getRandomValues(b);
+    return b;
+  },
+};
 
 function connectMsrp(url: string, session: MsrpSession, cid: string): Promise<MsrpConnection> {
   return new Promise((resolve, reject) => {
@@ -130,7 +133,7 @@ export class WebImClient {
    */
   async retrieve(timeoutMs = 30000): Promise<RetrievalOutcome> {
     if (!this.ua) throw new Error('not logged in');
-    const cid = randomId();
+    const cid = newSessionId(browserRandom); // RFC 4975 §14.1: ≥ 80 random bits
     const localPath = `msrp://${cid}.invalid:9/${cid};ws`;
     const offer = [
       'v=0',
@@ -176,7 +179,7 @@ export class WebImClient {
     if (!(await established)) return out;
     const answerPath = /a=path:(\S+)/.exec((this.handler as MsrpOfferHandler | undefined)?.answerSdp ?? '')?.[1];
     if (!answerPath) throw new Error('the 200 OK carried no a=path');
-    const session = new MsrpSession({ localPath, remotePath: answerPath, clock: browserClock });
+    const session = new MsrpSession({ localPath, remotePath: answerPath, clock: browserClock, random: browserRandom });
     session.onMessage((m) => {
       const c = m.contentType.toLowerCase().startsWith('message/cpim') ? unwrapCpim(m.body) : undefined;
       const msg: BrowserMessage = { from: c?.from, dateTime: c?.dateTime, contentType: c?.contentType ?? m.contentType, text: new TextDecoder().decode(c ? c.body : m.body) };

@@ -1,3 +1,4 @@
 export * from './msrp-tcp';
 export * from './msrp-ws';
 export * from './node-clock';
+export * from './node-random';

@@ -1,9 +1,12 @@
-/** MSRP over WebSocket (RFC 7977): subprotocol `msrp` (§4.1), one or more MSRP frames per WebSocket message. */
+/**
+ * MSRP over WebSocket (RFC 7977): subprotocol `msrp` (§4.1), one or more MSRP frames per WebSocket message. As over
+ * TCP, a connection that has bound no session within `bindTimeoutMs` is closed.
+ */
 import { createServer, Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { MsrpConnection, MsrpConnectionEvents, MsrpParserLimits, SessionDirectory } from '@imc/msrp';
 
-function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits): MsrpConnection {
+function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits, peer = '', secure = false): MsrpConnection {
   const conn = new MsrpConnection(
     (b) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(b);
@@ -12,6 +15,7 @@ function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnection
     directory,
     events,
     limits,
+    { scheme: secure ? 'msrps' : 'msrp', transport: 'ws', peer },
   );
   ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -20,6 +24,19 @@ function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnection
   ws.on('error', () => ws.terminate());
   ws.on('close', () => conn.end());
   return conn;
+}
+
+function closeUnbound(ws: WebSocket, conn: MsrpConnection, events: MsrpConnectionEvents, ms: number, peer: string): void {
+  if (ms <= 0) return;
+  const t = setTimeout(() => {
+    if (!conn.wasBound && !conn.isEnded) {
+      events.onRefused?.({ status: 0, reason: `no session bound within ${ms} ms`, peer });
+      conn.end();
+      ws.terminate();
+    }
+  }, ms);
+  t.unref();
+  ws.once('close', () => clearTimeout(t));
 }
 
 export class MsrpWsServer {
@@ -31,6 +48,7 @@ export class MsrpWsServer {
     private readonly directory: SessionDirectory,
     private readonly events: MsrpConnectionEvents = {},
     private readonly limits: MsrpParserLimits = {},
+    private readonly options: { bindTimeoutMs?: number } = {},
   ) {}
 
   listen(port: number, host = '0.0.0.0'): Promise<number> {
@@ -39,7 +57,10 @@ export class MsrpWsServer {
       res.end('MSRP over WebSocket (RFC 7977): connect with subprotocol "msrp"\n');
     });
     this.wss = new WebSocketServer({ server: http, maxPayload: 32 * 1024 * 1024, handleProtocols: (p) => (p.has('msrp') ? 'msrp' : false) });
-    this.wss.on('connection', (ws) => wire(ws, this.directory, this.events, this.limits));
+    this.wss.on('connection', (ws, req) => {
+      const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+      closeUnbound(ws, wire(ws, this.directory, this.events, this.limits, peer), this.events, this.options.bindTimeoutMs ?? 30000, peer);
+    });
     return new Promise((resolve, reject) => {
       http.once('error', reject);
       http.listen(port, host, () => {
@@ -65,7 +86,7 @@ export function connectMsrpWs(url: string, directory: SessionDirectory, events: 
     ws.once('error', reject);
     ws.once('open', () => {
       ws.off('error', reject);
-      resolve(wire(ws, directory, events, limits));
+      resolve(wire(ws, directory, events, limits, url, url.startsWith('wss:')));
     });
   });
 }

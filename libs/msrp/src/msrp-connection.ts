@@ -1,12 +1,26 @@
 /**
  * One MSRP transport connection (RFC 4975 §5.4, §7.3): parses the byte stream, routes each frame to the session
- * named by the session-id of its To-Path, binds sessions to this connection on their first request, and answers
- * what no session can: 481 for an unknown session, 506 for a session already bound to another connection,
- * 400 for an unparseable frame (then the connection is closed: the stream cannot be resynchronised).
+ * named by the session-id of its To-Path, binds a session to this connection on its first request, and refuses what
+ * must not bind.
+ *
+ * Binding rules (§5.4, §6.1, §14.1) — the session-id is the only thing that ties a connection to a user's session:
+ * - the first request for a session must name it exactly: To-Path = the session's own path (§6.1 comparison, on the
+ *   scheme and transport of this very connection, so a TLS session never binds over plain TCP), From-Path ending in
+ *   the path the peer gave in SDP;
+ * - an unknown session-id, a path that does not match, or another user's session on a connection that carries a live
+ *   session of someone else is answered **481** and the connection is closed (§7.3.1 "MUST respond with a 481").
+ *   The same 481 for all of them, so a guesser cannot tell a right session-id with a wrong From-Path from a wrong
+ *   session-id. A connection may carry several sessions of one owner at once, and be reused once its sessions have
+ *   ended (§5.4 lets connections be shared; relays and load generators do so);
+ * - a session already bound to another connection gets **506** (§10.10) and the connection is closed;
+ * - a response on a connection that carries no session is garbage: closed;
+ * - an unparseable frame gets 400 and the connection is closed (the stream cannot be resynchronised).
+ * Every refusal is reported through `onRefused` with the peer and the reason — never the session-id, which is a secret.
  */
 import { MsrpFrame, sessionIdOf } from './msrp-frame';
 import { MsrpParser, MsrpParserLimits } from './msrp-parser';
 import { responseTo, serializeFrame } from './msrp-serializer';
+import { parseMsrpUri, sameMsrpUri } from './msrp-uri';
 import type { MsrpSession } from './msrp-session';
 
 export interface SessionDirectory {
@@ -14,17 +28,39 @@ export interface SessionDirectory {
   find(sessionId: string, fromPath?: string): MsrpSession | undefined;
 }
 
+/** Why a connection was refused: the status sent (if any) and a reason fit for a log (no session-id in it). */
+export interface BindRefusal {
+  status: 400 | 481 | 506 | 0;
+  reason: string;
+  /** The peer, as the adapter named it (e.g. `203.0.113.7:40512`). */
+  peer: string;
+}
+
 export interface MsrpConnectionEvents {
   /** A session was bound to this connection (the server starts delivering). */
   onBound?(session: MsrpSession): void;
   /** The connection ended; these sessions lost their transport. */
   onLost?(sessions: MsrpSession[]): void;
+  /** A request or frame was refused and the connection closed (see the binding rules above). */
+  onRefused?(r: BindRefusal): void;
+}
+
+/** What this connection is, as far as binding goes. */
+export interface MsrpLink {
+  /** `msrps` over TLS (or WSS), `msrp` otherwise; when set, only sessions whose own path has this scheme bind here. */
+  scheme?: 'msrp' | 'msrps';
+  /** The URI transport this connection carries (`tcp`, `ws`); when set, only sessions whose path names it bind here. */
+  transport?: string;
+  /** The peer, for logs. */
+  peer?: string;
 }
 
 export class MsrpConnection {
   private readonly parser: MsrpParser;
   private readonly sessions = new Set<MsrpSession>();
   private ended = false;
+  /** A session was bound here once: from then on, responses for unknown sessions are stale, not garbage. */
+  private everBound = false;
 
   constructor(
     private readonly writeBytes: (b: Uint8Array) => void,
@@ -32,6 +68,7 @@ export class MsrpConnection {
     private readonly directory: SessionDirectory,
     private readonly events: MsrpConnectionEvents = {},
     limits: MsrpParserLimits = {},
+    private readonly link: MsrpLink = {},
   ) {
     this.parser = new MsrpParser(limits);
   }
@@ -40,7 +77,22 @@ export class MsrpConnection {
   adopt(session: MsrpSession): boolean {
     if (!session.bind((b) => this.write(b))) return false;
     this.sessions.add(session);
+    this.everBound = true;
     return true;
+  }
+
+  /** Sessions bound to this connection (ended ones leave it when the next frame arrives). */
+  get boundSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Whether a session was ever bound here (listeners close connections that bind nothing in time). */
+  get wasBound(): boolean {
+    return this.everBound;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
   }
 
   private write(b: Uint8Array): void {
@@ -48,36 +100,62 @@ export class MsrpConnection {
   }
 
   push(chunk: Uint8Array): void {
+    if (this.ended) return;
     for (const ev of this.parser.push(chunk)) {
       if (ev.type === 'error') {
         const tid = ev.error.tid;
         if (tid) this.write(new TextEncoder().encode(`MSRP ${tid} 400 Unintelligible\r\nTo-Path: msrp://invalid/x;tcp\r\nFrom-Path: msrp://invalid/x;tcp\r\n-------${tid}$\r\n`));
+        this.events.onRefused?.({ status: tid ? 400 : 0, reason: `unparseable frame (${ev.error.message})`, peer: this.link.peer ?? '' });
         this.end();
         return;
       }
       this.dispatch(ev.frame);
+      if (this.ended) return;
     }
+  }
+
+  /** Answers a request (never a REPORT, §7.1.2) with `status`, reports why, and closes the connection. */
+  private refuse(f: MsrpFrame, status: 481 | 506 | 0, reason: string): void {
+    if (status && f.method !== undefined && f.method !== 'REPORT') this.write(serializeFrame(responseTo(f, status, [f.toPath[0]])));
+    this.events.onRefused?.({ status, reason, peer: this.link.peer ?? '' });
+    this.end();
   }
 
   private dispatch(f: MsrpFrame): void {
     const sid = sessionIdOf(f.toPath[0] ?? '');
-    // sessions bound to this connection first (including ones we opened ourselves), then the directory
-    let session: MsrpSession | undefined;
-    for (const s of this.sessions) if (s.id === sid) session = s;
-    session ??= sid ? this.directory.find(sid, f.fromPath[f.fromPath.length - 1]) : undefined;
-    const isRequest = f.method !== undefined;
-    const answer = (status: number) => {
-      if (isRequest && f.method !== 'REPORT') this.write(serializeFrame(responseTo(f, status, [f.toPath[0]])));
-    };
-    if (!session || session.isClosed) return answer(481); // §7.3.1 "MUST respond with a 481"
-    if (!this.sessions.has(session)) {
-      if (!isRequest) return; // a response never binds
-      // RFC 6714: match the peer by session-id, not the whole From-Path URI
-      if (sessionIdOf(f.fromPath[f.fromPath.length - 1] ?? '') !== sessionIdOf(session.remotePath)) return answer(403);
-      if (!session.bind((b) => this.write(b))) return answer(506); // bound to another connection
-      this.sessions.add(session);
-      this.events.onBound?.(session);
+    // a session bound to this connection (including one we opened ourselves)
+    for (const s of this.sessions) {
+      if (s.id !== sid) continue;
+      if (s.isClosed) {
+        // a late frame for a session that ended on this connection: 481 to a request, the connection stays
+        this.sessions.delete(s);
+        return f.method !== undefined && f.method !== 'REPORT' ? this.write(serializeFrame(responseTo(f, 481, [f.toPath[0]]))) : undefined;
+      }
+      return s.receive(f);
     }
+    for (const s of this.sessions) if (s.isClosed) this.sessions.delete(s); // ended sessions leave (a reused connection stays small)
+    const isRequest = f.method !== undefined;
+    if (!isRequest) {
+      // a response never binds; on a connection that never carried a session it is garbage
+      if (!this.everBound) this.refuse(f, 0, 'a response before any request on the connection');
+      return;
+    }
+    const session = sid ? this.directory.find(sid, f.fromPath[f.fromPath.length - 1]) : undefined;
+    // §7.3.1: "… the receiving device MUST respond with a 481" when the session does not exist
+    if (!session || session.isClosed) return this.refuse(f, 481, 'unknown session-id');
+    // §5.4 / §6.1: the To-Path is exactly the session's own URI, carried on the transport that URI names
+    const own = parseMsrpUri(session.localPath);
+    if (f.toPath.length !== 1 || !sameMsrpUri(f.toPath[0], session.localPath)) return this.refuse(f, 481, 'To-Path does not match the session');
+    if ((this.link.scheme && own?.scheme !== this.link.scheme) || (this.link.transport && own?.transport !== this.link.transport))
+      return this.refuse(f, 481, `session offered over another transport than ${this.link.scheme ?? 'msrp'}/${this.link.transport ?? '?'}`);
+    // §5.4: the From-Path must end in the path the peer announced in SDP
+    if (!sameMsrpUri(f.fromPath[f.fromPath.length - 1] ?? '', session.remotePath)) return this.refuse(f, 481, 'From-Path does not match the path offered in SDP');
+    // one user at a time: a connection carrying someone's live session binds no other user's
+    for (const s of this.sessions) if (s.owner !== session.owner) return this.refuse(f, 481, "another user's session on a connection already bound");
+    if (!session.bind((b) => this.write(b))) return this.refuse(f, 506, 'session already bound to another connection');
+    this.everBound = true;
+    this.sessions.add(session);
+    this.events.onBound?.(session);
     session.receive(f);
   }
 

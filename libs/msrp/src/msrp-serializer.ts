@@ -23,11 +23,4 @@ export function responseTo(req: MsrpFrame, status: number, ownPath: string[], co
   return { tid: req.tid, status, comment: comment ?? MSRP_STATUS[status], toPath: [req.fromPath[0]], fromPath: ownPath, headers: [], body: new Uint8Array(0), flag: '$' };
 }
 
-export function randomId(len = 12): string {
-  const a = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-  let s = '';
-  for (let i = 0; i < len; i++) s += a[Math.floor(Math.random() * a.length)];
-  return s;
-}
-
 export type { EndFlag };

@@ -1,6 +1,7 @@
 import { MsrpSession, MsrpClock, IncomingMessage } from './msrp-session';
 import { MsrpFrame, header } from './msrp-frame';
 import { MsrpParser } from './msrp-parser';
+import { CountingRandom } from './test-random';
 
 // transaction ids are 4..32 characters (RFC 4975 §9 transact-id), hence the 'xxxx' padding.
 /** A fake clock: timers fire only when the test advances time. */
@@ -28,7 +29,7 @@ const enc = (s: string) => new TextEncoder().encode(s);
 
 function receiver(answer?: (m: IncomingMessage) => number | undefined, extra: { sendOnly?: boolean; maxInboundBytes?: number } = {}) {
   const { clock } = fakeClock();
-  const s = new MsrpSession({ localPath: B, remotePath: A, clock, answer, ...extra });
+  const s = new MsrpSession({ localPath: B, remotePath: A, clock, random: new CountingRandom(), answer, ...extra });
   const out: MsrpFrame[] = [];
   const p = new MsrpParser();
   s.bind((bytes) => { for (const e of p.push(bytes)) if (e.type === "frame") out.push(e.frame); else throw e.error; });
@@ -99,7 +100,7 @@ describe('MSRP session: reassembly and REPORT rules (RFC 4975 §7.1.1, §7.1.2)'
 
   it('the transaction timeout runs on the injected clock (30 s by default)', async () => {
     const { clock, advance } = fakeClock();
-    const s = new MsrpSession({ localPath: A, remotePath: B, clock });
+    const s = new MsrpSession({ localPath: A, remotePath: B, clock, random: new CountingRandom() });
     s.bind(() => undefined);
     let outcome: unknown;
     void s.send({ contentType: 'text/plain', body: enc('hi') }).then((o) => (outcome = o));

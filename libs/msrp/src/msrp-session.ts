@@ -6,7 +6,8 @@
  * success REPORTs when asked (§7.1.2, §7.1.3). A REPORT is never answered (§7.1.2).
  */
 import { MsrpFrame, header, parseByteRange } from './msrp-frame';
-import { randomId, responseTo, serializeFrame } from './msrp-serializer';
+import { responseTo, serializeFrame } from './msrp-serializer';
+import { MESSAGE_ID_BITS, MsrpRandom, newSessionId, randomId, TID_BITS } from './random';
 
 export interface MsrpClock {
   now(): number;
@@ -40,6 +41,13 @@ export interface MsrpSessionOptions {
   localPath: string;
   remotePath: string;
   clock: MsrpClock;
+  /** Where transaction ids and Message-IDs come from (a CSPRNG: node:crypto, crypto.getRandomValues). */
+  random: MsrpRandom;
+  /**
+   * Whom the session belongs to (the im-server: the authenticated AOR). While a connection carries a live session of
+   * one owner it binds no other owner's session (MsrpConnection).
+   */
+  owner?: string;
   chunkSize?: number;
   transactionTimeoutMs?: number;
   /** Receiving side: the status to answer a complete incoming message with (undefined = no answer at all). */
@@ -78,9 +86,14 @@ export class MsrpSession {
   private readonly timeoutMs: number;
 
   constructor(private readonly o: MsrpSessionOptions) {
-    this.id = /\/([^;/]+)(;[^/]*)?$/.exec(o.localPath)?.[1] ?? randomId();
+    // the session-id of our own path (§9); a path without one gets a fresh one (§14.1: ≥ 80 random bits)
+    this.id = /^msrps?:\/\/[^/]+\/([^;/?\s]+)/i.exec(o.localPath)?.[1] ?? newSessionId(o.random);
     this.chunkSize = o.chunkSize ?? 2048;
     this.timeoutMs = o.transactionTimeoutMs ?? 30000;
+  }
+
+  private newTid(): string {
+    return randomId(this.o.random, TID_BITS);
   }
 
   get bound(): boolean {
@@ -93,6 +106,10 @@ export class MsrpSession {
 
   get localPath(): string {
     return this.o.localPath;
+  }
+
+  get owner(): string | undefined {
+    return this.o.owner;
   }
 
   /** Binds the session to a connection's writer. Returns false when it is bound already (→ 506). */
@@ -112,9 +129,9 @@ export class MsrpSession {
 
   /** Sends an empty SEND, as the active side does to bind the connection (§5.4 / RFC 4975 §7.1). */
   sendBind(): Promise<number | 'timeout'> {
-    const tid = randomId(10);
+    const tid = this.newTid();
     const done = this.transaction(tid);
-    this.write({ tid, method: 'SEND', toPath: [this.o.remotePath], fromPath: [this.o.localPath], headers: [['Message-ID', randomId()], ['Byte-Range', '1-0/0']], body: new Uint8Array(0), flag: '$' });
+    this.write({ tid, method: 'SEND', toPath: [this.o.remotePath], fromPath: [this.o.localPath], headers: [['Message-ID', randomId(this.o.random, MESSAGE_ID_BITS)], ['Byte-Range', '1-0/0']], body: new Uint8Array(0), flag: '$' });
     return done;
   }
 
@@ -131,7 +148,7 @@ export class MsrpSession {
   /** Sends one message, chunked; resolves with its delivery outcome. */
   async send(m: OutgoingMessage): Promise<SendOutcome> {
     if (this.closed || !this.writer) return { kind: 'closed' };
-    const messageId = m.messageId ?? randomId(16);
+    const messageId = m.messageId ?? randomId(this.o.random, MESSAGE_ID_BITS);
     const total = m.body.length;
     const report = m.successReport
       ? new Promise<number | 'timeout'>((resolve) => {
@@ -149,7 +166,7 @@ export class MsrpSession {
     const chunks: Promise<number | 'timeout'>[] = [];
     do {
       const end = Math.min(offset + this.chunkSize, total);
-      const tid = randomId(10);
+      const tid = this.newTid();
       const last = end >= total;
       chunks.push(this.transaction(tid));
       this.write({
@@ -256,7 +273,7 @@ export class MsrpSession {
       for (const l of this.listeners) l(msg);
       if ((header(f, 'Success-Report') ?? 'no').toLowerCase() === 'yes') {
         this.write({
-          tid: randomId(10),
+          tid: this.newTid(),
           method: 'REPORT',
           toPath: [this.o.remotePath],
           fromPath: [this.o.localPath],

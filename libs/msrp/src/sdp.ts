@@ -15,6 +15,8 @@ export interface MsrpMedia {
   maxSize?: number;
   direction?: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
   connectionAddress?: string;
+  /** RFC 4572 `a=fingerprint:<hash> <hex>` of the certificate the peer will present over TLS (RFC 4975 §14.2). */
+  fingerprint?: { hash: string; value: string };
 }
 
 const PROTOS: MsrpProto[] = ['TCP/MSRP', 'TCP/TLS/MSRP', 'TCP/WS/MSRP', 'TCP/WSS/MSRP'];
@@ -51,6 +53,10 @@ export function parseMsrpOffer(sdp: string): OfferResult {
     else if (name === 'accept-wrapped-types') media.acceptWrappedTypes = value.split(/\s+/).filter(Boolean);
     else if (name === 'setup') media.setup = value.trim() as Setup;
     else if (name === 'max-size') media.maxSize = Number(value);
+    else if (name === 'fingerprint') {
+      const [hash, fp] = value.trim().split(/\s+/);
+      if (hash && fp) media.fingerprint = { hash: hash.toLowerCase(), value: fp.toUpperCase() };
+    }
     else if (['sendrecv', 'sendonly', 'recvonly', 'inactive'].includes(name)) media.direction = name as MsrpMedia['direction'];
   }
   if (!media) return { ok: false, reason: sawMessage ? 'm=message line with an unsupported transport (TCP/MSRP expected)' : 'no m=message MSRP media line' };
@@ -80,6 +86,8 @@ export function buildMsrpAnswer(a: {
   acceptWrappedTypes?: string[];
   direction?: 'sendonly' | 'sendrecv';
   sessionVersion?: number;
+  /** RFC 4572 fingerprint of our TLS certificate, e.g. `SHA-256 AB:CD:…`, for a `TCP/TLS/MSRP` answer (RFC 4975 §14.2). */
+  fingerprint?: string;
 }): string {
   const ip = a.address.includes(':') ? 'IP6' : 'IP4';
   const v = a.sessionVersion ?? Math.floor(Date.now() / 1000);
@@ -94,6 +102,7 @@ export function buildMsrpAnswer(a: {
     `a=accept-types:${a.acceptTypes.join(' ')}`,
     ...(a.acceptWrappedTypes?.length ? [`a=accept-wrapped-types:${a.acceptWrappedTypes.join(' ')}`] : []),
     `a=setup:${a.setup}`,
+    ...(a.fingerprint ? [`a=fingerprint:${a.fingerprint}`] : []),
     ...(a.direction ? [`a=${a.direction}`] : []),
     '',
   ].join('\r\n');

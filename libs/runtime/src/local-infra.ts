@@ -83,6 +83,7 @@ function bindable(port: number): Promise<boolean> {
  */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
+    // Math.random is enough here: a spread of candidate ports, not an identifier anyone must not guess
     const port = 20000 + Math.floor(Math.random() * 12000);
     if (await bindable(port)) return port;
   }

@@ -6,7 +6,7 @@
  * be rejected with a 500").
  */
 import { SipRequest } from './sip-message';
-import { randomToken } from './response-builder';
+import { BRANCH_BITS, RandomSource, randomToken, randomUint31 } from './random';
 import { MAGIC_COOKIE } from './transactions/transaction-layer';
 
 export class Dialog {
@@ -22,12 +22,15 @@ export class Dialog {
     readonly remoteTarget: string,
     readonly routeSet: string[],
     remoteSeq: number,
+    private readonly random: RandomSource,
   ) {
     this.remoteSeq = remoteSeq;
-    this.localSeq = 1 + Math.floor(Math.random() * 10000);
+    // §8.1.1.5: any first CSeq below 2**31 will do; a random one below 10,000 leaves room to count up
+    this.localSeq = 1 + (randomUint31(random) % 10000);
   }
 
-  static fromInvite(invite: SipRequest, localTag: string): Dialog | undefined {
+  /** `random` draws the branches of the requests this dialog sends (and its first CSeq). */
+  static fromInvite(invite: SipRequest, localTag: string, random: RandomSource): Dialog | undefined {
     const from = invite.from;
     const to = invite.to;
     const contact = invite.contacts[0];
@@ -41,6 +44,7 @@ export class Dialog {
       contact ? contact.uriText : from.uriText,
       invite.getAll('record-route'),
       invite.cseq.seq,
+      random,
     );
   }
 
@@ -68,7 +72,7 @@ export class Dialog {
     // §12.2.1.1: loose routing puts the remote target in the Request-URI and the route set in Route
     const uri = strict ? routes[0].replace(/^.*<([^>]+)>.*$/, '$1') : this.remoteTarget;
     const req = new SipRequest(method, uri);
-    req.add('Via', `SIP/2.0/${via.transport} ${via.host}:${via.port};branch=${MAGIC_COOKIE}${randomToken(16)};rport`);
+    req.add('Via', `SIP/2.0/${via.transport} ${via.host}:${via.port};branch=${MAGIC_COOKIE}${randomToken(this.random, BRANCH_BITS)};rport`);
     req.add('Max-Forwards', '70');
     req.add('From', `<${this.localUri}>;tag=${this.localTag}`);
     req.add('To', `<${this.remoteUri}>;tag=${this.remoteTag}`);

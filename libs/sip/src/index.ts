@@ -1,4 +1,5 @@
 export * from './clock';
+export * from './random';
 export * from './uri';
 export * from './sip-message';
 export * from './sip-parser';

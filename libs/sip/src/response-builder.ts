@@ -4,22 +4,18 @@
  * 100"), and RFC 3581 received/rport stamped on the top Via by `stampVia` on receipt.
  */
 import { REASONS, SipRequest, SipResponse } from './sip-message';
+import { RandomSource, randomToken, webCryptoRandom } from './random';
 
 /** Requests whose 1xx (with a To tag) and 2xx responses create a dialog here (RFC 3261 §12.1, RFC 6665 §4.1). */
 const DIALOG_FORMING = new Set(['INVITE', 'SUBSCRIBE']);
 
 export interface ResponseOptions {
   toTag?: string;
+  /** Where a To tag is drawn from when one must be added and `toTag` is not given (default: Web Crypto). */
+  random?: RandomSource;
   headers?: [string, string][];
   body?: Uint8Array;
   contentType?: string;
-}
-
-export function randomToken(len = 10): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  let s = '';
-  for (let i = 0; i < len; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
-  return s;
 }
 
 export function createResponse(req: SipRequest, status: number, reason?: string, opts: ResponseOptions = {}): SipResponse {
@@ -29,7 +25,7 @@ export function createResponse(req: SipRequest, status: number, reason?: string,
   if (from !== undefined) res.add('From', from);
   let to = req.get('to');
   if (to !== undefined) {
-    if (status > 100 && !/;\s*tag=/i.test(to.replace(/<[^>]*>/, ''))) to = `${to};tag=${opts.toTag ?? randomToken()}`;
+    if (status > 100 && !/;\s*tag=/i.test(to.replace(/<[^>]*>/, ''))) to = `${to};tag=${opts.toTag ?? randomToken(opts.random ?? webCryptoRandom)}`; // §19.3: cryptographically random
     res.add('To', to);
   }
   res.add('Call-ID', req.callId);

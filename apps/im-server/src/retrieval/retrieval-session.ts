@@ -12,8 +12,9 @@
 import { createHash } from 'node:crypto';
 import { Ch2Item, ReserveResponse } from '@imc/ch2';
 import { Dialog, randomToken, serializeSipMessage, createResponse, Uas2xxRetransmitter, InviteServerTransaction, InviteServerState } from '@imc/sip';
-import { accepts, answerSetup, buildMsrpAnswer, MsrpConnection, MsrpMedia, MsrpSession, mimePart, parseMsrpOffer, SendOutcome, wrapCpim } from '@imc/msrp';
-import { connectMsrpTcp, nodeMsrpClock } from '@imc/msrp-node';
+import { accepts, buildMsrpAnswer, MsrpConnection, MsrpMedia, MsrpSession, mimePart, parseMsrpOffer, SendOutcome, wrapCpim } from '@imc/msrp';
+import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
+import { connectToClient, MsrpListeners, planMsrpAnswer } from './msrp-endpoint';
 import type { ImServerConfig } from '../config';
 import type { DeferredStore, StoredMessageMeta } from '../store/deferred-store';
 import type { ChargingGateway } from '../charging/charging-gateway';
@@ -36,7 +37,7 @@ export interface RetrievalDeps {
   store: DeferredStore;
   charging: ChargingGateway;
   metrics: ImMetrics;
-  msrpPorts: () => { tcp: number; ws: number };
+  msrpPorts: () => MsrpListeners;
   register: (s: MsrpSession) => void;
   unregister: (s: MsrpSession) => void;
   onEnded: (s: RetrievalSession) => void;
@@ -59,7 +60,7 @@ const REFUSAL: Record<string, [number, string]> = {
 export class RetrievalSession {
   state = RetrievalState.Reserving;
   readonly callId: string;
-  readonly localTag = randomToken();
+  readonly localTag = randomToken(nodeRandom);
   dialog?: Dialog;
   private cancelled = false;
   private finishing?: Promise<void>;
@@ -117,11 +118,12 @@ export class RetrievalSession {
     const offer = parseMsrpOffer(req.bodyText());
     if (!offer.ok) return this.refuse(488, 'Not Acceptable Here', offer.reason);
     if (!accepts(offer.media.acceptTypes, 'message/cpim')) return this.refuse(488, 'Not Acceptable Here', 'a=accept-types must allow message/cpim');
-    const viaWs = offer.media.proto === 'TCP/WS/MSRP' || offer.media.proto === 'TCP/WSS/MSRP';
-    if (viaWs ? !this.d.msrpPorts().ws : !this.d.msrpPorts().tcp) return this.refuse(488, 'Not Acceptable Here', `MSRP over ${viaWs ? 'WebSocket' : 'TCP'} is not enabled here`);
+    // transport, path (fresh session-id) and a=setup of our answer (msrp-endpoint.ts)
+    const plan = planMsrpAnswer(offer.media, this.d.msrpPorts(), c);
+    if (!plan.ok) return this.refuse(488, 'Not Acceptable Here', plan.reason);
 
     // the dialog needs the From tag: refuse before anything is reserved or registered
-    const dialog = Dialog.fromInvite(req, this.localTag);
+    const dialog = Dialog.fromInvite(req, this.localTag, nodeRandom);
     if (!dialog) return this.refuse(400, 'Missing From Tag');
     this.dialog = dialog;
 
@@ -175,14 +177,13 @@ export class RetrievalSession {
     if (this.cancelled || this.inviteTx.state !== InviteServerState.Proceeding) return this.finish('cancelled before answer');
 
     // step 4: 200 OK with our MSRP path; a=setup per RFC 6135 (a WebSocket client is always the active side, RFC 7977 §5.3)
-    const ports = this.d.msrpPorts();
-    const sid = randomToken(20);
-    const setup = viaWs ? 'passive' : answerSetup(offer.media.setup);
-    const localPath = viaWs ? `msrp://${c.advertisedHost}:${ports.ws}/${sid};ws` : `msrp://${c.advertisedHost}:${ports.tcp}/${sid};tcp`;
+    const { setup, localPath } = plan;
     this.msrp = new MsrpSession({
       localPath,
       remotePath: offer.media.path[offer.media.path.length - 1],
       clock: nodeMsrpClock,
+      random: nodeRandom,
+      owner: this.aor, // a connection never carries two users' sessions (MsrpConnection)
       chunkSize: c.msrpChunkSize,
       transactionTimeoutMs: c.msrpTimeoutMs,
       sendOnly: true,
@@ -190,10 +191,11 @@ export class RetrievalSession {
     this.d.register(this.msrp);
     const sdp = buildMsrpAnswer({
       address: c.advertisedHost,
-      port: viaWs ? ports.ws : ports.tcp,
-      proto: viaWs ? offer.media.proto : 'TCP/MSRP',
+      port: plan.port,
+      proto: plan.proto,
       path: localPath,
       setup,
+      fingerprint: plan.fingerprint,
       acceptTypes: ['message/cpim', 'message/imdn+xml'],
       acceptWrappedTypes: ['*'],
       direction: 'sendonly',
@@ -245,13 +247,12 @@ export class RetrievalSession {
     return Math.max(30000, 2 * this.d.config.reservationValiditySeconds * 1000);
   }
 
-  /** We are the active MSRP side: open the TCP connection to the client's path and bind with an empty SEND. */
+  /** We are the active MSRP side: open the TCP (or TLS, for msrps) connection to the client's path and bind with an empty SEND. */
   private async connectOut(media: MsrpMedia): Promise<void> {
-    const m = /^msrps?:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\//i.exec(media.path[0]);
-    if (!m || !this.msrp) return void this.hangUp('unusable a=path');
+    if (!this.msrp) return;
     try {
       const session = this.msrp;
-      this.conn = await connectMsrpTcp(m[1].replace(/^\[|\]$/g, ''), Number(m[2]), { find: () => undefined }, { onLost: () => this.onMsrpLost() });
+      this.conn = await connectToClient(media, { onLost: () => this.onMsrpLost() });
       this.conn.adopt(session);
       const status = await session.sendBind();
       if (status !== 200) return void this.hangUp(`the client refused the MSRP binding (${status})`);

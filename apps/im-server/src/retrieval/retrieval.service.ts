@@ -1,9 +1,9 @@
 /**
- * The retrieval side of the im-server: owns the MSRP listeners (TCP and WebSocket) and the retrieval sessions,
+ * The retrieval side of the im-server: owns the MSRP listeners (TCP, TLS and WebSocket) and the retrieval sessions,
  * and implements the `RetrievalHandler` boundary the SIP front calls for INVITE/ACK/BYE/CANCEL.
  */
 import type { InviteServerTransaction, SipRequest } from '@imc/sip';
-import type { MsrpSession } from '@imc/msrp';
+import type { BindRefusal, MsrpSession } from '@imc/msrp';
 import { MsrpTcpServer, MsrpWsServer } from '@imc/msrp-node';
 import type { ImServerConfig } from '../config';
 import type { DeferredStore } from '../store/deferred-store';
@@ -18,6 +18,7 @@ export class RetrievalService implements RetrievalHandler {
   private readonly byMsrpId = new Map<string, RetrievalSession>();
   private readonly msrpSessions = new Map<string, MsrpSession>();
   private tcp?: MsrpTcpServer;
+  private tls?: MsrpTcpServer;
   private ws?: MsrpWsServer;
   private accepting = true;
 
@@ -37,20 +38,28 @@ export class RetrievalService implements RetrievalHandler {
       onLost: (lost: MsrpSession[]) => {
         for (const s of lost) this.byMsrpId.get(s.id)?.onMsrpLost();
       },
+      // RFC 4975 §14.1: the session-id is the secret that binds a connection; the log names the peer and the reason only
+      onRefused: (r: BindRefusal) => this.log(`MSRP connection from ${r.peer} refused${r.status ? ` (${r.status})` : ''}: ${r.reason}`),
     };
+    const options = { bindTimeoutMs: this.config.msrpBindTimeoutMs };
     const limits = { maxChunkBytes: Math.max(this.config.maxMessageBytes * 2, 1024 * 1024) };
     if (this.config.msrpTcpPort) {
-      this.tcp = new MsrpTcpServer(directory, events, limits);
+      this.tcp = new MsrpTcpServer(directory, events, limits, options);
       await this.tcp.listen(this.config.msrpTcpPort, this.config.bindHost);
     }
+    if (this.config.msrpTls) {
+      // msrps (RFC 4975 §14): sessions answered with a TCP/TLS/MSRP path bind only here
+      this.tls = new MsrpTcpServer(directory, events, limits, { ...options, tls: { cert: this.config.msrpTls.cert, key: this.config.msrpTls.key } });
+      await this.tls.listen(this.config.msrpTls.port, this.config.bindHost);
+    }
     if (this.config.msrpWsPort) {
-      this.ws = new MsrpWsServer(directory, events, limits);
+      this.ws = new MsrpWsServer(directory, events, limits, options);
       await this.ws.listen(this.config.msrpWsPort, this.config.bindHost);
     }
   }
 
   get ports() {
-    return { tcp: this.tcp?.port ?? 0, ws: this.ws?.port ?? 0 };
+    return { tcp: this.tcp?.port ?? 0, ws: this.ws?.port ?? 0, tls: this.tls?.port ?? 0 };
   }
 
   get activeSessions(): number {
@@ -121,6 +130,7 @@ export class RetrievalService implements RetrievalHandler {
     while (this.byCallId.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await Promise.all([...this.byCallId.values()].filter((s) => s.state !== RetrievalState.Ended).map((s) => s.hangUp('server shutting down')));
     await this.tcp?.close();
+    await this.tls?.close();
     await this.ws?.close();
   }
 }

@@ -27,8 +27,12 @@ import {
   TransactionLayer,
   TransactionSink,
   Clock,
+  RandomSource,
+  BRANCH_BITS,
+  CALL_ID_BITS,
 } from '@imc/sip';
 import { SipFlow, TcpSipTransport, UdpSipTransport, WsSipTransport, SipTransport } from '@imc/sip-node';
+import { nodeRandom } from '@imc/msrp-node';
 import type { ImServerConfig } from '../config';
 import type { DeferredStore } from '../store/deferred-store';
 import type { UserStore } from '../store/user-store';
@@ -80,6 +84,8 @@ export class SipServer {
     private readonly metrics: ImMetrics,
     private readonly logger: SipLogger,
     readonly clock: Clock = systemClock,
+    /** Tags, branches and Call-IDs (RFC 3261 §19.3): node:crypto unless a test injects another source. */
+    readonly random: RandomSource = nodeRandom,
   ) {
     this.layer = new TransactionLayer(clock, { T1: config.sipT1, T2: config.sipT2, T4: config.sipT4 });
     this.digest = new DigestServer({
@@ -162,7 +168,7 @@ export class SipServer {
       const p = parsed.partial;
       if (p && p.method !== 'ACK' && p.topVia) {
         stampVia(p, flow.remoteAddress, flow.remotePort);
-        this.sendResponse(flow, createResponse(p, parsed.status, parsed.reason));
+        this.sendResponse(flow, createResponse(p, parsed.status, parsed.reason, { random: this.random }));
       }
       return;
     }
@@ -201,6 +207,7 @@ export class SipServer {
 
   private serverTx(t: ServerTx['tx'], flow: SipFlow, sink: TransactionSink): ServerTx {
     const metrics = this.metrics;
+    const random = this.random;
     const req = t.request;
     return {
       request: req,
@@ -208,7 +215,7 @@ export class SipServer {
       sink,
       tx: t,
       respond(status, reason, opts = {}) {
-        const res = createResponse(req, status, reason, opts);
+        const res = createResponse(req, status, reason, { random, ...opts });
         if (status >= 200 || status === 100) {
           if (status >= 200) metrics.sipRequest(req.method, status);
         }
@@ -255,7 +262,7 @@ export class SipServer {
         tx.respond(200, 'OK'); // §9.2: the CANCEL itself is answered 200, the INVITE then gets 487
         if (!this.retrieval?.onCancel(invite) && invite.state === InviteServerState.Proceeding) {
           // cancelled before its retrieval session exists (e.g. while authenticating): answer 487 here
-          invite.respond(createResponse(invite.request, 487, 'Request Terminated'));
+          invite.respond(createResponse(invite.request, 487, 'Request Terminated', { random: this.random }));
         }
         return;
       }
@@ -402,11 +409,11 @@ export class SipServer {
     if (!flow) return undefined;
     const fwd = new SipRequest('MESSAGE', b.contact);
     const via = this.viaFor(flow);
-    fwd.add('Via', `SIP/2.0/${via.transport} ${via.host}:${via.port};branch=${MAGIC_COOKIE}${randomToken(16)};rport`);
+    fwd.add('Via', `SIP/2.0/${via.transport} ${via.host}:${via.port};branch=${MAGIC_COOKIE}${randomToken(this.random, BRANCH_BITS)};rport`);
     fwd.add('Max-Forwards', '70');
-    fwd.add('From', `<${sender}>;tag=${randomToken()}`);
+    fwd.add('From', `<${sender}>;tag=${randomToken(this.random)}`);
     fwd.add('To', req.get('to')!);
-    fwd.add('Call-ID', `${randomToken(12)}@${this.config.advertisedHost}`);
+    fwd.add('Call-ID', `${randomToken(this.random, CALL_ID_BITS)}@${this.config.advertisedHost}`);
     fwd.add('CSeq', '1 MESSAGE');
     fwd.add('Content-Type', req.get('content-type')!);
     fwd.body = req.body;
@@ -435,8 +442,8 @@ export class SipServer {
     if (!inDialog && (!target || aorOf(target) !== aor))
       return void tx.respond(403, 'Forbidden', { headers: [['Warning', `399 ${this.config.advertisedHost} "may only watch your own mailbox"`]] });
     const expires = Math.min(Number(req.get('expires') ?? 3600), 86400);
-    const localTag = req.to?.params.tag ?? randomToken();
-    const dialog = inDialog?.dialog ?? Dialog.fromInvite(req, localTag);
+    const localTag = req.to?.params.tag ?? randomToken(this.random);
+    const dialog = inDialog?.dialog ?? Dialog.fromInvite(req, localTag, this.random);
     if (!dialog) return void tx.respond(400, 'Missing From Tag');
     const sub: Subscription = { dialog, flow: tx.flow, expiresAt: Date.now() + expires * 1000, transport: tx.flow.transport };
     const list = (this.subscriptions.get(aor) ?? []).filter((x) => x !== inDialog && x.expiresAt > Date.now());

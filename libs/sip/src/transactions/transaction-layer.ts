@@ -28,6 +28,9 @@ export class TransactionLayer {
   private readonly servers = new Map<string, InviteServerTransaction | NonInviteServerTransaction>();
   private readonly clients = new Map<string, NonInviteClientTransaction>();
 
+  /** Makes every legacy (cookie-less) request's key unique: a counter, nothing random is needed. */
+  private legacySeq = 0;
+
   constructor(private readonly clock: Clock, readonly timers: SipTimers) {}
 
   get size(): { server: number; client: number } {
@@ -43,7 +46,7 @@ export class TransactionLayer {
     }
     const k = serverKey(req, req.method);
     // RFC 2543 peers without the magic cookie: a transaction of their own every time (no retransmission matching)
-    const key = k ?? `legacy|${req.callId}|${req.get('cseq')}|${req.get('from')}|${Math.random()}`;
+    const key = k ?? `legacy|${req.callId}|${req.get('cseq')}|${req.get('from')}|${++this.legacySeq}`;
     const existing = this.servers.get(key);
     if (existing) {
       existing.onRetransmission();
