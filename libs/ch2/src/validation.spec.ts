@@ -1,4 +1,4 @@
-import { normalizeSubscriber, validateCh2Request } from './validation';
+import { checkSubscriber, MAX_SUBSCRIBER_LENGTH, normalizeSubscriber, validateCh2Request } from './validation';
 
 const base = { requestId: 'req-00000001', subscriber: 'sip:Bob@EXAMPLE.com:5060;transport=tcp', service: 'im.deferred-retrieval', timestamp: '2026-11-23T10:00:00Z' };
 
@@ -31,5 +31,36 @@ describe('CH-2 validation', () => {
     const v = validateCh2Request(op, data);
     expect(v.ok).toBe(false);
     if (!v.ok) expect(v.details.map((d) => d.split(':')[0])).toEqual(fields);
+  });
+
+  describe('one subscriber check for every interface', () => {
+    const huge = `sip:${'a'.repeat(10 * 1024)}@example.com`;
+    const atLimit = `sip:${'a'.repeat(MAX_SUBSCRIBER_LENGTH - 'sip:@example.com'.length)}@example.com`;
+
+    it('accepts a URI of exactly the limit and refuses one character more', () => {
+      expect(atLimit).toHaveLength(MAX_SUBSCRIBER_LENGTH);
+      expect(checkSubscriber('subscriber', atLimit)).toEqual({ ok: true, value: atLimit });
+      expect(checkSubscriber('subscriber', atLimit.replace('@', 'a@'))).toMatchObject({ ok: false });
+      expect(normalizeSubscriber(atLimit.replace('@', 'a@'))).toBeUndefined();
+    });
+
+    it('refuses a 10 KB subscriber naming the field and the limit, without echoing the input', () => {
+      const r = checkSubscriber('subscriber', huge);
+      expect(r).toEqual({ ok: false, problem: `subscriber: must be a sip:, sips: or tel: URI of at most 256 characters (got ${huge.length} characters)` });
+    });
+
+    it.each([
+      [undefined, {}, 'aor: must be a sip:, sips: or tel: URI of at most 256 characters (got nothing)'],
+      ['mailto:bob@example.com', {}, 'aor: must be a sip:, sips: or tel: URI of at most 256 characters (got "mailto:bob@example.com")'],
+      ['tel:+15551234', { schemes: ['sip', 'sips'] as const }, 'aor: must be a sip: or sips: URI of at most 256 characters (got "tel:+15551234")'],
+      ['sip:bob@elsewhere.org', { domain: 'example.com' }, 'aor: must be a user of example.com (got "sip:bob@elsewhere.org")'],
+    ])('refuses %j with %j', (raw, opts, problem) => {
+      expect(checkSubscriber('aor', raw, opts)).toEqual({ ok: false, problem });
+    });
+
+    it('CH-2 payloads refuse the 10 KB subscriber with the same message', () => {
+      const v = validateCh2Request('balance', { ...base, subscriber: huge });
+      expect(v).toEqual({ ok: false, details: [`subscriber: must be a sip:, sips: or tel: URI of at most 256 characters (got ${huge.length} characters)`] });
+    });
   });
 });

@@ -14,16 +14,53 @@ const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SIP_RE = /^(sips?):([^@\s;?<>]+)@([^\s;?<>:/]+)(?::\d{1,5})?(?:;[^\s?<>]*)?(?:\?\S*)?$/i;
 const TEL_RE = /^tel:(\+?[0-9][0-9().-]{0,31})(?:;\S*)?$/i;
 
+/** The longest subscriber URI any interface accepts (CH-2, both admin APIs, deposits, SIP identities). */
+export const MAX_SUBSCRIBER_LENGTH = 256;
+
+export type SubscriberScheme = 'sip' | 'sips' | 'tel';
+export type SubscriberCheck = { ok: true; value: string } | { ok: false; problem: string };
+
 /**
  * Normalises a subscriber URI to `scheme:user@host` with a lower-case scheme and host (ch2-contract.md "Common
- * request fields"), or `tel:+digits`. Returns undefined when it is not a SIP, SIPS or tel URI.
+ * request fields"), or `tel:+digits`. Returns undefined when it is not a SIP, SIPS or tel URI, or is longer than
+ * `MAX_SUBSCRIBER_LENGTH` (checked before any pattern runs).
  */
 export function normalizeSubscriber(uri: string): string | undefined {
+  if (uri.length > MAX_SUBSCRIBER_LENGTH) return undefined;
   const sip = SIP_RE.exec(uri);
   if (sip) return `${sip[1].toLowerCase()}:${sip[2]}@${sip[3].toLowerCase()}`;
   const tel = TEL_RE.exec(uri);
   if (tel) return `tel:${tel[1].replace(/[().-]/g, '')}`;
   return undefined;
+}
+
+/** A value for an error message: short values quoted, long ones by their length (a 10 KB input is not echoed). */
+function shown(v: unknown): string {
+  if (v === undefined || v === null) return 'nothing';
+  if (typeof v !== 'string') return Array.isArray(v) || typeof v === 'object' ? `an ${Array.isArray(v) ? 'array' : 'object'}` : `a ${typeof v}`;
+  return v.length > 64 ? `${v.length} characters` : JSON.stringify(v);
+}
+
+/**
+ * THE subscriber check of the product — CH-2 payloads, the enabler's accounts API, the im-server's users and
+ * deposit APIs and the SIP identity of a request all call it, so a URI is accepted by one interface exactly when
+ * it is accepted by the others. `field` names the field in the problem; `schemes` narrows the accepted schemes (a
+ * SIP user needs sip/sips); `domain` requires a user of that domain.
+ */
+export function checkSubscriber(
+  field: string,
+  raw: unknown,
+  opts: { schemes?: readonly SubscriberScheme[]; domain?: string } = {},
+): SubscriberCheck {
+  const schemes = opts.schemes ?? (['sip', 'sips', 'tel'] as const);
+  const want = `${schemes.map((x) => `${x}:`).join(', ').replace(/, ([^,]*)$/, ' or $1')} URI of at most ${MAX_SUBSCRIBER_LENGTH} characters`;
+  if (typeof raw !== 'string' || raw.length > MAX_SUBSCRIBER_LENGTH) return { ok: false, problem: `${field}: must be a ${want} (got ${shown(raw)})` };
+  const value = normalizeSubscriber(raw);
+  if (!value || !schemes.includes(value.slice(0, value.indexOf(':')) as SubscriberScheme))
+    return { ok: false, problem: `${field}: must be a ${want} (got ${shown(raw)})` };
+  if (opts.domain !== undefined && !value.endsWith(`@${opts.domain}`))
+    return { ok: false, problem: `${field}: must be a user of ${opts.domain} (got ${shown(raw)})` };
+  return { ok: true, value };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -60,8 +97,8 @@ function checkItems(v: unknown, field: string, bad: string[], required: boolean)
 
 function checkCommon(d: Record<string, unknown>, bad: string[]): void {
   if (!str(d.requestId, 8, 128)) bad.push('requestId: must be a string of 8–128 characters');
-  if (typeof d.subscriber !== 'string' || normalizeSubscriber(d.subscriber) === undefined)
-    bad.push('subscriber: must be a sip:, sips: or tel: URI');
+  const sub = checkSubscriber('subscriber', d.subscriber);
+  if (!sub.ok) bad.push(sub.problem);
   if (typeof d.service !== 'string' || !SERVICE_RE.test(d.service))
     bad.push('service: must be a service name of letters, digits, ".", "_" or "-" (at most 64)');
   if (typeof d.timestamp !== 'string' || Number.isNaN(Date.parse(d.timestamp)))

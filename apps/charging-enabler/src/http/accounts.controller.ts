@@ -13,15 +13,15 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { MAX_MONEY, normalizeSubscriber } from '@imc/ch2';
+import { checkSubscriber, MAX_MONEY } from '@imc/ch2';
 import { RedisCreditLedger } from '../ledger/redis-credit-ledger';
 import { Notifier } from '../ch2/notifier';
 import { AdminTokenGuard } from './admin-token.guard';
 
 function subscriberOf(raw: string): string {
-  const s = normalizeSubscriber(raw);
-  if (!s) throw new BadRequestException(`subscriber: ${JSON.stringify(raw)} is not a sip:, sips: or tel: URI`);
-  return s;
+  const s = checkSubscriber('subscriber', raw);
+  if (!s.ok) throw new BadRequestException([s.problem]);
+  return s.value;
 }
 
 function optInt(body: Record<string, unknown>, field: string, bad: string[], allowNull: boolean): number | null | undefined {
@@ -60,8 +60,9 @@ export class AccountsController {
   @ApiBody({ schema: { example: { subscriber: 'sip:bob@example.com', balance: 1000, currency: 'EUR', lowBalanceThreshold: 100 } } })
   async create(@Body() body: Record<string, unknown>) {
     const bad: string[] = [];
-    const subscriber = typeof body?.subscriber === 'string' ? normalizeSubscriber(body.subscriber) : undefined;
-    if (!subscriber) bad.push('subscriber: must be a sip:, sips: or tel: URI');
+    const sub = checkSubscriber('subscriber', body?.subscriber);
+    if (!sub.ok) bad.push(sub.problem);
+    const subscriber = sub.ok ? sub.value : undefined;
     if (typeof body?.balance !== 'number' || !Number.isInteger(body.balance) || body.balance < 0 || body.balance > MAX_MONEY)
       bad.push(`balance: must be a non-negative integer (minor units) of at most ${MAX_MONEY}`);
     if (typeof body?.currency !== 'string' || !/^[A-Z]{3}$/.test(body.currency)) bad.push('currency: must be an ISO 4217 code such as EUR');

@@ -1,7 +1,7 @@
 /** Admin HTTP: CDR listing and the tariffs in force (operations.md "Admin HTTP", charging-enabler). */
 import { BadRequestException, Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { CDR_TYPES, CdrType, normalizeSubscriber } from '@imc/ch2';
+import { CDR_TYPES, CdrType, checkSubscriber } from '@imc/ch2';
 import { CdrStore } from '../cdr/cdr-store';
 import { TariffBook } from '../rating/tariff-book';
 import { AdminTokenGuard } from './admin-token.guard';
@@ -37,8 +37,9 @@ export class CdrsController {
     @Query('limit') limit?: string,
     @Query('cursor') cursor?: string,
   ) {
-    const sub = subscriber ? normalizeSubscriber(subscriber) : undefined;
-    if (subscriber && !sub) throw new BadRequestException('subscriber: must be a sip:, sips: or tel: URI');
+    const checked = subscriber ? checkSubscriber('subscriber', subscriber) : undefined;
+    if (checked && !checked.ok) throw new BadRequestException(checked.problem);
+    const sub = checked?.ok ? checked.value : undefined;
     if (type && !(CDR_TYPES as readonly string[]).includes(type)) throw new BadRequestException(`type: must be one of ${CDR_TYPES.join(', ')}`);
     if (limit && !/^\d+$/.test(limit)) throw new BadRequestException('limit: must be a positive integer');
     return this.cdrs.list({

@@ -2,7 +2,7 @@
  * Deposits from integrations (admin HTTP `POST /v1/users/{aor}/deferred` and the NATS subject
  * `im.deferred.deposit`): validated, stored with the same caps as a SIP MESSAGE, subscribers notified.
  */
-import { normalizeSubscriber } from '@imc/ch2';
+import { checkSubscriber } from '@imc/ch2';
 import type { DeferredStore, DepositResult } from '../store/deferred-store';
 
 export interface DepositRequest {
@@ -28,11 +28,12 @@ export class DepositService {
   async deposit(input: unknown): Promise<DepositAnswer> {
     const d = (input ?? {}) as Record<string, unknown>;
     const bad: string[] = [];
-    const to = typeof d.to === 'string' ? normalizeSubscriber(d.to) : undefined;
-    if (!to) bad.push('to: must be a sip: URI');
-    else if (!to.endsWith(`@${this.domain}`)) bad.push(`to: must be a user of ${this.domain}`);
-    const from = typeof d.from === 'string' ? normalizeSubscriber(d.from) : undefined;
-    if (!from) bad.push('from: must be a sip:, sips: or tel: URI');
+    const toCheck = checkSubscriber('to', d.to, { schemes: ['sip', 'sips'], domain: this.domain });
+    if (!toCheck.ok) bad.push(toCheck.problem);
+    const to = toCheck.ok ? toCheck.value : undefined;
+    const fromCheck = checkSubscriber('from', d.from);
+    if (!fromCheck.ok) bad.push(fromCheck.problem);
+    const from = fromCheck.ok ? fromCheck.value : undefined;
     if ((d.text === undefined) === (d.bodyBase64 === undefined)) bad.push('text or bodyBase64: exactly one is required');
     if (d.text !== undefined && typeof d.text !== 'string') bad.push('text: must be a string');
     if (d.bodyBase64 !== undefined && (typeof d.bodyBase64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(d.bodyBase64))) bad.push('bodyBase64: must be base64');

@@ -1,7 +1,7 @@
 /** Admin HTTP of the im-server (operations.md): SIP credentials, pending messages, deposits. */
 import { BadRequestException, Body, Controller, Get, HttpException, Inject, Param, Post, Put, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { normalizeSubscriber } from '@imc/ch2';
+import { checkSubscriber } from '@imc/ch2';
 import { ha1 } from '@imc/sip';
 import { ImAdminGuard } from './admin.guard';
 import { DeferredStore } from '../store/deferred-store';
@@ -24,10 +24,9 @@ export class UsersController {
   ) {}
 
   private aor(raw: string): string {
-    const a = normalizeSubscriber(raw);
-    if (!a || !a.startsWith('sip')) throw new BadRequestException(`aor: ${JSON.stringify(raw)} is not a sip: URI`);
-    if (!a.endsWith(`@${this.config.domain}`)) throw new BadRequestException(`aor: must be a user of ${this.config.domain} (SIP_DOMAIN)`);
-    return a;
+    const a = checkSubscriber('aor', raw, { schemes: ['sip', 'sips'], domain: this.config.domain });
+    if (!a.ok) throw new BadRequestException([a.problem]);
+    return a.value;
   }
 
   @Put(':aor')
