@@ -18,7 +18,12 @@ import { DeferredStore } from './store/deferred-store';
 import { UserStore } from './store/user-store';
 import { DepositService } from './deposit/deposit.service';
 import { ImMetrics } from './observability/im-metrics';
-import { SipServer } from './sip/sip-server';
+import { nodeDigestCrypto, SipServer } from './sip/sip-server';
+import { DigestServer, systemClock } from '@imc/sip';
+import { AuthKeys } from './auth/auth-keys';
+import { RedisNonceCounts } from './auth/redis-nonce-counts';
+import { LoginThrottle } from './auth/login-throttle';
+import { SipAuthenticator } from './auth/sip-authenticator';
 import { RetrievalService } from './retrieval/retrieval.service';
 import { ChargingGateway } from './charging/charging-gateway';
 import { ChargingRetryQueue } from './charging/charging-retry-queue';
@@ -87,7 +92,19 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   );
   const charging = new ChargingGateway(ch2, retryQueue, config.chargingService, config.reservationValiditySeconds, (s, r, t) => metrics.observeCh2(s, r, t));
   const sipLog = { log: (m: string) => logger.log(m), warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) };
-  const sip = new SipServer(config, store, users, metrics, sipLog);
+  const authKeys = new AuthKeys(config.keyPrefix);
+  const throttle = new LoginThrottle(redis, authKeys, config.authThrottle);
+  const digest = new DigestServer({
+    realm: config.domain,
+    algorithms: config.digestAlgorithms,
+    secret: config.digestSecret,
+    nonceTtlMs: config.nonceTtlMs,
+    crypto: nodeDigestCrypto,
+    now: () => systemClock.now(),
+    nonceCounts: new RedisNonceCounts(redis, authKeys),
+  });
+  const sipAuth = new SipAuthenticator(config, digest, throttle, users, metrics, (m) => logger.warn(m));
+  const sip = new SipServer(config, store, users, metrics, sipLog, sipAuth);
   const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m));
   sip.retrieval = retrieval;
   const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor));
@@ -100,7 +117,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   };
 
-  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, balance: (aor) => charging.balance(aor) }), {
+  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance: (aor) => charging.balance(aor) }), {
     logger: config.logLevel === 'silent' ? false : logger,
     abortOnError: false,
   });

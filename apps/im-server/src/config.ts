@@ -2,6 +2,7 @@
  * The im-server's configuration, parsed and validated once from the environment (operations.md "Environment").
  * A bad value stops the service with an error naming the variable.
  */
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, Env, EnvReader, LogFormat, readLogFormat, readServiceEnv, ServiceEnv } from '@imc/runtime';
@@ -36,7 +37,12 @@ export interface ImServerConfig extends ServiceEnv {
   auth: 'digest' | 'none';
   depositAuth: 'digest' | 'none';
   digestAlgorithms: ('MD5' | 'SHA-256')[];
+  /** Key of the nonce HMAC; the same on every replica (see `digestSecretOf`). */
   digestSecret: string;
+  /** How long a digest nonce is good for; after it the right credentials get 401 stale=TRUE. */
+  nonceTtlMs: number;
+  /** Password-guessing throttle (auth/login-throttle.ts): per source strict, per account looser and short. */
+  authThrottle: { sourceLimit: number; sourceWindowMs: number; accountLimit: number; accountWindowMs: number };
   trustedProxies: string[];
   deferredUser: string;
   maxMessageBytes: number;
@@ -65,6 +71,24 @@ export interface ImServerConfig extends ServiceEnv {
   shutdownDeadlineMs: number;
   /** Directory of the built browser client served at /client (default: dist/apps/web-client/public). */
   webClientDir?: string;
+}
+
+/**
+ * The nonce key. Every replica must hold the same one (a nonce issued by one is checked by another) and it must
+ * survive restarts, so it is configuration, never random per process: `SIP_DIGEST_SECRET` (at least 16
+ * characters) or, when that is unset, a key derived from `ADMIN_TOKEN` (which the replicas of one deployment share)
+ * by HMAC with a fixed label — the admin token itself is never used as the key. Development without either gets a
+ * fixed key.
+ */
+function digestSecretOf(r: EnvReader, adminToken: string | undefined, development: boolean): string {
+  const explicit = r.str('SIP_DIGEST_SECRET');
+  if (explicit !== undefined) {
+    if (explicit.length < 16) throw new ConfigError('SIP_DIGEST_SECRET', `must be at least 16 characters (got ${explicit.length}); every replica needs the same value`);
+    return explicit;
+  }
+  if (adminToken) return createHmac('sha256', adminToken).update('imc sip digest nonce key v1').digest('hex');
+  if (!development) throw new ConfigError('SIP_DIGEST_SECRET', 'is required (or ADMIN_TOKEN, from which it is derived) outside development');
+  return 'development-digest-secret';
 }
 
 export function loadImServerConfig(env: Env): ImServerConfig {
@@ -124,7 +148,14 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     auth,
     depositAuth: r.oneOf('SIP_DEPOSIT_AUTH', ['digest', 'none'] as const, auth),
     digestAlgorithms: r.list('SIP_DIGEST_ALGORITHMS', ['MD5', 'SHA-256'] as const, ['MD5', 'SHA-256']),
-    digestSecret: r.str('SIP_DIGEST_SECRET') ?? adminToken ?? 'development-digest-secret',
+    digestSecret: digestSecretOf(r, adminToken, common.development),
+    nonceTtlMs: r.int('SIP_NONCE_TTL_SECONDS', 300, 5, 86400) * 1000,
+    authThrottle: {
+      sourceLimit: r.int('AUTH_FAIL_SOURCE_LIMIT', 10, 1, 1_000_000),
+      sourceWindowMs: r.int('AUTH_FAIL_SOURCE_WINDOW_SECONDS', 900, 1, 86400) * 1000,
+      accountLimit: r.int('AUTH_FAIL_ACCOUNT_LIMIT', 30, 1, 1_000_000),
+      accountWindowMs: r.int('AUTH_FAIL_ACCOUNT_WINDOW_SECONDS', 300, 1, 3600) * 1000,
+    },
     trustedProxies: (r.str('SIP_TRUSTED_PROXIES') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     deferredUser: r.verbatim('DEFERRED_USER', 'deferred', /^[A-Za-z0-9._~-]+$/),
     maxMessageBytes: r.int('IM_MAX_MESSAGE_BYTES', 1048576, 1, 64 * 1024 * 1024),

@@ -10,6 +10,8 @@ import { ImMetrics } from './observability/im-metrics';
 import { UsersController } from './http/users.controller';
 import { ImHealthController } from './http/im-health.controller';
 import { ImAdminGuard } from './http/admin.guard';
+import { SubscriberBasicGuard } from './http/subscriber-basic.guard';
+import { LoginThrottle } from './auth/login-throttle';
 
 export interface ImParts {
   config: ImServerConfig;
@@ -19,6 +21,7 @@ export interface ImParts {
   metrics: ImMetrics;
   readiness: ImReadiness & { sample(): Promise<void> };
   balance: BalanceLookup;
+  throttle: LoginThrottle;
 }
 
 @Module({})
@@ -36,7 +39,9 @@ export class ImModule {
         { provide: UserStore, useValue: p.users },
         { provide: DepositService, useValue: p.deposits },
         { provide: ImMetrics, useValue: p.metrics },
+        { provide: LoginThrottle, useValue: p.throttle },
         ImAdminGuard,
+        SubscriberBasicGuard,
       ],
     };
   }

@@ -9,13 +9,10 @@ import {
   aorOf,
   createResponse,
   Dialog,
-  DigestAlgorithm,
   DigestCrypto,
-  DigestServer,
   InviteServerTransaction,
   InviteServerState,
   MAGIC_COOKIE,
-  parseNameAddr,
   parseSipMessage,
   parseUri,
   randomToken,
@@ -38,6 +35,7 @@ import type { DeferredStore } from '../store/deferred-store';
 import type { UserStore } from '../store/user-store';
 import type { ImMetrics } from '../observability/im-metrics';
 import type { RetrievalHandler, ServerTx } from './sip-context';
+import type { SipAuthenticator } from '../auth/sip-authenticator';
 
 export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY';
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'INFO', 'UPDATE', 'PRACK', 'REFER', 'PUBLISH']);
@@ -64,7 +62,6 @@ export interface SipLogger {
 
 export class SipServer {
   readonly layer: TransactionLayer;
-  readonly digest: DigestServer;
   private readonly transports: SipTransport[] = [];
   udp?: UdpSipTransport;
   tcp?: TcpSipTransport;
@@ -83,19 +80,13 @@ export class SipServer {
     private readonly users: UserStore,
     private readonly metrics: ImMetrics,
     private readonly logger: SipLogger,
+    /** Digest (with shared nonce-counts and throttling) or a trusted proxy's identity: see auth/sip-authenticator.ts. */
+    private readonly auth: SipAuthenticator,
     readonly clock: Clock = systemClock,
     /** Tags, branches and Call-IDs (RFC 3261 §19.3): node:crypto unless a test injects another source. */
     readonly random: RandomSource = nodeRandom,
   ) {
     this.layer = new TransactionLayer(clock, { T1: config.sipT1, T2: config.sipT2, T4: config.sipT4 });
-    this.digest = new DigestServer({
-      realm: config.domain,
-      algorithms: config.digestAlgorithms,
-      secret: config.digestSecret,
-      nonceTtlMs: 5 * 60 * 1000,
-      crypto: nodeDigestCrypto,
-      now: () => clock.now(),
-    });
   }
 
   /** Listeners on the configured ports; a port of 0 turns that transport off (operations.md). */
@@ -294,41 +285,11 @@ export class SipServer {
 
   /**
    * The identity of a request (ARCHITECTURE.md "Identity comes from authentication"): the digest username's AOR,
-   * or the P-Asserted-Identity of a trusted proxy. Never the From header. Answers 401/403 itself and returns
-   * undefined when the request is not authenticated.
+   * or the P-Asserted-Identity of a trusted proxy. Never the From header. Answers 401/403/400 itself and returns
+   * undefined when the request is not authenticated (the rules and the RFC behind each answer: SipAuthenticator).
    */
-  async authenticate(tx: ServerTx, mode: 'digest' | 'none' = this.config.auth): Promise<string | undefined> {
-    const req = tx.request;
-    if (this.config.trustedProxies.includes(tx.flow.remoteAddress)) {
-      const pai = req.get('p-asserted-identity');
-      const na = pai ? parseNameAddr(pai.split(',')[0]) : undefined;
-      if (na) return aorOf(na.uri);
-    }
-    if (mode === 'none') {
-      const from = req.from;
-      return from ? aorOf(from.uri) : undefined;
-    }
-    const verdict = await this.digest.verify(req.get('authorization'), req.method, async (username, alg: DigestAlgorithm) =>
-      this.users.ha1(this.aorOfUsername(username), alg),
-    );
-    if (verdict.ok) return this.aorOfUsername(verdict.username);
-    this.metrics.authFailure(verdict.reason);
-    if (verdict.reason === 'wrong-password' || verdict.reason === 'unknown-user') {
-      tx.respond(403, 'Forbidden', { headers: [['Warning', `399 ${this.config.advertisedHost} "wrong credentials"`]] });
-      return undefined;
-    }
-    const challenges = this.digest.challenges(verdict.reason === 'stale');
-    tx.respond(401, 'Unauthorized', { headers: challenges.map((c) => ['WWW-Authenticate', c] as [string, string]) });
-    return undefined;
-  }
-
-  /** Digest username → AOR: the username is the AOR's user part (realm = SIP_DOMAIN). */
-  aorOfUsername(username: string): string {
-    if (username.includes('@')) {
-      const u = parseUri(username.startsWith('sip') ? username : `sip:${username}`);
-      if (u) return aorOf(u);
-    }
-    return `sip:${username}@${this.config.domain}`;
+  authenticate(tx: ServerTx, mode: 'digest' | 'none' = this.config.auth): Promise<string | undefined> {
+    return this.auth.authenticate(tx, mode);
   }
 
   // ---------------------------------------------------------------- REGISTER (RFC 3261 §10.3)
