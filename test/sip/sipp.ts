@@ -24,6 +24,8 @@ export async function runSipp(o: {
   transport: 'u1' | 't1' | 'un' | 'tn';
   fields: string[][];
   service?: string;
+  /** The digest uri without its "sip:" (default: the scenarios' Request-URI, [service]@example.com or deferred@example.com). */
+  authUri?: string;
   calls?: number;
   rate?: number;
   timeoutS?: number;
@@ -48,6 +50,10 @@ export async function runSipp(o: {
     '-trace_err',
     '-max_socket', '1024',
     ...(o.service ? ['-s', o.service] : []),
+    // SIPp's digest uri is "sip:<remote ip>:<port>" unless told otherwise; the server checks that it is the
+    // Request-URI (RFC 2617 §3.2.2.5): sip:[service]@example.com in the deposit scenario, the deferred-messaging
+    // URI in the retrieval ones (SIPp writes "sip:" before the value)
+    '-auth_uri', o.authUri ?? `${o.service ?? 'deferred'}@example.com`,
     // digest credentials: SIPp's [authentication] keyword takes them from -au/-ap (fields cannot nest in it)
     ...(o.fields[0]?.[0] ? ['-au', o.fields[0][0], '-ap', o.fields[0][1] ?? ''] : []),
     ...(o.extra ?? []),

@@ -100,7 +100,9 @@ export class SipAuthenticator {
         return void tx.respond(403, 'Forbidden', { headers: [this.warning('wrong credentials')] });
       case 'uri-mismatch':
         await this.throttle.notAGuess(ticket);
-        return void tx.respond(400, 'Authorization URI Does Not Match Request-URI', { headers: [this.warning(`the digest uri must be the Request-URI ${req.uri}`)] });
+        return void tx.respond(400, 'Authorization URI Does Not Match Request-URI', {
+          headers: [this.warning(`digest uri ${(parseDigest(header)?.uri ?? '').slice(0, 128)} is not the Request-URI ${req.uri.slice(0, 128)}`)],
+        });
       case 'replay':
         this.warn(`digest replay refused: nonce-count already used (${identity?.ok ? identity.value : '?'} from ${tx.flow.remoteAddress}, ${req.method})`);
         await this.throttle.notAGuess(ticket);
