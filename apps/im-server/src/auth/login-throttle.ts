@@ -81,13 +81,17 @@ export class LoginThrottle {
 
   /** The credentials were right: the attempt is given back and the source becomes known to the account. */
   async succeeded(t: AttemptTicket): Promise<void> {
-    await this.notAGuess(t);
-    if (t.aor !== undefined) await this.redis.set(this.keys.knownSource(t.aor, t.source), '1', 'PX', KNOWN_SOURCE_MS);
+    await Promise.all([
+      this.notAGuess(t),
+      t.aor !== undefined ? this.redis.set(this.keys.knownSource(t.aor, t.source), '1', 'PX', KNOWN_SOURCE_MS) : undefined,
+    ]);
   }
 
-  /** The check ended before any password was compared (bad request, stale nonce, replay): given back. */
+  /** The check was not a wrong guess (a bad request, a stale nonce with the right digest, a replay): given back. */
   async notAGuess(t: AttemptTicket): Promise<void> {
-    await this.lua['window-release'](this.keys.sourceFailures(t.source));
-    if (t.aor !== undefined) await this.lua['window-release'](this.keys.accountFailures(t.aor));
+    await Promise.all([
+      this.lua['window-release'](this.keys.sourceFailures(t.source)),
+      t.aor !== undefined ? this.lua['window-release'](this.keys.accountFailures(t.aor)) : undefined,
+    ]);
   }
 }
