@@ -265,6 +265,13 @@ describe('one subscriber validation: a 10 KB subscriber is refused by every inte
     expect(dep.json.message).toEqual([problem('from')]);
   });
 
+  it('SIP: a MESSAGE to a 10 KB user is no deposit (404 naming the rule), before any challenge', async () => {
+    const text = sipRequest('MESSAGE', huge, 'sip:alice@example.com').replace('Content-Length: 0\r\n\r\n', 'Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi');
+    const r = await sipUdp(s.im.sipUdpPort, text);
+    expect(r.status).toBe(404);
+    expect(r.header('warning')).toBe(`399 127.0.0.1 "${problem('Request-URI').replace('sip:, sips: or tel:', 'sip: or sips:')}"`);
+  });
+
   it('SIP: a digest username of 10 KB gets 400 with a Warning naming the rule', async () => {
     const ch = await challengeFrom(s.im.sipUdpPort, 'REGISTER', 'sip:example.com', 'sip:someone@example.com');
     const long = 'x'.repeat(10 * 1024);

@@ -28,6 +28,7 @@ import {
   BRANCH_BITS,
   CALL_ID_BITS,
 } from '@imc/sip';
+import { checkSubscriber } from '@imc/ch2';
 import { SipFlow, TcpSipTransport, UdpSipTransport, WsSipTransport, SipTransport } from '@imc/sip-node';
 import { nodeRandom } from '@imc/msrp-node';
 import type { ImServerConfig } from '../config';
@@ -333,7 +334,10 @@ export class SipServer {
     const req = tx.request;
     const target = parseUri(req.uri);
     if (!target || target.host !== this.config.domain || !target.user) return void tx.respond(404, 'Not Found', { headers: [['Warning', `399 ${this.config.advertisedHost} "not a user of ${this.config.domain}"`]] });
-    const aor = aorOf(target);
+    // the recipient passes the same subscriber check as every other interface (a 10 KB user is no mailbox)
+    const recipient = checkSubscriber('Request-URI', aorOf(target), { schemes: ['sip', 'sips'], domain: this.config.domain });
+    if (!recipient.ok) return void tx.respond(404, 'Not Found', { headers: [['Warning', `399 ${this.config.advertisedHost} "${recipient.problem}"`]] });
+    const aor = recipient.value;
     if (req.get('max-forwards')?.trim() === '0') return void tx.respond(483, 'Too Many Hops');
     if (req.body.length > this.config.maxMessageBytes) return void tx.respond(513, 'Message Too Large');
     if (!req.contentType || req.body.length === 0) return void tx.respond(415, 'Unsupported Media Type', { headers: [['Accept', '*/*']] });
