@@ -8,3 +8,24 @@ describe('im-server configuration: LOG_FORMAT', () => {
     expect(() => loadImServerConfig({ ...env, LOG_FORMAT: 'text' })).toThrow('invalid configuration: LOG_FORMAT must be one of pretty, json (got "text")');
   });
 });
+
+describe('im-server configuration: the digest nonce key and the login throttle', () => {
+  const base = { NODE_ENV: 'production', ADMIN_TOKEN: 'admin-token-of-this-deployment' };
+
+  it('every replica derives the same nonce key from ADMIN_TOKEN (never the token itself), or takes SIP_DIGEST_SECRET', () => {
+    const a = loadImServerConfig(base).digestSecret;
+    expect(loadImServerConfig(base).digestSecret).toBe(a);
+    expect(a).not.toContain(base.ADMIN_TOKEN);
+    expect(loadImServerConfig({ ...base, ADMIN_TOKEN: 'another-deployment' }).digestSecret).not.toBe(a);
+    expect(loadImServerConfig({ ...base, SIP_DIGEST_SECRET: 'a-shared-secret-of-32-characters' }).digestSecret).toBe('a-shared-secret-of-32-characters');
+  });
+
+  it.each([
+    [{ SIP_DIGEST_SECRET: 'short' }, /SIP_DIGEST_SECRET must be at least 16 characters/],
+    [{ SIP_NONCE_TTL_SECONDS: '0' }, /SIP_NONCE_TTL_SECONDS must be between 5 and 86400/],
+    [{ AUTH_FAIL_SOURCE_LIMIT: '0' }, /AUTH_FAIL_SOURCE_LIMIT must be between 1/],
+    [{ AUTH_FAIL_ACCOUNT_WINDOW_SECONDS: '86400' }, /AUTH_FAIL_ACCOUNT_WINDOW_SECONDS must be between 1 and 3600/],
+  ])('%j stops the start-up naming the variable', (env, message) => {
+    expect(() => loadImServerConfig({ ...base, ...env })).toThrow(message);
+  });
+});
