@@ -162,7 +162,7 @@ export class DigestServer {
   private nonceState(nonce: string): 'ok' | 'stale' | 'bad' {
     const [ts, salt, mac] = nonce.split('.');
     if (!ts || !salt || !mac) return 'bad';
-    if (this.o.crypto.hmac(this.o.secret, `${ts}:${salt}`).slice(0, 24) !== mac) return 'bad';
+    if (!sameDigest(this.o.crypto.hmac(this.o.secret, `${ts}:${salt}`).slice(0, 24), mac)) return 'bad';
     const issued = parseInt(ts, 36);
     if (!Number.isFinite(issued) || this.o.now() - issued > this.o.nonceTtlMs) return 'stale';
     return 'ok';
