@@ -164,7 +164,7 @@ describe('password guessing is throttled, per source and per account', () => {
   let s: Stack;
   beforeAll(async () => {
     s = await startStack({
-      im: { AUTH_FAIL_SOURCE_LIMIT: '5', AUTH_FAIL_SOURCE_WINDOW_SECONDS: '600', AUTH_FAIL_ACCOUNT_LIMIT: '8', AUTH_FAIL_ACCOUNT_WINDOW_SECONDS: '3' },
+      im: { SIP_TRUSTED_PROXIES: '127.0.0.30', AUTH_FAIL_SOURCE_LIMIT: '5', AUTH_FAIL_SOURCE_WINDOW_SECONDS: '600', AUTH_FAIL_ACCOUNT_LIMIT: '8', AUTH_FAIL_ACCOUNT_WINDOW_SECONDS: '3' },
     });
   });
   afterAll(() => s.close());
@@ -228,6 +228,23 @@ describe('password guessing is throttled, per source and per account', () => {
     expect((await register('secret-pw', '127.0.0.20')).status).toBe(200);
     expect(await metric(s.im.httpPort, /^sip_auth_failures_total\{reason="wrong-password"\}/)).toBe(before + 5);
     expect(await metric(s.im.httpPort, /^auth_throttled_total\{interface="sip",scope="source"\}/)).toBe(1);
+  });
+
+  it('behind a trusted proxy (the edge), each client is throttled by the address the proxy received it from, not the proxy\'s', async () => {
+    const erin = await provision(s, uniqueUser('erin'), 0);
+    const port = s.im.sipUdpPort;
+    const uri = 'sip:example.com';
+    // relayed by 127.0.0.30: its own Via on top, the client's below it with the address it came from
+    const viaProxy = (client: string, password: string, ch: string) =>
+      sipRequest('REGISTER', uri, erin, authorization(ch, userOf(erin), password, 'REGISTER', uri)).replace(
+        /^(Via: [^\r]*\r\n)/m,
+        `$1Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK${randomBytes(6).toString('hex')};rport=5060;received=${client}\r\n`,
+      );
+    for (let i = 0; i < 5; i++) expect((await sipUdp(port, viaProxy('192.0.2.1', `wrong-${i}`, await challengeFrom(port, 'REGISTER', uri, erin)), '127.0.0.30')).status).toBe(403);
+    const blocked = await sipUdp(port, viaProxy('192.0.2.1', 'secret-pw', await challengeFrom(port, 'REGISTER', uri, erin)), '127.0.0.30');
+    expect(blocked.header('warning')).toMatch(/too many failed authentications/);
+    // another client through the same proxy is not blocked
+    expect((await sipUdp(port, viaProxy('192.0.2.2', 'secret-pw', await challengeFrom(port, 'REGISTER', uri, erin)), '127.0.0.30')).status).toBe(200);
   });
 });
 

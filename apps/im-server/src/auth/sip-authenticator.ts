@@ -45,6 +45,21 @@ export class SipAuthenticator {
     tx.respond(401, 'Unauthorized', { headers: this.digest.challenges(stale).map((c) => ['WWW-Authenticate', c] as [string, string]) });
   }
 
+  /**
+   * The address a credential check counts against. A request relayed by a trusted proxy (SIP_TRUSTED_PROXIES, such
+   * as the Kamailio edge in deploy/) arrives from the proxy's address whoever sent it, so the client's address is
+   * taken from the Via the proxy received it with: RFC 3261 §18.2.1 makes the proxy record the packet's source
+   * there ("the server MUST add a "received" parameter to that Via header field value" when it differs from sent-by;
+   * always with rport, RFC 3581 §4). One trusted hop is believed; anything odd falls back to the proxy's address.
+   */
+  private sourceOf(tx: ServerTx): string {
+    const from = tx.flow.remoteAddress;
+    if (!this.config.trustedProxies.includes(from)) return from;
+    const below = tx.request.vias[1];
+    const client = below ? (below.params.received ?? below.host) : undefined;
+    return client && client.length <= 64 && /^[0-9A-Fa-f.:[\]]+$/.test(client) ? client : from;
+  }
+
   /** The AOR of an authenticated request, or undefined after answering it (401/403/400). */
   async authenticate(tx: ServerTx, mode: 'digest' | 'none'): Promise<string | undefined> {
     const req = tx.request;
@@ -73,7 +88,7 @@ export class SipAuthenticator {
     }
     const presented = parseDigest(header)?.username;
     const identity = presented === undefined ? undefined : identityOfUsername(presented, this.config.domain);
-    const decision = await this.throttle.begin(tx.flow.remoteAddress, identity?.ok ? identity.value : undefined);
+    const decision = await this.throttle.begin(this.sourceOf(tx), identity?.ok ? identity.value : undefined);
     if (!decision.allowed) {
       this.metrics.authThrottled('sip', decision.scope);
       return void tx.respond(403, 'Forbidden', { headers: [this.warning(`too many failed authentications; retry in ${decision.retryAfterSeconds} s`)] });
