@@ -4,6 +4,7 @@
  * the SIP edge. SIPp deposits and retrieves through the edge over UDP and TCP; each retrieval is charged exactly once
  * whichever im-server the dispatcher picked; the CDR stream is replicated on the NATS cluster.
  */
+import { execFileSync } from 'node:child_process';
 import { connect, NatsConnection } from 'nats';
 import { natsServers } from '@imc/runtime';
 import { unwrapCpim } from '@imc/msrp';
@@ -85,5 +86,26 @@ maybe('two enablers and two im-servers on a Redis Cluster and a NATS cluster, Ka
     expect(acct).toMatchObject({ balance: 100 - debits.reduce((a, d) => a + d.amount, 0), reserved: 0 });
     expect(debits.reduce((a, d) => a + d.amount, 0)).toBeGreaterThan(0);
     for (const im of ims) expect((await admin(im.httpPort, 'GET', `/v1/users/${encodeURIComponent(bob)}/deferred`)).json.messages).toEqual([]);
+  });
+
+  it('/health/ready names every Redis node with its role, and tells which one is down', async () => {
+    const ready = await admin(enablers[0].httpPort, 'GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    const nodes: { node: string; role: string; state: string }[] = ready.json.topology.redis.nodes;
+    expect(ready.json.topology.redis).toMatchObject({ mode: 'cluster', state: 'ok' });
+    expect(nodes.filter((n) => n.role === 'primary' && n.state === 'up')).toHaveLength(3);
+    expect(nodes.filter((n) => n.role === 'replica' && n.state === 'up')).toHaveLength(3);
+    expect(natsServers(ns.env.NATS_URL).map((u) => new URL(u).host)).toContain(new URL(`nats://${ready.json.topology.nats.connectedTo}`).host);
+
+    // a replica killed with SIGKILL shows as down once the cluster has marked it failed; the service stays ready
+    const replica = nodes.find((n) => n.role === 'replica')!;
+    const pid = Number(/process_id:(\d+)/.exec(execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', replica.node.split(':')[1], 'INFO', 'server'], { encoding: 'utf8' }))![1]);
+    process.kill(pid, 'SIGKILL');
+    const after = await waitFor(async () => {
+      const r = await admin(ims[0].httpPort, 'GET', '/health/ready');
+      const me = (r.json.topology.redis.nodes as typeof nodes).find((n) => n.node === replica.node);
+      return r.status === 200 && me?.state === 'down' ? r.json : undefined;
+    }, 'the killed replica reported down', 15000, 200);
+    expect(after.topology.redis.nodes.filter((n: { state: string }) => n.state === 'up')).toHaveLength(5);
   });
 });

@@ -1,3 +1,4 @@
+import type { Topology } from '@imc/runtime';
 export const IM_CONFIG = Symbol('IM_CONFIG');
 export const IM_READINESS = Symbol('IM_READINESS');
 export const IM_ADMIN_TOKEN = Symbol('IM_ADMIN_TOKEN');
@@ -6,4 +7,6 @@ export const IM_BALANCE = Symbol('IM_BALANCE');
 export interface ImReadiness {
   redis(): Promise<boolean>;
   nats(): boolean;
+  /** Which Redis/NATS nodes this process sees, and their state (libs/runtime readinessProbes). */
+  topology?(): Promise<Topology>;
 }

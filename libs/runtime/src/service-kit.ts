@@ -43,8 +43,27 @@ export class BearerTokenGuard implements CanActivate {
   }
 }
 
-/** Readiness probes that tell the truth: Redis answers PING now; NATS is connected (tracked from its status feed). */
-export function readinessProbes(redis: { ping(): Promise<string> }, nc: { isClosed(): boolean; status(): AsyncIterable<{ type: string }> }) {
+/** What `/health/ready` reports beside up/down: which Redis and NATS nodes this process sees, and their state. */
+export interface Topology {
+  redis: { mode: 'single' | 'cluster'; state?: string; nodes?: { node: string; role: 'primary' | 'replica'; state: 'up' | 'down' }[] };
+  nats: { connectedTo?: string; knownServers?: string[] };
+}
+
+type ProbedRedis = { ping(): Promise<string>; cluster?: unknown; isCluster?: boolean };
+type ProbedNats = {
+  isClosed(): boolean;
+  status(): AsyncIterable<{ type: string }>;
+  getServer?(): string;
+  info?: { connect_urls?: string[] };
+};
+
+/**
+ * Readiness probes that tell the truth: Redis answers PING now; NATS is connected (tracked from its status feed).
+ * `topology()` says which node is down: on a Redis Cluster, every node with its role and whether the cluster marks it
+ * failed (from `CLUSTER NODES` as one live node sees it); for NATS, the server this process is connected to and the
+ * cluster's servers it knows of.
+ */
+export function readinessProbes(redis: ProbedRedis, nc: ProbedNats) {
   let natsUp = true;
   void (async () => {
     for await (const s of nc.status()) {
@@ -61,6 +80,26 @@ export function readinessProbes(redis: { ping(): Promise<string> }, nc: { isClos
       }
     },
     nats: (): boolean => !nc.isClosed() && natsUp,
+    topology: async (): Promise<Topology> => {
+      const nats = { connectedTo: natsUp && !nc.isClosed() ? nc.getServer?.() : undefined, knownServers: nc.info?.connect_urls };
+      if (!redis.isCluster) return { redis: { mode: 'single' }, nats };
+      const cluster = redis as unknown as { cluster(sub: 'NODES'): Promise<string>; cluster(sub: 'INFO'): Promise<string> };
+      try {
+        const [nodesText, info] = await Promise.all([cluster.cluster('NODES'), cluster.cluster('INFO')]);
+        const nodes = nodesText
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => {
+            const [, addr, flags, , , , , link] = line.split(' ');
+            const failed = /(^|,)fail\??(,|$)/.test(flags) || link !== 'connected';
+            return { node: addr.split('@')[0], role: flags.includes('master') ? ('primary' as const) : ('replica' as const), state: failed ? ('down' as const) : ('up' as const) };
+          })
+          .sort((a, b) => a.node.localeCompare(b.node));
+        return { redis: { mode: 'cluster', state: /cluster_state:(\w+)/.exec(info)?.[1], nodes }, nats };
+      } catch {
+        return { redis: { mode: 'cluster', state: 'unreachable' }, nats };
+      }
+    },
   };
 }
 

@@ -22,7 +22,8 @@ export class HealthController {
   @Get('health/ready')
   async ready() {
     const [redis, nats] = await Promise.all([this.readiness.redis(), Promise.resolve(this.readiness.nats())]);
-    const body = { status: redis && nats ? 'ok' : 'unavailable', checks: { redis: redis ? 'up' : 'down', nats: nats ? 'up' : 'down' } };
+    const topology = await this.readiness.topology?.();
+    const body = { status: redis && nats ? 'ok' : 'unavailable', checks: { redis: redis ? 'up' : 'down', nats: nats ? 'up' : 'down' }, topology };
     if (!redis || !nats) throw new HttpException(body, 503);
     return body;
   }

@@ -18,7 +18,8 @@ export class ImHealthController {
   async ready() {
     const redis = await this.readiness.redis();
     const nats = this.readiness.nats();
-    const body = { status: redis && nats ? 'ok' : 'unavailable', checks: { redis: redis ? 'up' : 'down', nats: nats ? 'up' : 'down' } };
+    const topology = await this.readiness.topology?.();
+    const body = { status: redis && nats ? 'ok' : 'unavailable', checks: { redis: redis ? 'up' : 'down', nats: nats ? 'up' : 'down' }, topology };
     if (!redis || !nats) throw new HttpException(body, 503);
     return body;
   }
