@@ -23,6 +23,12 @@ export interface ImServerConfig extends ServiceEnv {
   tls?: { cert: string; key: string; sipTlsPort: number; sipWssPort: number };
   msrpTcpPort: number;
   msrpWsPort: number;
+  /**
+   * a=setup answered to an `actpass` MSRP-over-TCP offer (MSRP_SETUP): `active` (RFC 6135's answer: the server
+   * connects to the client's path) or `passive` (the client connects to the server's path: for a server that cannot
+   * dial its clients, e.g. in a container behind NAT). An `active` or `passive` offer is always answered its opposite.
+   */
+  msrpSetup: 'active' | 'passive';
   auth: 'digest' | 'none';
   depositAuth: 'digest' | 'none';
   digestAlgorithms: ('MD5' | 'SHA-256')[];
@@ -90,6 +96,7 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     tls,
     msrpTcpPort: r.port('MSRP_TCP_PORT', 2855),
     msrpWsPort: r.port('MSRP_WS_PORT', 2856),
+    msrpSetup: r.oneOf('MSRP_SETUP', ['active', 'passive'] as const, 'active'),
     auth,
     depositAuth: r.oneOf('SIP_DEPOSIT_AUTH', ['digest', 'none'] as const, auth),
     digestAlgorithms: r.list('SIP_DIGEST_ALGORITHMS', ['MD5', 'SHA-256'] as const, ['MD5', 'SHA-256']),

@@ -11,6 +11,7 @@ import { createSocket } from 'node:dgram';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { redactUrl } from './redact-url';
 
 export interface LocalService {
   /** URL clients should use. */
@@ -224,9 +225,9 @@ export async function ensureLocalInfra(opts: EnsureOptions = {}): Promise<LocalI
   let redis: LocalService;
   if (await redisAnswers(redisUrl)) {
     redis = { url: redisUrl, started: false, stop: noop };
-    log(`redis: using ${redisUrl}`);
+    log(`redis: using ${redactUrl(redisUrl)}`);
   } else {
-    log(`redis: nothing answers at ${redisUrl}; starting a private redis-server`);
+    log(`redis: nothing answers at ${redactUrl(redisUrl)}; starting a private redis-server`);
     redis = await startRedis();
     log(`redis: started at ${redis.url}`);
   }
@@ -235,9 +236,9 @@ export async function ensureLocalInfra(opts: EnsureOptions = {}): Promise<LocalI
   const info = await natsInfo(natsUrl);
   if (info && info.jetstream === true) {
     nats = { url: natsUrl, started: false, stop: noop };
-    log(`nats: using ${natsUrl}`);
+    log(`nats: using ${redactUrl(natsUrl)}`);
   } else {
-    log(info ? `nats: ${natsUrl} has no JetStream; starting a private nats-server -js` : `nats: nothing answers at ${natsUrl}; starting a private nats-server -js`);
+    log(info ? `nats: ${redactUrl(natsUrl)} has no JetStream; starting a private nats-server -js` : `nats: nothing answers at ${redactUrl(natsUrl)}; starting a private nats-server -js`);
     try {
       nats = await startNats();
     } catch (e) {

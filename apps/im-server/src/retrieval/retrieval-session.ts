@@ -177,7 +177,8 @@ export class RetrievalSession {
     // step 4: 200 OK with our MSRP path; a=setup per RFC 6135 (a WebSocket client is always the active side, RFC 7977 §5.3)
     const ports = this.d.msrpPorts();
     const sid = randomToken(20);
-    const setup = viaWs ? 'passive' : answerSetup(offer.media.setup);
+    // MSRP_SETUP=passive: to an actpass offer, let the client connect (a server in a container may not reach it)
+    const setup = viaWs || (c.msrpSetup === 'passive' && offer.media.setup === 'actpass') ? 'passive' : answerSetup(offer.media.setup);
     const localPath = viaWs ? `msrp://${c.advertisedHost}:${ports.ws}/${sid};ws` : `msrp://${c.advertisedHost}:${ports.tcp}/${sid};tcp`;
     this.msrp = new MsrpSession({
       localPath,
