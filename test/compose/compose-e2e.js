@@ -317,10 +317,12 @@ async function scenario(dc, secrets) {
   const res = JSON.parse(got.out.trim().split('\n').pop() || '{}');
   check(got.code === 0 && res.messages?.[0]?.text === 'Still here after a restart' && res.charged > 0, 'the restarted stack delivers and charges the stored message', res);
 
-  // nothing secret in any container's log
+  // nothing secret in any container's log, nor in either service's /metrics
   const logs = await dc(['logs', '--no-color'], { quiet: true });
-  const leaked = Object.entries(secrets).filter(([, v]) => logs.out.includes(v)).map(([k]) => k);
-  check(logs.code === 0 && logs.out.length > 0 && leaked.length === 0, 'no secret appears in the containers’ logs', leaked);
+  const leaked = (text) => Object.entries(secrets).filter(([, v]) => text.includes(v) || text.includes(encodeURIComponent(v))).map(([k]) => k);
+  check(logs.code === 0 && logs.out.length > 0 && leaked(logs.out).length === 0, 'no secret appears in the containers’ logs', leaked(logs.out));
+  const metrics = (await Promise.all([fetch(`${IM}/metrics`), fetch(`${CE}/metrics`)].map(async (p) => (await p).text()))).join('\n');
+  check(/sip_requests_total/.test(metrics) && leaked(metrics).length === 0, 'no secret appears in /metrics', leaked(metrics));
 }
 
 main()
