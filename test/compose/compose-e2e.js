@@ -206,6 +206,16 @@ async function main() {
   }
 }
 
+/** Calls `probe` until `done(result)` or the deadline; returns the last result. */
+async function until(probe, done, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await probe();
+    if (done(r) || Date.now() > deadline) return r;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 /** mtime of the newest TypeScript source under apps/ and libs/. */
 function newestSource() {
   let newest = 0;
@@ -301,15 +311,21 @@ async function scenario(dc, secrets) {
     check(left.length === 0, 'the delivered message is deleted', left);
     return price;
   };
-  await depositAndRetrieve('Deferred through compose');
+  const firstPrice = await depositAndRetrieve('Deferred through compose');
 
   r = await fetch(`${IM}/client/`);
   const page = await r.text();
   check(r.status === 200 && /text\/html/.test(r.headers.get('content-type') ?? '') && /<html/i.test(page), 'GET /client/ answers 200 with the HTML page', r.status);
   r = await fetch(`${IM}/client/client.js`);
   check(r.status === 200, 'GET /client/client.js (the bundle) answers 200', r.status);
-  const report = await http(CE, 'GET', '/v1/reports/billing?source=jetstream&format=json', token);
-  check(report.status === 200, 'the billing report reads the JetStream CDR stream (the reports’ own NATS connection authenticates)', report.text.slice(0, 300));
+  // the CDR relay (its own thread and NATS connection) published the debit; the report reads it back from JetStream
+  const relayed = async () => {
+    const rep = await http(CE, 'GET', '/v1/reports/billing?source=jetstream&format=json', token);
+    const row = rep.json?.rows?.find((x) => x.subscriber === aor && x.service === SERVICE);
+    return { status: rep.status, debited: row?.debited };
+  };
+  const report = await until(relayed, (x) => x.status !== 200 || x.debited === firstPrice, 15_000);
+  check(report.status === 200 && report.debited === firstPrice, 'the CDR relay published the debit to JetStream and the billing report reads it back (both NATS connections authenticate)', report);
 
   // a second message stays stored across down + up
   r = await http(IM, 'POST', `/v1/users/${encodeURIComponent(aor)}/deferred`, token, { from: 'sip:alice@example.com', text: 'Still here after a restart' });
