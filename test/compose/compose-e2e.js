@@ -151,13 +151,7 @@ function healthWatcher() {
 }
 
 async function main() {
-  // 1. preflight: the ports the stack takes on this host
-  const busy = [];
-  for (const port of TCP_PORTS) if (!(await portFree(port, false))) busy.push(`${port}/tcp`);
-  if (!(await portFree(5060, true))) busy.push('5060/udp');
-  if (busy.length) throw new Failure(`ports in use on this host: ${busy.join(', ')} (the stack needs them; stop what holds them)`);
-
-  // 2. the engine: setup installs and starts what is missing; a daemon that was running is left running
+  // 1. the engine: setup installs and starts what is missing; a daemon that was running is left running
   const wasRunning = spawnSync('timeout', ['10', 'docker', 'info'], { stdio: 'ignore' }).status === 0;
   const env = {};
   if (!process.env.LOCAL_DOCKER_MIRROR && !existsSync('/etc/apt/sources.list')) {
@@ -173,7 +167,7 @@ async function main() {
   }
   const cleanup = { stopDaemon: !wasRunning };
 
-  // 3. the env file for this run (not the developer's .env)
+  // 2. the env file for this run (not the developer's .env)
   const dir = mkdtempSync(join(tmpdir(), 'imc-compose-'));
   const envFile = join(dir, 'compose.env');
   const secrets = { ADMIN_TOKEN: secret('adm'), NATS_PASSWORD: secret('nats'), REDIS_PASSWORD: secret('redis') };
@@ -190,7 +184,13 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await dc(['down', '-v', '--remove-orphans'], { quiet: true }); // what a failed earlier run may have left
+    // 3. what an interrupted earlier run may have left (restart: unless-stopped brings it back with the daemon), then
+    // the ports the stack takes on this host must be free
+    await dc(['down', '-v', '--remove-orphans'], { quiet: true });
+    const busy = [];
+    for (const port of TCP_PORTS) if (!(await portFree(port, false))) busy.push(`${port}/tcp`);
+    if (!(await portFree(5060, true))) busy.push('5060/udp');
+    if (busy.length) throw new Failure(`ports in use on this host: ${busy.join(', ')} (the stack needs them; stop what holds them)`);
     await scenario(dc, secrets);
     return { code: 0, ...cleanup };
   } catch (e) {
