@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { connect, NatsConnection } from 'nats';
-import { natsServers } from '@imc/runtime';
+import { natsConnectionOptions } from '@imc/runtime';
 import { unwrapCpim } from '@imc/msrp';
 import { startImServer, RunningImServer } from '../../apps/im-server/src/bootstrap';
 import type { RunningEnabler } from '../../apps/charging-enabler/src/bootstrap';
@@ -32,7 +32,7 @@ maybe('two enablers and two im-servers on a Redis Cluster and a NATS cluster, Ka
     ims = [];
     for (let i = 0; i < 2; i++) ims.push(await startImServer(await imEnv(ns, { IM_SESSION_IDLE_MS: '200', MSRP_CONNECT_TIMEOUT_MS: '1500' })));
     edge = await startKamailioEdge(ims);
-    nc = await connect({ servers: natsServers(ns.env.NATS_URL) });
+    nc = await connect(natsConnectionOptions(ns.env.NATS_URL));
   }, 60000);
   afterAll(async () => {
     await nc?.close();
@@ -95,7 +95,7 @@ maybe('two enablers and two im-servers on a Redis Cluster and a NATS cluster, Ka
     expect(ready.json.topology.redis).toMatchObject({ mode: 'cluster', state: 'ok' });
     expect(nodes.filter((n) => n.role === 'primary' && n.state === 'up')).toHaveLength(3);
     expect(nodes.filter((n) => n.role === 'replica' && n.state === 'up')).toHaveLength(3);
-    expect(natsServers(ns.env.NATS_URL).map((u) => new URL(u).host)).toContain(new URL(`nats://${ready.json.topology.nats.connectedTo}`).host);
+    expect(ns.env.NATS_URL.split(',').map((u) => new URL(u).host)).toContain(new URL(`nats://${ready.json.topology.nats.connectedTo}`).host);
 
     // a replica killed with SIGKILL shows as down once the cluster has marked it failed; the service stays ready
     const replica = nodes.find((n) => n.role === 'replica')!;

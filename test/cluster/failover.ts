@@ -17,7 +17,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import { Ch2Client } from '@imc/ch2';
-import { freePort, natsServers } from '@imc/runtime';
+import { freePort, natsConnectionOptions } from '@imc/runtime';
 import { ClusterNode, startClusterTopology } from '../support/cluster-topology';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       const r = await api('POST', '/v1/accounts', { subscriber: s, balance: OPENING, currency: 'EUR' });
       if (r.status !== 201) throw new Error(`account ${s}: ${r.status} ${JSON.stringify(r.json)}`);
     }
-    const nc = await connect({ servers: natsServers(cluster.natsUrl), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    const nc = await connect({ ...natsConnectionOptions(cluster.natsUrl), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     const ch2 = new Ch2Client(nc, { subjectPrefix: env.NATS_SUBJECT_PREFIX, timeoutMs: 1000, retries: 0 });
 
     let samples: Sample[] = [];

@@ -9,7 +9,7 @@ import { account, deposit, imAdmin, provision, Stack, startStack, uniqueUser } f
 import { waitFor } from '../support/enabler-harness';
 import { runSipp, sippAvailable } from './sipp';
 import { msrpListener } from '../support/msrp-listener';
-import { natsServers } from '@imc/runtime';
+import { natsConnectionOptions } from '@imc/runtime';
 
 const maybe = sippAvailable() ? describe : describe.skip;
 
@@ -96,7 +96,7 @@ maybe('SIPp interop', () => {
     // a stalled enabler: the reserve for this subscriber is answered only after the CANCEL
     const bob = await provision(s, uniqueUser('bob'), 100);
     await deposit(s, bob, 'sip:alice@example.com', 'cancelled');
-    const nc: NatsConnection = await connect({ servers: natsServers(s.env.NATS_URL) });
+    const nc: NatsConnection = await connect(natsConnectionOptions(s.env.NATS_URL));
     const reserveSubject = `${s.env.NATS_SUBJECT_PREFIX}ch2.reserve`;
     const held: { respond: () => void }[] = [];
     // a second responder in another queue group sees each reserve; it holds bob's until the CANCEL went through

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { connect, NatsConnection } from 'nats';
 import { Ch2Client } from '@imc/ch2';
-import { natsServers } from '@imc/runtime';
+import { natsConnectionOptions } from '@imc/runtime';
 import { startChargingEnabler, RunningEnabler } from '../../apps/charging-enabler/src/bootstrap';
 
 export interface Namespace {
@@ -43,7 +43,7 @@ export function startEnabler(ns: Namespace, extra: Record<string, string> = {}):
 }
 
 export async function ch2ClientFor(ns: Namespace, opts: { timeoutMs?: number; retries?: number } = {}): Promise<{ nc: NatsConnection; ch2: Ch2Client }> {
-  const nc = await connect({ servers: natsServers(ns.env.NATS_URL) });
+  const nc = await connect(natsConnectionOptions(ns.env.NATS_URL));
   return { nc, ch2: new Ch2Client(nc, { subjectPrefix: ns.env.NATS_SUBJECT_PREFIX, timeoutMs: opts.timeoutMs ?? 2000, retries: opts.retries ?? 2 }) };
 }
 

@@ -8,7 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { CH2_OPERATIONS, CH2_QUEUE_GROUP, ch2Subject } from '@imc/ch2';
-import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient, ServiceLogger, StorageUnavailableFilter } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, readinessProbes, redactUrl, RedisClient, ServiceLogger, StorageUnavailableFilter } from '@imc/runtime';
 import { EnablerConfig, loadEnablerConfig } from './config';
 import { EnablerModule } from './enabler.module';
 import { LedgerKeys } from './ledger/ledger-keys';
@@ -43,14 +43,14 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
   const config = loadEnablerConfig(env);
   const logger = new ServiceLogger('charging-enabler', { format: config.logFormat, logLevels: NEST_LOG_LEVELS[config.logLevel] });
   const tariffs = TariffBook.fromFile(config.tariffsFile);
-  const redis = createRedis(config.redisUrl, { batchWrites: true });
+  const redis = createRedis(config.redis, { batchWrites: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: natsServers(config.natsUrl), name: 'charging-enabler', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
+    nc = await connect({ ...config.nats, name: 'charging-enabler', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
   } catch (e) {
     redis.disconnect();
-    throw new Error(`cannot connect to NATS at ${config.natsUrl} (NATS_URL): ${(e as Error).message}`);
+    throw new Error(`cannot connect to NATS at ${redactUrl(config.natsUrl)} (NATS_URL): ${(e as Error).message}`);
   }
 
   const keys = new LedgerKeys(config.keyPrefix, config.ledgerShards);
@@ -60,8 +60,8 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
   const charging = new ChargingService(config, ledger, tariffs, notifier, metrics, logger);
   const cdrs = new CdrStore(redis, keys);
   const relaySettings: RelaySettings = {
-    redisUrl: config.redisUrl,
-    natsServers: natsServers(config.natsUrl),
+    redis: config.redis,
+    nats: config.nats,
     keyPrefix: config.keyPrefix,
     shards: config.ledgerShards,
     relay: {
@@ -91,7 +91,7 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
     abortOnError: false,
   });
   const server = new Ch2NatsServer({
-    servers: natsServers(config.natsUrl),
+    connection: config.nats,
     name: 'charging-enabler-ch2',
     queue: CH2_QUEUE_GROUP,
     graceMs: config.shutdownGraceMs,

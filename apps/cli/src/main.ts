@@ -7,6 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+// the redaction alone: the CLI does not load the services' runtime (Nest, ioredis)
+import { redactUrl } from '@imc/runtime/redact-url';
 
 export class UsageError extends Error {}
 
@@ -73,7 +75,7 @@ async function http(base: string, method: string, path: string, body?: unknown):
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
-    throw new Error(`cannot reach ${base} (${(e as Error).cause ?? (e as Error).message}); is the stack running (npm start)?`);
+    throw new Error(`cannot reach ${redactUrl(base)} (${(e as Error).cause ?? (e as Error).message}); is the stack running (npm start)?`);
   }
   const text = await res.text();
   let json: unknown;

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { Ch2Client } from '@imc/ch2';
-import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient, ServiceLogger, StorageUnavailableFilter } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, readinessProbes, redactUrl, RedisClient, ServiceLogger, StorageUnavailableFilter } from '@imc/runtime';
 import { ImServerConfig, loadImServerConfig } from './config';
 import { ImModule } from './im.module';
 import { DeferredStore } from './store/deferred-store';
@@ -52,25 +52,32 @@ export interface RunningImServer {
 
 
 
-/** dist/apps/web-client/public under the project root (the nearest directory up with a package.json). */
+/**
+ * The built browser client: beside this compiled file (dist/apps/im-server/src → dist/apps/web-client/public), which
+ * is all an image holds; else, running from the sources (tests), dist/apps/web-client/public under the project root.
+ * A folder counts only when the bundle is in it (apps/web-client/public alone has the page without its script).
+ */
 function builtWebClientDir(): string | undefined {
+  const built = (dir: string) => existsSync(join(dir, 'index.html')) && existsSync(join(dir, 'client.js'));
+  const beside = join(__dirname, '..', '..', 'web-client', 'public');
+  if (built(beside)) return beside;
   let d = __dirname;
   while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
   const dir = join(d, 'dist', 'apps', 'web-client', 'public');
-  return existsSync(dir) ? dir : undefined;
+  return built(dir) ? dir : undefined;
 }
 
 export async function startImServer(env: Env): Promise<RunningImServer> {
   const config = loadImServerConfig(env);
   const logger = new ServiceLogger('im-server', { format: config.logFormat, logLevels: NEST_LOG_LEVELS[config.logLevel] });
-  const redis = createRedis(config.redisUrl, { batchWrites: true });
+  const redis = createRedis(config.redis, { batchWrites: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: natsServers(config.natsUrl), name: 'im-server', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
+    nc = await connect({ ...config.nats, name: 'im-server', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
   } catch (e) {
     redis.disconnect();
-    throw new Error(`cannot connect to NATS at ${config.natsUrl} (NATS_URL): ${(e as Error).message}`);
+    throw new Error(`cannot connect to NATS at ${redactUrl(config.natsUrl)} (NATS_URL): ${(e as Error).message}`);
   }
 
   const metrics = new ImMetrics();

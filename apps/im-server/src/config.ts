@@ -34,6 +34,12 @@ export interface ImServerConfig extends ServiceEnv {
   msrpTls?: { cert: string; key: string; port: number; require: boolean };
   /** A connection to an MSRP listener that has bound no session after this long is closed. */
   msrpBindTimeoutMs: number;
+  /**
+   * a=setup answered to an `actpass` MSRP-over-TCP offer (MSRP_SETUP): `active` (RFC 6135's answer: the server
+   * connects to the client's path) or `passive` (the client connects to the server's path: for a server that cannot
+   * dial its clients, e.g. in a container behind NAT). An `active` or `passive` offer is always answered its opposite.
+   */
+  msrpSetup: 'active' | 'passive';
   auth: 'digest' | 'none';
   depositAuth: 'digest' | 'none';
   digestAlgorithms: ('MD5' | 'SHA-256')[];
@@ -145,6 +151,7 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     msrpWsPort: r.port('MSRP_WS_PORT', 2856),
     msrpTls,
     msrpBindTimeoutMs: r.int('MSRP_BIND_TIMEOUT_MS', 30000, 1, 600000),
+    msrpSetup: r.oneOf('MSRP_SETUP', ['active', 'passive'] as const, 'active'),
     auth,
     depositAuth: r.oneOf('SIP_DEPOSIT_AUTH', ['digest', 'none'] as const, auth),
     digestAlgorithms: r.list('SIP_DIGEST_ALGORITHMS', ['MD5', 'SHA-256'] as const, ['MD5', 'SHA-256']),

@@ -3,6 +3,8 @@
  * message naming the variable). Every service builds its typed config with one of these; nothing else reads
  * `process.env`.
  */
+import { redactUrl } from './redact-url';
+
 export class ConfigError extends Error {
   constructor(readonly variable: string, problem: string) {
     super(`invalid configuration: ${variable} ${problem}`);
@@ -24,6 +26,12 @@ export class EnvReader {
   str(name: string, fallback?: undefined): string | undefined;
   str(name: string, fallback?: string): string | undefined {
     return this.raw(name) ?? fallback;
+  }
+
+  /** A secret (password): kept exactly as given, spaces included; unset or empty → undefined. Never echoed in errors. */
+  secret(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v === '' ? undefined : v;
   }
 
   /** A string that may be empty (e.g. a prefix), kept verbatim. */
@@ -81,10 +89,10 @@ export class EnvReader {
       try {
         u = new URL(part.trim());
       } catch {
-        throw new ConfigError(name, `must be a URL (got ${JSON.stringify(part)})`);
+        throw new ConfigError(name, `must be a URL (got ${JSON.stringify(redactUrl(part))}); percent-encode @ / : # in credentials, or give them in the separate variables`);
       }
       if (!schemes.includes(u.protocol.replace(/:$/, '')))
-        throw new ConfigError(name, `must use ${schemes.join(' or ')}:// (got ${JSON.stringify(part)})`);
+        throw new ConfigError(name, `must use ${schemes.join(' or ')}:// (got ${JSON.stringify(redactUrl(part))})`);
     }
     return v;
   }

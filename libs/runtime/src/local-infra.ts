@@ -14,6 +14,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { LocalDataDir } from './local-data-dir';
+import { redactUrl } from './redact-url';
 
 export interface LocalService {
   /** URL clients should use. */
@@ -281,9 +282,9 @@ export async function ensureLocalInfra(opts: EnsureOptions = {}): Promise<LocalI
   try {
     if (redisFound) {
       redis = { url: redisUrl, started: false, stop: noop };
-      log(`redis: using ${redisUrl}`);
+      log(`redis: using ${redactUrl(redisUrl)}`);
     } else {
-      log(`redis: nothing answers at ${redisUrl}; starting a private redis-server`);
+      log(`redis: nothing answers at ${redactUrl(redisUrl)}; starting a private redis-server`);
       const detached = opts.detached;
       redis = dataDir ? await startRedis({ dir: dataDir.redisDir, port: await portFor(dataDir, 'redis'), detached }) : await startRedis({ detached });
       dataDir?.record('redis', Number(new URL(redis.url).port), redis.pid);
@@ -297,9 +298,9 @@ export async function ensureLocalInfra(opts: EnsureOptions = {}): Promise<LocalI
   let nats: LocalService;
   if (natsFound) {
     nats = { url: natsUrl, started: false, stop: noop };
-    log(`nats: using ${natsUrl}`);
+    log(`nats: using ${redactUrl(natsUrl)}`);
   } else {
-    log(info ? `nats: ${natsUrl} has no JetStream; starting a private nats-server -js` : `nats: nothing answers at ${natsUrl}; starting a private nats-server -js`);
+    log(info ? `nats: ${redactUrl(natsUrl)} has no JetStream; starting a private nats-server -js` : `nats: nothing answers at ${redactUrl(natsUrl)}; starting a private nats-server -js`);
     try {
       nats = await startNats(dataDir ? await portFor(dataDir, 'nats') : undefined, dataDir?.natsDir, { detached: opts.detached });
       dataDir?.record('nats', Number(new URL(nats.url).port), nats.pid);

@@ -1,9 +1,10 @@
 /**
  * Creates the Redis client for a REDIS_URL: one URL → a single node, several comma-separated URLs → Redis Cluster
  * (operations.md "Environment"). Every multi-key script of this product keeps its keys under one hash tag, so the
- * same code runs on both.
+ * same code runs on both. The credentials come from `redisConnection` (REDIS_PASSWORD, or the URL's, decoded).
  */
 import Redis, { Cluster, RedisOptions } from 'ioredis';
+import { redisConnection, RedisConnection } from './connection-options';
 
 export type RedisClient = Redis | Cluster;
 
@@ -16,21 +17,22 @@ export interface RedisClientOptions extends RedisOptions {
   batchWrites?: boolean;
 }
 
-export function createRedis(url: string, options: RedisClientOptions = {}): RedisClient {
+export function createRedis(target: string | RedisConnection, options: RedisClientOptions = {}): RedisClient {
   const { batchWrites, ...redisOptions } = options;
+  const { url, username, password } = typeof target === 'string' ? redisConnection(target) : target;
+  const credentials = { ...(username ? { username } : {}), ...(password !== undefined ? { password } : {}) };
   const urls = url.split(',').map((u) => u.trim()).filter(Boolean);
   if (urls.length > 1) {
     const nodes = urls.map((u) => {
       const p = new URL(u);
       return { host: p.hostname, port: Number(p.port || 6379) };
     });
-    const first = new URL(urls[0]);
     return new Cluster(nodes, {
       ...(batchWrites ? { enableAutoPipelining: true } : {}),
-      redisOptions: { ...redisOptions, password: first.password || undefined, username: first.username || undefined },
+      redisOptions: { ...redisOptions, ...credentials },
     });
   }
-  const redis = new Redis(urls[0], { maxRetriesPerRequest: 2, ...redisOptions });
+  const redis = new Redis(urls[0], { maxRetriesPerRequest: 2, ...credentials, ...redisOptions });
   return batchWrites ? batchWritesPerTick(redis) : redis;
 }
 

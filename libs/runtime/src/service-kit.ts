@@ -1,10 +1,11 @@
 /**
- * Pieces both services share: Nest log levels from LOG_LEVEL, NATS server lists from NATS_URL, and the bearer-token
+ * Pieces both services share: Nest log levels from LOG_LEVEL, the settings every service reads alike, and the bearer-token
  * guard of the admin HTTP APIs (operations.md "Admin HTTP": health and metrics stay open).
  */
 import { CanActivate, ExecutionContext, LogLevel as NestLogLevel, UnauthorizedException } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
 import { ConfigError, EnvReader } from './env-reader';
+import { natsConnectionOptions, NatsConnectionOptions, redisConnection, RedisConnection } from './connection-options';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -18,11 +19,6 @@ export const NEST_LOG_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
   silent: [],
 };
-
-/** NATS_URL may list several servers, comma-separated; credentials in the URLs are kept. */
-export function natsServers(url: string): string[] {
-  return url.split(',').map((u) => u.trim()).filter(Boolean);
-}
 
 /** Checks `Authorization: Bearer <token>` in constant time; without a configured token everything passes (development). */
 export class BearerTokenGuard implements CanActivate {
@@ -105,8 +101,14 @@ export function readinessProbes(redis: ProbedRedis, nc: ProbedNats) {
 
 /** The settings every service reads the same way (operations.md "Environment"). */
 export interface ServiceEnv {
+  /** NATS_URL as given (may hold credentials: log it only through redactUrl). */
   natsUrl: string;
+  /** REDIS_URL as given (may hold credentials: log it only through redactUrl). */
   redisUrl: string;
+  /** Spread into every nats.js connect(): the servers of NATS_URL, user/pass from NATS_USER / NATS_PASSWORD or the URL. */
+  nats: NatsConnectionOptions;
+  /** Given to createRedis: REDIS_URL without credentials, REDIS_USERNAME / REDIS_PASSWORD or the URL's. */
+  redis: RedisConnection;
   /** Prefix of every NATS subject (isolates several stacks on one NATS). */
   subjectPrefix: string;
   /** Prefix of every Redis key. */
@@ -123,9 +125,13 @@ export function readServiceEnv(r: EnvReader): ServiceEnv {
   const adminToken = r.str('ADMIN_TOKEN');
   if (!adminToken && !development)
     throw new ConfigError('ADMIN_TOKEN', 'is required outside development (set NODE_ENV=development to run without one)');
+  const natsUrl = r.urls('NATS_URL', ['nats', 'tls'], 'nats://127.0.0.1:4222');
+  const redisUrl = r.urls('REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379');
   return {
-    natsUrl: r.urls('NATS_URL', ['nats', 'tls'], 'nats://127.0.0.1:4222'),
-    redisUrl: r.urls('REDIS_URL', ['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+    natsUrl,
+    redisUrl,
+    nats: natsConnectionOptions(natsUrl, { user: r.str('NATS_USER'), password: r.secret('NATS_PASSWORD') }),
+    redis: redisConnection(redisUrl, { user: r.str('REDIS_USERNAME'), password: r.secret('REDIS_PASSWORD') }),
     subjectPrefix: r.verbatim('NATS_SUBJECT_PREFIX', '', /^([A-Za-z0-9_-]+\.)*$/),
     keyPrefix: r.verbatim('REDIS_KEY_PREFIX', 'imc:', /^[^\s{}]*$/),
     httpHost: r.str('HTTP_HOST', '0.0.0.0'),

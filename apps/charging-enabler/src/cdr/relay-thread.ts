@@ -10,13 +10,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { connect, NatsConnection } from 'nats';
-import { createRedis, RedisClient } from '@imc/runtime';
+import { createRedis, NatsConnectionOptions, RedisClient, RedisConnection } from '@imc/runtime';
 import { LedgerKeys } from '../ledger/ledger-keys';
 import { CdrRelay, RelayOptions } from './cdr-relay';
 
 export interface RelaySettings {
-  redisUrl: string;
-  natsServers: string[];
+  redis: RedisConnection;
+  nats: NatsConnectionOptions;
   keyPrefix: string;
   shards: number;
   relay: Omit<RelayOptions, 'onRelayed' | 'onError'>;
@@ -89,9 +89,9 @@ export function startRelayInline(redis: RedisClient, keys: LedgerKeys, nc: NatsC
 
 async function workerMain(settings: RelaySettings): Promise<void> {
   const post = (m: FromWorker) => parentPort!.postMessage(m);
-  const redis = createRedis(settings.redisUrl, { batchWrites: true });
+  const redis = createRedis(settings.redis, { batchWrites: true });
   redis.on('error', (e: Error) => post({ error: `redis: ${e.message}` }));
-  const nc = await connect({ servers: settings.natsServers, name: 'charging-enabler-cdr-relay', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
+  const nc = await connect({ ...settings.nats, name: 'charging-enabler-cdr-relay', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
   const relay = new CdrRelay(redis, new LedgerKeys(settings.keyPrefix, settings.shards), nc, {
     ...settings.relay,
     onRelayed: (n) => post({ relayed: n }),
@@ -111,7 +111,7 @@ async function workerMain(settings: RelaySettings): Promise<void> {
   post({ ready: true });
 }
 
-if (!isMainThread && parentPort && (workerData as RelaySettings | undefined)?.redisUrl) {
+if (!isMainThread && parentPort && (workerData as RelaySettings | undefined)?.redis) {
   workerMain(workerData as RelaySettings).catch((e: Error) => {
     parentPort!.postMessage({ error: `relay thread failed to start: ${e.message}` });
     process.exit(1);

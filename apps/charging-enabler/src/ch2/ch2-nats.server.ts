@@ -9,13 +9,14 @@
  */
 import { CustomTransportStrategy, MessageHandler, Server } from '@nestjs/microservices';
 import { connect, Msg, NatsConnection, Subscription } from 'nats';
+import type { NatsConnectionOptions } from '@imc/runtime';
 import { JsonText } from './json-text';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 export interface Ch2NatsServerOptions {
-  servers: string[];
+  connection: NatsConnectionOptions;
   queue: string;
   name: string;
   graceMs: number;
@@ -32,7 +33,7 @@ export class Ch2NatsServer extends Server implements CustomTransportStrategy {
 
   async listen(callback: (err?: unknown) => void): Promise<void> {
     try {
-      this.nc = await connect({ servers: this.opts.servers, name: this.opts.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
+      this.nc = await connect({ ...this.opts.connection, name: this.opts.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true });
       for (const [subject, handler] of this.messageHandlers) {
         this.subs.push(this.nc.subscribe(subject, { queue: this.opts.queue, callback: (err, msg) => !err && this.onMessage(handler, msg) }));
       }

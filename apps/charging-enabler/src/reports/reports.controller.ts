@@ -1,7 +1,6 @@
 /** `GET /v1/reports/billing?from=&to=&format=json|csv|html` for billing staff. */
 import { BadRequestException, Controller, Get, Inject, OnModuleDestroy, Query, Res, UseGuards } from '@nestjs/common';
 import { connect, NatsConnection } from 'nats';
-import { natsServers } from '@imc/runtime';
 import type { EnablerConfig } from '../config';
 import { ENABLER_CONFIG } from '../tokens';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
@@ -27,7 +26,7 @@ export class ReportsController implements OnModuleDestroy {
   ) {}
 
   private async jetStream(): Promise<CdrSource> {
-    this.nc ??= connect({ servers: natsServers(this.config.natsUrl), name: 'charging-enabler-reports', noAsyncTraces: true });
+    this.nc ??= connect({ ...this.config.nats, name: 'charging-enabler-reports', noAsyncTraces: true });
     return new JetStreamCdrSource(await this.nc, this.config.cdrStream, this.config.subjectPrefix);
   }
 

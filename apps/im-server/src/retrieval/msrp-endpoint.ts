@@ -33,7 +33,14 @@ export function certificateFingerprint(pem: string): string {
   return `SHA-256 ${new X509Certificate(pem).fingerprint256}`;
 }
 
-export function planMsrpAnswer(media: MsrpMedia, listeners: MsrpListeners, c: { advertisedHost: string; msrpTls?: { cert: string; require: boolean } }): MsrpAnswerPlan {
+export function planMsrpAnswer(
+  media: MsrpMedia,
+  listeners: MsrpListeners,
+  c: { advertisedHost: string; msrpTls?: { cert: string; require: boolean }; msrpSetup?: 'active' | 'passive' },
+): MsrpAnswerPlan {
+  // MSRP_SETUP=passive: to an actpass offer, let the client connect (a server in a container may not reach it);
+  // an `active` or `passive` offer is always answered its opposite (RFC 6135 §4)
+  const setup = (offered: MsrpMedia['setup']) => (c.msrpSetup === 'passive' && offered === 'actpass' ? 'passive' : answerSetup(offered));
   // RFC 4975 §14.1 / RFC 3264 §6: the scheme of the offered path matches its transport (msrps ⇔ TCP/TLS/MSRP)
   const scheme = /^(msrps?):/i.exec(media.path[media.path.length - 1] ?? '')?.[1]?.toLowerCase();
   if (media.proto === 'TCP/TLS/MSRP' && scheme !== 'msrps') return { ok: false, reason: 'a TCP/TLS/MSRP offer needs an msrps: a=path' };
@@ -53,13 +60,13 @@ export function planMsrpAnswer(media: MsrpMedia, listeners: MsrpListeners, c: { 
         proto: 'TCP/TLS/MSRP',
         port: listeners.tls,
         localPath: `msrps://${host}:${listeners.tls}/${sid};tcp`,
-        setup: answerSetup(media.setup),
+        setup: setup(media.setup),
         fingerprint: certificateFingerprint(c.msrpTls.cert),
       };
     case 'TCP/MSRP':
       if (c.msrpTls?.require) return { ok: false, reason: 'MSRP over TLS is required here: offer TCP/TLS/MSRP with an msrps path' };
       if (!listeners.tcp) return { ok: false, reason: 'MSRP over TCP is not enabled here' };
-      return { ok: true, proto: 'TCP/MSRP', port: listeners.tcp, localPath: `msrp://${host}:${listeners.tcp}/${sid};tcp`, setup: answerSetup(media.setup) };
+      return { ok: true, proto: 'TCP/MSRP', port: listeners.tcp, localPath: `msrp://${host}:${listeners.tcp}/${sid};tcp`, setup: setup(media.setup) };
   }
 }
 

@@ -1,0 +1,380 @@
+#!/usr/bin/env node
+/**
+ * npm run test:compose — the compose stack as an operator runs it, on a Docker engine (issue 11).
+ *
+ * Builds both images from this repository, starts docker-compose.yml through ../shared/tools/local-docker
+ * (stand-in base images, host networking: see its README for what that does and does not prove), waits for every
+ * service to be healthy, then: provisions an account and a SIP user over the admin HTTP APIs, deposits a message,
+ * retrieves it with the project's CLI, checks the exact charge against deploy/tariffs.yaml (rated by the enabler's
+ * own TariffBook), checks the browser client at /client/, the JetStream billing report (the reports' own NATS
+ * connection) and that no secret shows in any container's log; deposits a second message, `down` + `up -d`, and
+ * checks that the balance, the stored message and the CDRs survived and the second retrieval is charged; `down -v`.
+ *
+ * The secrets are made for the run (with `@ / : #` in them, so that credentials are proved to pass unencoded) and
+ * kept in a temporary env file given with --env-file: the project's .env is neither read nor written.
+ * If the Docker engine cannot be started the test says so and fails: a green run means the compose files work.
+ * Prints timings: host build, image build, image sizes, time to healthy (cold and after restart).
+ */
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
+const { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const { createServer } = require('node:net');
+const { createSocket } = require('node:dgram');
+const { tmpdir } = require('node:os');
+const { join, resolve } = require('node:path');
+
+const ROOT = resolve(__dirname, '..', '..');
+const LD = resolve(ROOT, '..', 'shared', 'tools', 'local-docker');
+const PROJECT = process.env.COMPOSE_TEST_PROJECT || 'imc-compose-test';
+const HEALTH_TIMEOUT_MS = 180_000;
+const SERVICES = ['nats', 'redis', 'charging-enabler', 'im-server'];
+// what the stack listens on in the host's network namespace (compose-host-net moves Redis/NATS to 16379/14222)
+const TCP_PORTS = [8080, 8081, 5060, 5066, 2855, 2856, 8222, 14222, 16379];
+const IM = 'http://127.0.0.1:8080';
+const CE = 'http://127.0.0.1:8081';
+const SERVICE = 'im.deferred-retrieval';
+
+const t0 = Date.now();
+const figures = [];
+const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const say = (s) => process.stdout.write(`compose-e2e: ${s}\n`);
+
+class Failure extends Error {}
+function check(cond, what, detail) {
+  if (!cond) throw new Failure(`${what}${detail === undefined ? '' : `: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`}`);
+  say(`ok - ${what}`);
+}
+
+/** Runs a command, output to ours; resolves with its exit code. */
+function run(cmd, args, opts = {}) {
+  return new Promise((res) => {
+    const p = spawn(cmd, args, { cwd: ROOT, stdio: opts.quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit', env: { ...process.env, ...opts.env } });
+    let out = '';
+    p.stdout?.on('data', (d) => (out += d));
+    p.stderr?.on('data', (d) => (out += d));
+    p.on('error', (e) => res({ code: 127, out: String(e) }));
+    p.on('exit', (code) => res({ code: code ?? 1, out }));
+  });
+}
+
+async function timed(label, fn) {
+  const s = Date.now();
+  const r = await fn();
+  const ms = Date.now() - s;
+  figures.push([label, secs(ms)]);
+  say(`${label}: ${secs(ms)}`);
+  return r;
+}
+
+/** The Debian mirrors for setup when apt has only deb822 sources (its own lookup needs /etc/apt/sources.list). */
+function aptMirror(suite) {
+  const r = spawnSync('sh', ['-c', `cat /etc/apt/sources.list.d/*.sources 2>/dev/null`], { encoding: 'utf8' });
+  for (const stanza of (r.stdout || '').split(/\n\s*\n/)) {
+    const uri = /^URIs:\s*(\S+)/m.exec(stanza)?.[1];
+    const suites = /^Suites:\s*(.+)$/m.exec(stanza)?.[1].split(/\s+/) ?? [];
+    if (uri && suites.includes(suite)) return uri;
+  }
+  return undefined;
+}
+
+function portFree(port, udp) {
+  return new Promise((res) => {
+    if (udp) {
+      const s = createSocket('udp4');
+      s.once('error', () => res(false));
+      s.bind(port, '0.0.0.0', () => s.close(() => res(true)));
+      return;
+    }
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => res(true)));
+  });
+}
+
+function secret(prefix) {
+  // the characters that break a URL, and some that break config-file syntax
+  return `${prefix}@${randomBytes(4).toString('hex')}/p:w#1`;
+}
+
+async function http(base, method, path, token, body) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, headers: r.headers, text, json };
+}
+
+/** Resolves when every service of the project reported healthy, from `docker events` started before `up`. */
+function healthWatcher() {
+  const since = Date.now();
+  const p = spawn('docker', ['events', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', 'event=health_status', '--format', '{{.Status}}|{{index .Actor.Attributes "com.docker.compose.service"}}'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const healthy = new Set();
+  let buf = '';
+  let resolveAll;
+  let rejectAll;
+  const all = new Promise((res, rej) => {
+    resolveAll = res;
+    rejectAll = rej;
+  });
+  p.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      const [status, svc] = line.split('|');
+      if (/healthy$/.test(status) && !/unhealthy$/.test(status) && !healthy.has(svc)) {
+        healthy.add(svc);
+        say(`  ${svc} healthy at ${secs(Date.now() - since)}`);
+      }
+      else if (/unhealthy$/.test(status)) healthy.delete(svc);
+      if (SERVICES.every((s) => healthy.has(s))) resolveAll();
+    }
+  });
+  const timer = setTimeout(() => rejectAll(new Failure(`not every service was healthy within ${HEALTH_TIMEOUT_MS / 1000} s (healthy: ${[...healthy].join(', ') || 'none'})`)), HEALTH_TIMEOUT_MS);
+  all.catch(() => undefined).finally(() => {
+    clearTimeout(timer);
+    p.kill();
+  });
+  return all;
+}
+
+async function main() {
+  // 1. the engine: setup installs and starts what is missing; a daemon that was running is left running
+  const wasRunning = spawnSync('timeout', ['10', 'docker', 'info'], { stdio: 'ignore' }).status === 0;
+  const env = {};
+  if (!process.env.LOCAL_DOCKER_MIRROR && !existsSync('/etc/apt/sources.list')) {
+    const m = aptMirror('bookworm');
+    const s = aptMirror('bookworm-security');
+    if (m) env.LOCAL_DOCKER_MIRROR = m;
+    if (s) env.LOCAL_DOCKER_SECURITY_MIRROR = s;
+  }
+  const setup = await timed('docker setup', () => run(join(LD, 'setup'), [], { env }));
+  if (setup.code !== 0) {
+    say(`FAILED: the Docker engine could not be made ready on this machine (${join('..', 'shared', 'tools', 'local-docker', 'setup')} exit ${setup.code}); the compose stack was NOT tested`);
+    return { code: 1, stopDaemon: false };
+  }
+  const cleanup = { stopDaemon: !wasRunning };
+
+  // 2. the env file for this run (not the developer's .env)
+  const dir = mkdtempSync(join(tmpdir(), 'imc-compose-'));
+  const envFile = join(dir, 'compose.env');
+  const secrets = { ADMIN_TOKEN: secret('adm'), NATS_PASSWORD: secret('nats'), REDIS_PASSWORD: secret('redis') };
+  writeFileSync(
+    envFile,
+    [...Object.entries(secrets).map(([k, v]) => `${k}=${v}`), 'NATS_USER=imc', 'SIP_DOMAIN=example.com', 'SIP_ADVERTISED_HOST=127.0.0.1', 'LOG_LEVEL=info', ''].join('\n'),
+    { mode: 0o600 },
+  );
+  const dc = (args, opts) =>
+    run(join(LD, 'compose-host-net'), ['-q', '--env', 'HTTP_HOST=127.0.0.1', '--env', 'SIP_BIND_HOST=127.0.0.1', '.', '-p', PROJECT, '--env-file', envFile, ...args], opts);
+  cleanup.down = async () => {
+    const r = await dc(['down', '-v', '--remove-orphans'], { quiet: true });
+    say(`down -v: exit ${r.code}`);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // 3. what an interrupted earlier run may have left (restart: unless-stopped brings it back with the daemon), then
+    // the ports the stack takes on this host must be free
+    await dc(['down', '-v', '--remove-orphans'], { quiet: true });
+    const busy = [];
+    for (const port of TCP_PORTS) if (!(await portFree(port, false))) busy.push(`${port}/tcp`);
+    if (!(await portFree(5060, true))) busy.push('5060/udp');
+    if (busy.length) throw new Failure(`ports in use on this host: ${busy.join(', ')} (the stack needs them; stop what holds them)`);
+    await scenario(dc, secrets);
+    return { code: 0, ...cleanup };
+  } catch (e) {
+    if (e instanceof Failure) {
+      say(`FAILED: ${e.message}`);
+      const ps = await dc(['ps'], { quiet: true });
+      process.stdout.write(ps.out);
+      const logs = await dc(['logs', '--no-color', '--tail', '40'], { quiet: true });
+      process.stdout.write(redact(logs.out, secrets));
+      return { code: 1, ...cleanup };
+    }
+    throw Object.assign(e, { cleanup });
+  }
+}
+
+/** Calls `probe` until `done(result)` or the deadline; returns the last result. */
+async function until(probe, done, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await probe();
+    if (done(r) || Date.now() > deadline) return r;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+/** mtime of the newest TypeScript source under apps/ and libs/. */
+function newestSource() {
+  let newest = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.name === 'node_modules') continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of ['apps', 'libs']) walk(join(ROOT, d));
+  return newest;
+}
+
+function redact(text, secrets) {
+  let out = text;
+  for (const v of Object.values(secrets)) out = out.split(v).join('***');
+  return out;
+}
+
+async function scenario(dc, secrets) {
+  const token = secrets.ADMIN_TOKEN;
+  // the CLI and the enabler's rating code, from the sources of this checkout
+  const needed = [join('apps', 'cli', 'src', 'main.js'), join('apps', 'charging-enabler', 'src', 'rating', 'tariff-book.js')].map((f) => join(ROOT, 'dist', f));
+  if (needed.every((f) => existsSync(f) && statSync(f).mtimeMs > newestSource())) {
+    say('host build: dist/ is newer than every source file (npm test built it); not rebuilt');
+  } else {
+    const build = await timed('host build (npm run build:image, for the CLI and the tariff rating)', () => run('npm', ['run', '--silent', 'build:image'], { quiet: true }));
+    check(build.code === 0, 'the host build succeeds', build.out.slice(-2000));
+  }
+  const { TariffBook } = require(join(ROOT, 'dist', 'apps', 'charging-enabler', 'src', 'rating', 'tariff-book.js'));
+  const tariffs = TariffBook.fromFile(join(ROOT, 'deploy', 'tariffs.yaml'));
+
+  const built = await timed('image build (both images)', () => dc(['build', '--force-rm']));
+  check(built.code === 0, 'both images build from the repository');
+  const images = spawnSync('docker', ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.startsWith(`${PROJECT.replace(/[^a-z0-9]/g, '')}_`) || l.startsWith(`${PROJECT}_`));
+  for (const l of images) {
+    say(`image ${l}`);
+    figures.push([`image ${l.split(' ')[0]}`, l.split(' ')[1]]);
+  }
+
+  const up = async (label) => {
+    const healthy = healthWatcher();
+    const started = Date.now();
+    const r = await dc(['up', '-d']);
+    check(r.code === 0, `${label}: up -d`);
+    await healthy;
+    const ms = Date.now() - started;
+    figures.push([`time to healthy (${label})`, secs(ms)]);
+    say(`all four services healthy ${secs(ms)} after up -d (${label})`);
+  };
+  await up('first start');
+
+  const aor = `sip:compose${randomBytes(3).toString('hex')}@example.com`;
+  const userPassword = 'u@s/e:r#pw';
+  const cli = (args) => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'apps', 'cli', 'bin', 'imc.js'), ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 90_000,
+      env: { ...process.env, ADMIN_TOKEN: token, IMC_ENABLER_URL: CE, IMC_IM_URL: IM, IMC_SIP_WS: 'ws://127.0.0.1:5066' },
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  let r = await http(CE, 'POST', '/v1/accounts', token, { subscriber: aor, balance: 1000, currency: 'EUR' });
+  check(r.status === 201, `account ${aor} created over the enabler's admin API`, r.text);
+  r = await http(IM, 'PUT', `/v1/users/${encodeURIComponent(aor)}`, token, { password: userPassword });
+  check(r.status === 201, 'SIP user created over the im-server admin API', r.text);
+  r = await http(IM, 'PUT', `/v1/users/${encodeURIComponent(aor)}`, 'wrong-token', { password: userPassword });
+  check(r.status === 401, 'the admin API refuses a wrong token', r.status);
+
+  /** Deposits, retrieves with the CLI, and checks the exact charge. */
+  const depositAndRetrieve = async (text) => {
+    r = await http(IM, 'POST', `/v1/users/${encodeURIComponent(aor)}/deferred`, token, { from: 'sip:alice@example.com', text });
+    check(r.status === 201, 'message deposited over the admin API', r.text);
+    const pending = (await http(IM, 'GET', `/v1/users/${encodeURIComponent(aor)}/deferred`, token)).json.messages;
+    check(pending.length === 1, 'one message pending', pending);
+    const before = (await http(CE, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`, token)).json.balance;
+    const got = cli(['retrieve', aor, '--password', userPassword, '--expect', '1', '--json']);
+    check(got.code === 0, 'imc retrieve exits 0', got.err || got.out);
+    const res = JSON.parse(got.out.trim().split('\n').pop());
+    check(res.status === 200 && res.messages.length === 1 && res.messages[0].text === text, 'imc retrieve received the message over SIP + MSRP', res);
+    const after = (await http(CE, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`, token)).json.balance;
+    const cdrs = (await http(CE, 'GET', `/v1/cdrs?subscriber=${encodeURIComponent(aor)}&type=debit`, token)).json;
+    const debit = cdrs.cdrs.filter((c) => c.itemId === pending[0].id);
+    check(debit.length === 1, 'one debit CDR for the message', debit);
+    const price = tariffs.rate(SERVICE, aor, debit[0].timestamp, [pending[0].octets]).total;
+    check(price > 0 && before - after === price, `charged exactly the tariff's price (${pending[0].octets} octets → ${price} minor units)`, { before, after, price });
+    check(res.charged === price, "the CLI reports the same charge", res.charged);
+    const left = (await http(IM, 'GET', `/v1/users/${encodeURIComponent(aor)}/deferred`, token)).json.messages;
+    check(left.length === 0, 'the delivered message is deleted', left);
+    return price;
+  };
+  const firstPrice = await depositAndRetrieve('Deferred through compose');
+
+  r = await fetch(`${IM}/client/`);
+  const page = await r.text();
+  check(r.status === 200 && /text\/html/.test(r.headers.get('content-type') ?? '') && /<html/i.test(page), 'GET /client/ answers 200 with the HTML page', r.status);
+  r = await fetch(`${IM}/client/client.js`);
+  check(r.status === 200, 'GET /client/client.js (the bundle) answers 200', r.status);
+  // the CDR relay (its own thread and NATS connection) published the debit; the report reads it back from JetStream
+  const relayed = async () => {
+    const rep = await http(CE, 'GET', '/v1/reports/billing?source=jetstream&format=json', token);
+    const row = rep.json?.rows?.find((x) => x.subscriber === aor && x.service === SERVICE);
+    return { status: rep.status, debited: row?.debited };
+  };
+  const report = await until(relayed, (x) => x.status !== 200 || x.debited === firstPrice, 15_000);
+  check(report.status === 200 && report.debited === firstPrice, 'the CDR relay published the debit to JetStream and the billing report reads it back (both NATS connections authenticate)', report);
+
+  // a second message stays stored across down + up
+  r = await http(IM, 'POST', `/v1/users/${encodeURIComponent(aor)}/deferred`, token, { from: 'sip:alice@example.com', text: 'Still here after a restart' });
+  check(r.status === 201, 'second message deposited (not retrieved)', r.text);
+  const snapshot = async () => ({
+    account: (await http(CE, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`, token)).json,
+    pending: (await http(IM, 'GET', `/v1/users/${encodeURIComponent(aor)}/deferred`, token)).json.messages.map((m) => m.id),
+  });
+  const cdrIds = async () => {
+    const j = (await http(CE, 'GET', `/v1/cdrs?subscriber=${encodeURIComponent(aor)}&limit=1000`, token)).json;
+    return j.cdrs.map((c) => c.cdrId).sort();
+  };
+  const beforeRestart = { ...(await snapshot()), cdrs: await cdrIds() };
+  check(beforeRestart.pending.length === 1 && beforeRestart.cdrs.length >= 2, 'before the restart: one pending message, the CDRs of the first retrieval', beforeRestart);
+
+  const down = await dc(['down']);
+  check(down.code === 0, 'down (volumes kept)');
+  await up('after down + up');
+  const afterRestart = { ...(await snapshot()), cdrs: await cdrIds() };
+  check(afterRestart.account.balance === beforeRestart.account.balance && afterRestart.account.reserved === beforeRestart.account.reserved, 'the balance survived down + up', { before: beforeRestart.account, after: afterRestart.account });
+  check(JSON.stringify(afterRestart.pending) === JSON.stringify(beforeRestart.pending), 'the stored message survived down + up', afterRestart.pending);
+  check(JSON.stringify(afterRestart.cdrs) === JSON.stringify(beforeRestart.cdrs), 'the CDRs survived down + up', { before: beforeRestart.cdrs.length, after: afterRestart.cdrs.length });
+
+  const got = cli(['retrieve', aor, '--password', userPassword, '--expect', '1', '--json']);
+  const res = JSON.parse(got.out.trim().split('\n').pop() || '{}');
+  check(got.code === 0 && res.messages?.[0]?.text === 'Still here after a restart' && res.charged > 0, 'the restarted stack delivers and charges the stored message', res);
+
+  // nothing secret in any container's log, nor in either service's /metrics
+  const logs = await dc(['logs', '--no-color'], { quiet: true });
+  const leaked = (text) => Object.entries(secrets).filter(([, v]) => text.includes(v) || text.includes(encodeURIComponent(v))).map(([k]) => k);
+  check(logs.code === 0 && logs.out.length > 0 && leaked(logs.out).length === 0, 'no secret appears in the containers’ logs', leaked(logs.out));
+  const metrics = (await Promise.all([fetch(`${IM}/metrics`), fetch(`${CE}/metrics`)].map(async (p) => (await p).text()))).join('\n');
+  check(/sip_requests_total/.test(metrics) && leaked(metrics).length === 0, 'no secret appears in /metrics', leaked(metrics));
+}
+
+main()
+  .then(async ({ code, stopDaemon, down }) => {
+    if (down) await down();
+    if (stopDaemon) {
+      say('stopping the Docker daemon this test started');
+      await run(join(LD, 'stop'), []);
+    }
+    say(`figures:\n${figures.map(([k, v]) => `  ${k.padEnd(60)} ${v}`).join('\n')}`);
+    say(`${code === 0 ? 'PASSED' : 'FAILED'} in ${secs(Date.now() - t0)}`);
+    process.exit(code);
+  })
+  .catch(async (e) => {
+    say(`FAILED: ${e instanceof Failure ? e.message : e.stack}`);
+    if (e.cleanup?.down) await e.cleanup.down();
+    if (e.cleanup?.stopDaemon) await run(join(LD, 'stop'), []);
+    process.exit(1);
+  });
