@@ -61,8 +61,13 @@ maybe('NATS credentials reach NATS, and stay out of logs', () => {
     url = `nats://127.0.0.1:${port}`;
   }, 20000);
 
-  afterAll(() => {
-    proc?.kill();
+  afterAll(async () => {
+    // the store is removed once nats-server has exited: it writes to it until then
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill();
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
