@@ -23,6 +23,11 @@ export interface EnablerConfig extends ServiceEnv {
   shutdownGraceMs: number;
   /** JetStream duplicate window for CDR ids (Nats-Msg-Id). */
   cdrDuplicateWindowSeconds: number;
+  /**
+   * How long a CDR stays in the Redis outbox after it was written, once JetStream acknowledged it
+   * (CDR_RETENTION_DAYS, default 45: a billing month plus a margin); older CDRs are read from JetStream.
+   */
+  cdrRetentionDays: number;
 }
 
 export function loadEnablerConfig(env: Env): EnablerConfig {
@@ -46,5 +51,6 @@ export function loadEnablerConfig(env: Env): EnablerConfig {
     ledgerShards: r.int('LEDGER_SHARDS', 16, 1, 1024),
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 2000, 0, 60000),
     cdrDuplicateWindowSeconds: r.int('CDR_DUPLICATE_WINDOW_SECONDS', 600, 1, 86400),
+    cdrRetentionDays: r.int('CDR_RETENTION_DAYS', 45, 1, 3660),
   };
 }
