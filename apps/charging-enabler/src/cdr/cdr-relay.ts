@@ -102,10 +102,11 @@ export class CdrRelay {
   private async ensureStream(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     const subjects = [cdrSubjectWildcard(this.opts.subjectPrefix)];
+    let info;
     try {
-      await jsm.streams.info(this.opts.stream);
+      info = await jsm.streams.info(this.opts.stream);
     } catch {
-      await jsm.streams.add({
+      info = await jsm.streams.add({
         name: this.opts.stream,
         subjects,
         storage: StorageType.File,
@@ -113,6 +114,8 @@ export class CdrRelay {
         duplicate_window: nanos(this.opts.duplicateWindowSeconds * 1000),
       });
     }
+    // the first stream this ledger relayed to: one created later means the stream was lost (cdr-recovery.ts)
+    await this.redis.hsetnx(this.keys.relayStream(), 'created', info.created);
     this.streamReady = true;
   }
 
@@ -145,13 +148,19 @@ export class CdrRelay {
     return total;
   }
 
-  /** Verifies (and repairs) the shards whose lease this replica holds or takes; the others are their holders' work. */
+  /**
+   * Verifies (and repairs) the shards that have relayed something, taking their leases (the others' holders do
+   * theirs); shards with nothing relayed are not visited, so an idle replica takes no lease.
+   */
   private async verify(): Promise<void> {
+    const seqs = await Promise.all([...Array(this.keys.shards).keys()].map((s) => this.redis.get(this.keys.relaySeq(s))));
     const shards: number[] = [];
-    for (let s = 0; s < this.keys.shards; s++) if ((await this.lease(s)) === 1) shards.push(s);
-    const r = await this.recovery.verify(shards);
+    for (let s = 0; s < this.keys.shards; s++) if (seqs[s] && (await this.lease(s)) === 1) shards.push(s);
+    if (shards.length) {
+      const r = await this.recovery.verify(shards);
+      if (r.shards.length) this.opts.onRecovered?.(r);
+    }
     this.verifyNeeded = false;
-    if (r.shards.length) this.opts.onRecovered?.(r);
   }
 
   private lease(shard: number): Promise<number> {
