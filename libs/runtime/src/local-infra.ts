@@ -165,13 +165,16 @@ function stopProcess(proc: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts a private redis-server on a free loopback port (no persistence unless `aof`: appendfsync everysec). */
+/**
+ * Starts a private redis-server on a free loopback port, durable as deploy/redis/redis.conf (AOF, appendfsync
+ * always: an acknowledged write is on disk) unless `aof: false`.
+ */
 export async function startRedis(opts: { aof?: boolean } = {}): Promise<LocalService> {
   const bin = findBinary('redis-server');
   if (!bin) throw new MissingBinaryError('redis-server');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'imc-redis-'));
-  const persistence = opts.aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+  const persistence = opts.aof !== false ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
     stdio: 'ignore',
   });
