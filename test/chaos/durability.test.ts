@@ -45,11 +45,16 @@ class ShippedRedis {
     mkdirSync(dir, { recursive: true });
   }
   async start(): Promise<void> {
-    const proc = spawn(findBinary('redis-server')!, [REDIS_CONF, '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir], { stdio: 'ignore' });
+    // the shipped file as it is, but for its container path `dir /data` (Redis changes to it while reading the file)
+    const conf = join(this.dir, '..', 'redis.conf');
+    writeFileSync(conf, readFileSync(REDIS_CONF, 'utf8').replace(/^dir .*$/m, `dir ${this.dir}`));
+    const proc = spawn(findBinary('redis-server')!, [conf, '--port', String(this.port), '--bind', '127.0.0.1'], { stdio: 'ignore' });
     this.proc = proc;
+    let exit: number | null = null;
+    proc.once('exit', (code) => (exit = code ?? -1));
     // ready once it answers PONG (while it replays its AOF it answers -LOADING)
     await waitFor(async () => {
-      if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+      if (exit !== null) return Promise.reject(new Error(`redis-server exited with ${exit}`));
       return redisAnswers(this.url, 200);
     }, 'redis-server to load its AOF', 20000, 20);
   }
@@ -336,7 +341,7 @@ describe('kill -9 durability', () => {
       const ids: string[] = [];
       for await (const c of new JetStreamCdrSource(nc, ns.env.CDR_STREAM, ns.env.NATS_SUBJECT_PREFIX).all()) ids.push(c.cdrId);
       return ids.length >= outbox.size ? ids : undefined;
-    }, 'every CDR on JetStream', 30000, 100);
+    }, 'every CDR on JetStream', 15000, 100);
     expect(new Set(inStream).size).toBe(inStream.length);
     expect([...outbox.keys()].filter((id) => !inStream.includes(id))).toEqual([]);
     expect(inStream.length).toBe(outbox.size);

@@ -27,8 +27,13 @@ export interface RepublishResult {
   shards: number[];
   /** Outbox CDRs compared with the stream. */
   checked: number;
-  /** Of those, how many the stream lacked and were published again. */
+  /** Of those, how many the stream lacked and stored again. */
   republished: number;
+  /**
+   * Of those, how many the stream lacked but dropped as duplicates: their ids are still inside its duplicate window
+   * (a CDR deleted from a running server; a restarted server forgets the ids it lost). Run again after the window.
+   */
+  duplicates: number;
 }
 
 export class CdrRecovery {
@@ -61,7 +66,7 @@ export class CdrRecovery {
       const posMs = Number(pos.split('-')[0]);
       from.set(shard, tailFrom !== undefined && posMs >= tailFrom ? tailFrom : undefined);
     }
-    const result = from.size ? await this.compare(from, true) : { shards: [], checked: 0, republished: 0 };
+    const result = from.size ? await this.compare(from, true) : { shards: [], checked: 0, republished: 0, duplicates: 0 };
     if (known !== info.created) await this.redis.hset(this.keys.relayStream(), 'created', info.created);
     return result;
   }
@@ -86,7 +91,7 @@ export class CdrRecovery {
       const tag = cdr.cdrId.slice(0, cdr.cdrId.indexOf('-') + 1);
       if (tags.has(tag)) inStream.set(cdr.cdrId, seq);
     }
-    const result: RepublishResult = { shards: [...from.keys()], checked: 0, republished: 0 };
+    const result: RepublishResult = { shards: [...from.keys()], checked: 0, republished: 0, duplicates: 0 };
     for (const [shard, start] of from) {
       const pos = await this.redis.get(this.keys.relayPosition(shard));
       if (!pos) continue;
@@ -98,7 +103,7 @@ export class CdrRecovery {
         const acks = await Promise.all(missing.map((c) => this.publisher.publish(c)));
         missing.forEach((c, i) => inStream.set(c.cdrId, acks[i].seq));
         result.checked += batch.length;
-        result.republished += missing.length;
+        for (const a of acks) result[a.duplicate ? 'duplicates' : 'republished']++;
         if (batch.length < BATCH) break;
         cursor = `(${batch[batch.length - 1][0]}`;
       }
