@@ -2,8 +2,8 @@
  * "Accepted" means on disk (ARCHITECTURE.md, issue 11 item 4). A private redis-server started with the shipped
  * deploy/redis/redis.conf (AOF, appendfsync always, a data dir) and a private nats-server -js (a store dir) carry a
  * deposit + charging load through a Charging Enabler and an im-server; redis-server is SIGKILLed mid-load and
- * restarted on the same port and dir, then nats-server twice: once as it is, once with the CDR stream's files gone
- * (what a power cut does to JetStream data it had not synced yet). Afterwards: every deposit answered 201/202 is
+ * restarted on the same port and dir, then nats-server twice: once as it is, once with the CDR stream's last block
+ * cut short (what a power cut does to JetStream data it had not synced yet). Afterwards: every deposit answered 201/202 is
  * stored, every money operation answered SUCCESS is in the ledger, every CDR is on JetStream exactly once, and
  * the money is conserved. A process kill keeps what the kernel buffered, a power cut does not: so the test also
  * reads the durability settings of every Redis and NATS the product starts or ships a config for.
@@ -11,11 +11,11 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import type { NatsConnection } from 'nats';
+import { connect, NatsConnection } from 'nats';
 import type { Ch2Client } from '@imc/ch2';
 import { findBinary, freePort, LocalService, natsInfo, redisAnswers, startNats, startRedis } from '@imc/runtime';
 import type { RunningEnabler } from '../../apps/charging-enabler/src/bootstrap';
@@ -84,6 +84,16 @@ async function kill9Nats(nats: LocalService): Promise<void> {
     }
   }, 'nats-server to die', 10000);
   await waitFor(async () => !(await natsInfo(nats.url, 200)), 'the NATS port to close', 10000);
+}
+
+function findFiles(dir: string, keep: (path: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const d of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, d.name);
+    if (d.isDirectory()) out.push(...findFiles(p, keep));
+    else if (keep(p)) out.push(p);
+  }
+  return out;
 }
 
 /** A pager-mode MESSAGE over UDP (RFC 3428), retransmitted every 500 ms like Timer E; the final status, 0 if none. */
@@ -284,6 +294,7 @@ describe('kill -9 durability', () => {
     };
     const reach = (n: number, what: string) => waitFor(() => acked >= n, what, 60000, 5);
     const load = Promise.all([...Array(WORKERS).keys()].map(worker));
+    let lastSeqBefore = 0;
     try {
       await reach(STEP, 'load before the Redis kill');
       await redis.kill9();
@@ -294,13 +305,21 @@ describe('kill -9 durability', () => {
       nats = await startNats(natsPort, natsDir);
       const atNats = acked;
       await reach(atNats + STEP, 'load after the first NATS restart');
-      // a crash that lost the stream's unsynced files — here all of them
+      lastSeqBefore = (await (await nc.jetstreamManager()).streams.info(ns.env.CDR_STREAM)).state.last_seq;
+      // a power cut: the CDR stream loses the tail it had not synced (its last block cut to half, its index gone, so
+      // the server rebuilds it from what is left: the stream's last sequence goes backwards)
       await kill9Nats(nats);
-      const streams = readdirSync(natsDir, { recursive: true, withFileTypes: true } as never) as unknown as { name: string; parentPath?: string; path?: string; isDirectory(): boolean }[];
-      const streamDir = streams.find((d) => d.isDirectory() && d.name === ns.env.CDR_STREAM);
-      expect(streamDir).toBeDefined();
-      rmSync(join(streamDir!.parentPath ?? streamDir!.path!, streamDir!.name), { recursive: true, force: true });
+      const blocks = findFiles(natsDir, (p) => p.includes(`/streams/${ns.env.CDR_STREAM}/msgs/`));
+      const blk = blocks.filter((p) => p.endsWith('.blk')).sort((a, b) => parseInt(a.split('/').pop()!) - parseInt(b.split('/').pop()!)).pop();
+      expect(blk).toBeDefined();
+      truncateSync(blk!, Math.floor(statSync(blk!).size / 2));
+      for (const p of blocks.filter((p) => p.endsWith('.idx') || p.endsWith('.fss'))) rmSync(p);
       nats = await startNats(natsPort, natsDir);
+      // read at once on a fresh connection (the services reconnect after 250 ms): the stream did lose acknowledged CDRs
+      const probe = await connect({ servers: nats.url });
+      const lastSeqAfter = (await (await probe.jetstreamManager()).streams.info(ns.env.CDR_STREAM)).state.last_seq;
+      await probe.close();
+      expect(lastSeqAfter).toBeLessThan(lastSeqBefore);
       const atLoss = acked;
       await reach(atLoss + STEP, 'load after the second NATS restart');
     } finally {
