@@ -195,8 +195,9 @@ describe('kill -9 durability', () => {
     } finally {
       shipped.disconnect();
     }
-    // the private Redis `npm start` and the tests start when none answers (libs/runtime local-infra.ts)
-    const own = await startRedis();
+    // the private Redis `npm start` starts when none answers: its files in a data directory (libs/runtime local-infra.ts)
+    mkdirSync(join(dir, 'npm-start-redis'));
+    const own = await startRedis({ dir: join(dir, 'npm-start-redis') });
     const c = new Redis(own.url);
     try {
       expect(await c.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);

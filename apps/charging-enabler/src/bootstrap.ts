@@ -3,12 +3,12 @@
  * admin HTTP API, plus the CDR relay and the reservation sweeper. Used by main.ts and by tests.
  */
 import 'reflect-metadata';
-import { ConsoleLogger, INestApplication, Type } from '@nestjs/common';
+import { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { CH2_OPERATIONS, CH2_QUEUE_GROUP, ch2Subject } from '@imc/ch2';
-import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient, ServiceLogger } from '@imc/runtime';
 import { EnablerConfig, loadEnablerConfig } from './config';
 import { EnablerModule } from './enabler.module';
 import { LedgerKeys } from './ledger/ledger-keys';
@@ -43,7 +43,7 @@ export const ENABLER_EXTRA_MODULES: Type<unknown>[] = [];
 
 export async function startChargingEnabler(env: Env, extraModules: Type<unknown>[] = ENABLER_EXTRA_MODULES): Promise<RunningEnabler> {
   const config = loadEnablerConfig(env);
-  const logger = new ConsoleLogger('charging-enabler', { json: true, logLevels: NEST_LOG_LEVELS[config.logLevel] });
+  const logger = new ServiceLogger('charging-enabler', { format: config.logFormat, logLevels: NEST_LOG_LEVELS[config.logLevel] });
   const tariffs = TariffBook.fromFile(config.tariffsFile);
   const redis = createRedis(config.redisUrl, { batchWrites: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));

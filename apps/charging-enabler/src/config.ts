@@ -2,11 +2,13 @@
  * The Charging Enabler's configuration, parsed and validated once from the environment (operations.md
  * "Environment"). A bad value stops the service with an error naming the variable.
  */
-import { ConfigError, Env, EnvReader, readServiceEnv, ServiceEnv } from '@imc/runtime';
+import { ConfigError, Env, EnvReader, LogFormat, readLogFormat, readServiceEnv, ServiceEnv } from '@imc/runtime';
 import { DEFAULT_CDR_STREAM } from '@imc/ch2';
 
 
 export interface EnablerConfig extends ServiceEnv {
+  /** LOG_FORMAT: `pretty` lines for a terminal, `json` for collectors (default by whether stdout is a terminal). */
+  logFormat: LogFormat;
   cdrStream: string;
   tariffsFile: string;
   httpPort: number;
@@ -39,6 +41,7 @@ export function loadEnablerConfig(env: Env): EnablerConfig {
     throw new ConfigError('RESERVATION_VALIDITY_SECONDS', `must not exceed RESERVATION_MAX_VALIDITY_SECONDS (${maxValiditySeconds})`);
   return {
     ...common,
+    logFormat: readLogFormat(r),
     cdrStream: r.verbatim('CDR_STREAM', DEFAULT_CDR_STREAM, /^[A-Za-z0-9_-]+$/),
     tariffsFile: r.str('TARIFFS_FILE', 'deploy/tariffs.yaml'),
     httpPort: r.port('HTTP_PORT', 8081),

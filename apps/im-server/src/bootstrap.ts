@@ -3,7 +3,7 @@
  * queue, the NATS deposit subject, the expiry sweeper, and the admin HTTP API. Used by main.ts and by tests.
  */
 import 'reflect-metadata';
-import { ConsoleLogger, INestApplication } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { existsSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { connect, NatsConnection } from 'nats';
 import { Ch2Client } from '@imc/ch2';
-import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient } from '@imc/runtime';
+import { createRedis, Env, NEST_LOG_LEVELS, natsServers, readinessProbes, RedisClient, ServiceLogger } from '@imc/runtime';
 import { ImServerConfig, loadImServerConfig } from './config';
 import { ImModule } from './im.module';
 import { DeferredStore } from './store/deferred-store';
@@ -55,7 +55,7 @@ function builtWebClientDir(): string | undefined {
 
 export async function startImServer(env: Env): Promise<RunningImServer> {
   const config = loadImServerConfig(env);
-  const logger = new ConsoleLogger('im-server', { json: true, logLevels: NEST_LOG_LEVELS[config.logLevel] });
+  const logger = new ServiceLogger('im-server', { format: config.logFormat, logLevels: NEST_LOG_LEVELS[config.logLevel] });
   const redis = createRedis(config.redisUrl, { batchWrites: true });
   redis.on('error', (e: Error) => logger.error(`redis: ${e.message}`));
   let nc: NatsConnection;

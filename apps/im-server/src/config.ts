@@ -3,7 +3,7 @@
  * A bad value stops the service with an error naming the variable.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, Env, EnvReader, readServiceEnv, ServiceEnv } from '@imc/runtime';
+import { ConfigError, Env, EnvReader, LogFormat, readLogFormat, readServiceEnv, ServiceEnv } from '@imc/runtime';
 
 export const CHARGING_POLICIES = ['on-outcome', 'on-delivery', 'before-send'] as const;
 export type ChargingPolicy = (typeof CHARGING_POLICIES)[number];
@@ -11,6 +11,8 @@ export const FAILURE_HANDLING = ['terminate', 'continue', 'retry-and-terminate']
 export type FailureHandling = (typeof FAILURE_HANDLING)[number];
 
 export interface ImServerConfig extends ServiceEnv {
+  /** LOG_FORMAT: `pretty` lines for a terminal, `json` for collectors (default by whether stdout is a terminal). */
+  logFormat: LogFormat;
   domain: string;
   /** Address the SIP and MSRP listeners bind to. */
   bindHost: string;
@@ -81,6 +83,7 @@ export function loadImServerConfig(env: Env): ImServerConfig {
   }
   return {
     ...common,
+    logFormat: readLogFormat(r),
     domain: domain.toLowerCase(),
     bindHost: r.str('SIP_BIND_HOST', '0.0.0.0'),
     advertisedHost: r.str('SIP_ADVERTISED_HOST', '127.0.0.1'),

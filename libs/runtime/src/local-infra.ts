@@ -2,8 +2,10 @@
  * Finds Redis and NATS (with JetStream) where the environment says they are, or starts private ones.
  *
  * operations.md: `npm start` and `npm test` use Redis/NATS at REDIS_URL / NATS_URL when those answer; otherwise
- * they start `redis-server` and `nats-server -js` from PATH on free loopback ports, and stop them afterwards.
- * When the binaries are missing the error says exactly what to install.
+ * they start `redis-server` and `nats-server -js` from PATH on loopback ports, and stop them afterwards. Given a data
+ * directory (npm start's), the private servers keep their files there with compose's durability settings and listen
+ * on the ports of the previous run when free; without one (the tests, `npm start -- --ephemeral`) they run in a
+ * temporary folder deleted on stop. When the binaries are missing the error says exactly what to install.
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { createSocket } from 'node:dgram';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { LocalDataDir } from './local-data-dir';
 
 export interface LocalService {
   /** URL clients should use. */
@@ -19,12 +22,18 @@ export interface LocalService {
   started: boolean;
   /** Process id of a server we started. */
   pid?: number;
+  /** Where a server we started keeps its files. */
+  dir?: string;
+  /** True when those files are deleted on stop. */
+  ephemeral?: boolean;
   stop(): Promise<void>;
 }
 
 export interface LocalInfra {
   redis: LocalService;
   nats: LocalService;
+  /** The data directory the private servers use, when one was given. */
+  dataDir?: LocalDataDir;
   stop(): Promise<void>;
 }
 
@@ -165,45 +174,72 @@ function stopProcess(proc: ChildProcess): Promise<void> {
   });
 }
 
-/**
- * Starts a private redis-server on a free loopback port, durable as deploy/redis/redis.conf (AOF, appendfsync
- * always: an acknowledged write is on disk) unless `aof: false`.
- */
-export async function startRedis(opts: { aof?: boolean } = {}): Promise<LocalService> {
+/** Redis's AOF fsync policy: `always` is compose's (deploy/redis/redis.conf) — a write is on disk before its answer. */
+export type AppendFsync = 'always' | 'everysec' | 'no';
+
+export interface RedisOptions {
+  /** Append-only file persistence (default: on when `dir` is given, off otherwise). */
+  aof?: boolean;
+  /** fsync policy of the AOF (default `always`, as everywhere the product runs a persistent Redis). */
+  appendfsync?: AppendFsync;
+  /** Keep the files here (not deleted on stop); default a temporary folder deleted on stop. */
+  dir?: string;
+  /** Listen here (default a free port). */
+  port?: number;
+  /** Run in a process group of its own, so a Ctrl-C in the terminal reaches only the caller, which stops it last. */
+  detached?: boolean;
+}
+
+/** Starts a private redis-server on a loopback port; no persistence unless `aof` or `dir`. */
+export async function startRedis(opts: RedisOptions = {}): Promise<LocalService> {
   const bin = findBinary('redis-server');
   if (!bin) throw new MissingBinaryError('redis-server');
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'imc-redis-'));
-  const persistence = opts.aof !== false ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const port = opts.port ?? (await freePort());
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'imc-redis-'));
+  const aof = opts.aof ?? opts.dir !== undefined;
+  const persistence = aof ? ['--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always'] : ['--appendonly', 'no'];
   const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
     stdio: 'ignore',
+    detached: opts.detached,
   });
   const url = `redis://127.0.0.1:${port}`;
-  await waitFor(() => redisAnswers(url, 200), 'redis-server', proc);
+  await waitFor(() => redisAnswers(url, 200), 'redis-server', proc).catch(async (e) => {
+    await stopProcess(proc);
+    if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
   return {
     url,
     started: true,
     pid: proc.pid,
+    dir,
+    ephemeral: !opts.dir,
     stop: async () => {
       await stopProcess(proc);
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-/** Starts a private nats-server with JetStream on a free loopback port. */
-export async function startNats(port?: number, storeDir?: string): Promise<LocalService> {
+/** Starts a private nats-server with JetStream on a loopback port (default a free one), its store in `storeDir` (kept) or a temporary folder (deleted on stop). */
+export async function startNats(port?: number, storeDir?: string, opts: { detached?: boolean } = {}): Promise<LocalService> {
   const bin = findBinary('nats-server');
   if (!bin) throw new MissingBinaryError('nats-server');
   const p = port ?? (await freePort());
   const dir = storeDir ?? mkdtempSync(join(tmpdir(), 'imc-nats-'));
-  const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', dir], { stdio: 'ignore' });
+  const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(p), '-js', '-sd', dir], { stdio: 'ignore', detached: opts.detached });
   const url = `nats://127.0.0.1:${p}`;
-  await waitFor(async () => !!(await natsInfo(url, 200)), 'nats-server', proc);
+  await waitFor(async () => !!(await natsInfo(url, 200)), 'nats-server', proc).catch(async (e) => {
+    await stopProcess(proc);
+    if (!storeDir) rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
   return {
     url,
     started: true,
     pid: proc.pid,
+    dir,
+    ephemeral: !storeDir,
     stop: async () => {
       await stopProcess(proc);
       if (!storeDir) rmSync(dir, { recursive: true, force: true });
@@ -215,36 +251,60 @@ export interface EnsureOptions {
   redisUrl?: string;
   natsUrl?: string;
   log?: (line: string) => void;
+  /** Where private servers keep their files between runs (npm start); without it they run in temporary folders. */
+  dataDir?: string;
+  /** Private servers in process groups of their own (npm start: a Ctrl-C stops the services first, then them). */
+  detached?: boolean;
 }
 
-/** Uses the configured Redis/NATS when they answer, otherwise starts private ones. */
+/** The previous run's port when it is free again, else a free one. */
+async function portFor(dataDir: LocalDataDir | undefined, name: 'redis' | 'nats'): Promise<number> {
+  const remembered = dataDir?.rememberedPort(name);
+  return remembered !== undefined && (await bindable(remembered)) ? remembered : freePort();
+}
+
+/** Uses the configured Redis/NATS when they answer, otherwise starts private ones (in `dataDir` when given). */
 export async function ensureLocalInfra(opts: EnsureOptions = {}): Promise<LocalInfra> {
   const log = opts.log ?? (() => undefined);
   const redisUrl = opts.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const natsUrl = opts.natsUrl ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
   const noop = async () => undefined;
+  const redisFound = await redisAnswers(redisUrl);
+  const info = await natsInfo(natsUrl);
+  const natsFound = !!info && info.jetstream === true;
+  // the data directory is claimed only when a private server will use it
+  const dataDir = opts.dataDir !== undefined && !(redisFound && natsFound) ? new LocalDataDir(opts.dataDir) : undefined;
+  await dataDir?.claim(log);
 
   let redis: LocalService;
-  if (await redisAnswers(redisUrl)) {
-    redis = { url: redisUrl, started: false, stop: noop };
-    log(`redis: using ${redisUrl}`);
-  } else {
-    log(`redis: nothing answers at ${redisUrl}; starting a private redis-server`);
-    redis = await startRedis();
-    log(`redis: started at ${redis.url}`);
+  try {
+    if (redisFound) {
+      redis = { url: redisUrl, started: false, stop: noop };
+      log(`redis: using ${redisUrl}`);
+    } else {
+      log(`redis: nothing answers at ${redisUrl}; starting a private redis-server`);
+      const detached = opts.detached;
+      redis = dataDir ? await startRedis({ dir: dataDir.redisDir, port: await portFor(dataDir, 'redis'), detached }) : await startRedis({ detached });
+      dataDir?.record('redis', Number(new URL(redis.url).port), redis.pid);
+      log(`redis: started at ${redis.url}`);
+    }
+  } catch (e) {
+    dataDir?.release();
+    throw e;
   }
 
   let nats: LocalService;
-  const info = await natsInfo(natsUrl);
-  if (info && info.jetstream === true) {
+  if (natsFound) {
     nats = { url: natsUrl, started: false, stop: noop };
     log(`nats: using ${natsUrl}`);
   } else {
     log(info ? `nats: ${natsUrl} has no JetStream; starting a private nats-server -js` : `nats: nothing answers at ${natsUrl}; starting a private nats-server -js`);
     try {
-      nats = await startNats();
+      nats = await startNats(dataDir ? await portFor(dataDir, 'nats') : undefined, dataDir?.natsDir, { detached: opts.detached });
+      dataDir?.record('nats', Number(new URL(nats.url).port), nats.pid);
     } catch (e) {
       await redis.stop();
+      dataDir?.release();
       throw e;
     }
     log(`nats: started at ${nats.url}`);
@@ -253,8 +313,10 @@ export async function ensureLocalInfra(opts: EnsureOptions = {}): Promise<LocalI
   return {
     redis,
     nats,
+    dataDir,
     stop: async () => {
       await Promise.all([redis.stop(), nats.stop()]);
+      dataDir?.release();
     },
   };
 }
