@@ -78,7 +78,9 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
     onRelayed: (n: number) => metrics.cdrsRelayed.inc(n),
     onError: (e: Error) => logger.warn(`cdr relay: ${e.message} (will retry)`),
     onRecovered: (r: RepublishResult) =>
-      logger.warn(`cdr relay: JetStream lacked CDRs it had acknowledged; re-published ${r.republished} of ${r.checked} compared (shards ${r.shards.join(',')})`),
+      logger.warn(
+        `cdr relay: JetStream lacked CDRs it had acknowledged; re-published ${r.republished} of ${r.checked} compared (${r.duplicates} refused as duplicates; shards ${r.shards.join(',')})`,
+      ),
     onTrimmed: (n: number) => logger.log(`cdr retention: ${n} CDRs older than ${config.cdrRetentionDays} days left the Redis outbox`),
   };
   const sweeper = new ReservationSweeper(

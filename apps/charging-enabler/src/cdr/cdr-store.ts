@@ -1,6 +1,8 @@
 /**
  * The CDR store: the shards' Redis outbox streams, read for the admin listing and the billing report. Stream
  * entry ids are the Redis time of the change, so a period is an id range. A CDR id is `<shard>-<entry id>`.
+ * A CDR stays here for CDR_RETENTION_DAYS once JetStream has it (cdr-retention.ts); the trimmed CDRs' totals stay as
+ * per-account opening figures, and the CDRs themselves in JetStream (reports/tiered-cdr-source.ts).
  */
 import { Cdr, CdrType } from '@imc/ch2';
 import type { RedisClient } from '@imc/runtime';
