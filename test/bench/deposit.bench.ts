@@ -1,8 +1,10 @@
 /**
  * bench:deposit — deposits per second the way an operator compares with Kamailio msilo: SIPp sends SIP MESSAGEs to
- * an offline user, each answered 202 once stored durably (a private Redis with AOF, appendfsync everysec, the
- * setting docker-compose uses), over UDP and over TCP. Deposits are unauthenticated here (SIP_DEPOSIT_AUTH=none, as
- * msilo behind a proxy); the figure with digest needs one 401 round trip more per MESSAGE.
+ * an offline user, each answered 202 once stored (a private Redis with AOF), over UDP and over TCP, with
+ * `appendfsync always` (the shipped setting: a 202 means fsynced, deploy/redis/redis.conf) and with `everysec`
+ * (Redis' default, up to a second of acknowledged deposits lost on a power cut), side by side: the same Redis is
+ * switched with CONFIG SET between runs. Deposits are unauthenticated here (SIP_DEPOSIT_AUTH=none, as msilo behind
+ * a proxy); the figure with digest needs one 401 round trip more per MESSAGE.
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,8 @@ import { runSipp } from '../sip/sipp';
 const ROOT = join(__dirname, '..', '..', '..');
 const CALLS = Number(process.env.BENCH_CALLS ?? 20000);
 const RATE = Number(process.env.BENCH_RATE ?? 6000);
+/** The shipped setting first, then Redis' default, on the same Redis and im-server. */
+const FSYNC = ['always', 'everysec'] as const;
 
 async function waitHttp(url: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -52,18 +56,24 @@ async function main(): Promise<void> {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const rows: { transport: string; calls: number; stored: number; seconds: number; perSecond: number }[] = [];
+  const rows: { appendfsync: string; transport: string; calls: number; stored: number; seconds: number; perSecond: number }[] = [];
   const r = new Redis(redis.url);
   try {
     await waitHttp(`http://127.0.0.1:${http}/health/ready`);
+    // transport outer, setting inner: the two figures of a transport are measured back to back
     for (const [name, t, port] of [['UDP', 'u1', udp], ['TCP', 't1', tcp]] as const) {
-      const user = `offline${name.toLowerCase()}`;
-      const t0 = performance.now();
-      const res = await runSipp({ scenario: 'message-deposit.xml', target: `127.0.0.1:${port}`, transport: t, service: user, fields: [['alice']], calls: CALLS, rate: RATE, timeoutS: 120, extra: ['-l', '2000'] });
-      const secs = (performance.now() - t0) / 1000;
-      const stored = Number(await r.hget(`imc:dm:use:{sip:${user}@example.com}`, 'count'));
-      rows.push({ transport: name, calls: CALLS, stored, seconds: +secs.toFixed(2), perSecond: Math.round(stored / secs) });
-      if (res.code !== 0) console.error(`[bench] sipp ${name} exit ${res.code}: ${res.errors.slice(0, 500)} ${res.output.slice(-800)}`);
+      for (const fsync of FSYNC) {
+        await r.config('SET', 'appendfsync', fsync);
+        const [, now] = (await r.config('GET', 'appendfsync')) as [string, string];
+        if (now !== fsync) throw new Error(`redis did not take appendfsync ${fsync} (has ${now})`);
+        const user = `offline${name.toLowerCase()}${fsync}`;
+        const t0 = performance.now();
+        const res = await runSipp({ scenario: 'message-deposit.xml', target: `127.0.0.1:${port}`, transport: t, service: user, fields: [['alice']], calls: CALLS, rate: RATE, timeoutS: 120, extra: ['-l', '2000'] });
+        const secs = (performance.now() - t0) / 1000;
+        const stored = Number(await r.hget(`imc:dm:use:{sip:${user}@example.com}`, 'count'));
+        rows.push({ appendfsync: fsync, transport: name, calls: CALLS, stored, seconds: +secs.toFixed(2), perSecond: Math.round(stored / secs) });
+        if (res.code !== 0) console.error(`[bench] sipp ${name} (${fsync}) exit ${res.code}: ${res.errors.slice(0, 500)} ${res.output.slice(-800)}`);
+      }
     }
   } finally {
     r.disconnect();
@@ -72,10 +82,17 @@ async function main(): Promise<void> {
     await redis.stop();
     await infra.stop();
   }
-  console.log(`\nbench:deposit — SIPp MESSAGE → 202 stored (Redis AOF everysec), ${CALLS} messages offered at ${RATE}/s\n`);
-  console.log('| transport | offered | stored | seconds | deposits/s |');
-  console.log('|---|---:|---:|---:|---:|');
-  for (const x of rows) console.log(`| ${x.transport} | ${x.calls} | ${x.stored} | ${x.seconds} | ${x.perSecond} |`);
+  console.log(`\nbench:deposit — SIPp MESSAGE → 202 stored (Redis AOF), ${CALLS} messages offered at ${RATE}/s per run\n`);
+  console.log('| appendfsync | transport | offered | stored | seconds | deposits/s |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const x of rows) console.log(`| ${x.appendfsync} | ${x.transport} | ${x.calls} | ${x.stored} | ${x.seconds} | ${x.perSecond} |`);
+  console.log('\n| transport | always (deposits/s) | everysec (deposits/s) | always / everysec |');
+  console.log('|---|---:|---:|---:|');
+  for (const name of ['UDP', 'TCP']) {
+    const a = rows.find((x) => x.transport === name && x.appendfsync === 'always');
+    const e = rows.find((x) => x.transport === name && x.appendfsync === 'everysec');
+    if (a && e) console.log(`| ${name} | ${a.perSecond} | ${e.perSecond} | ${(a.perSecond / e.perSecond).toFixed(2)} |`);
+  }
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench-results', 'deposit.json'), JSON.stringify({ date: new Date().toISOString(), rows }, null, 2));
 }

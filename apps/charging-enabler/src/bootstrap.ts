@@ -20,6 +20,8 @@ import { Notifier } from './ch2/notifier';
 import { CdrStore } from './cdr/cdr-store';
 import { RelayRunner, RelaySettings, startRelayInline, startRelayThread, threadedRelayAvailable } from './cdr/relay-thread';
 import { Ch2NatsServer } from './ch2/ch2-nats.server';
+import { DAY_MS } from './cdr/cdr-retention';
+import type { RepublishResult } from './cdr/cdr-recovery';
 import { EnablerMetrics } from './observability/enabler-metrics';
 
 export interface RunningEnabler {
@@ -70,11 +72,17 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
       intervalMs: config.relayIntervalMs,
       duplicateWindowSeconds: config.cdrDuplicateWindowSeconds,
       replicas: config.cdrStreamReplicas,
+      retentionMs: config.cdrRetentionDays * DAY_MS,
     },
   };
   const relayEvents = {
     onRelayed: (n: number) => metrics.cdrsRelayed.inc(n),
     onError: (e: Error) => logger.warn(`cdr relay: ${e.message} (will retry)`),
+    onRecovered: (r: RepublishResult) =>
+      logger.warn(
+        `cdr relay: JetStream lacked CDRs it had acknowledged; re-published ${r.republished} of ${r.checked} compared (${r.duplicates} refused as duplicates; shards ${r.shards.join(',')})`,
+      ),
+    onTrimmed: (n: number) => logger.log(`cdr retention: ${n} CDRs older than ${config.cdrRetentionDays} days left the Redis outbox`),
   };
   const sweeper = new ReservationSweeper(
     ledger,

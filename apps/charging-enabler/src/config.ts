@@ -30,6 +30,11 @@ export interface EnablerConfig extends ServiceEnv {
    * cluster, 1 otherwise). An existing stream with fewer replicas is scaled up at start.
    */
   cdrStreamReplicas: number;
+  /**
+   * How long a CDR stays in the Redis outbox after it was written, once JetStream acknowledged it
+   * (CDR_RETENTION_DAYS, default 45: a billing month plus a margin); older CDRs are read from JetStream.
+   */
+  cdrRetentionDays: number;
 }
 
 export function loadEnablerConfig(env: Env): EnablerConfig {
@@ -55,5 +60,6 @@ export function loadEnablerConfig(env: Env): EnablerConfig {
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 2000, 0, 60000),
     cdrDuplicateWindowSeconds: r.int('CDR_DUPLICATE_WINDOW_SECONDS', 600, 1, 86400),
     cdrStreamReplicas: r.int('CDR_STREAM_REPLICAS', 0, 0, 5),
+    cdrRetentionDays: r.int('CDR_RETENTION_DAYS', 45, 1, 3660),
   };
 }

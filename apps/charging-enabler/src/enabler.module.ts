@@ -16,6 +16,7 @@ import { AccountsController } from './http/accounts.controller';
 import { CdrsController } from './http/cdrs.controller';
 import { HealthController } from './http/health.controller';
 import { ReportsController } from './reports/reports.controller';
+import { CdrRepublishController } from './cdr/cdr-republish.controller';
 import { ADMIN_TOKEN, AdminTokenGuard } from './http/admin-token.guard';
 import type { RedisClient } from '@imc/runtime';
 
@@ -50,7 +51,7 @@ export class EnablerModule {
       module: EnablerModule,
       global: true,
       imports: extra,
-      controllers: [AccountsController, CdrsController, HealthController, ReportsController],
+      controllers: [AccountsController, CdrsController, HealthController, ReportsController, CdrRepublishController],
       providers: [...values, AdminTokenGuard],
       exports: [...values.map((v) => v.provide), AdminTokenGuard],
     };

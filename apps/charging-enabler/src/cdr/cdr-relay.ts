@@ -4,22 +4,30 @@
  * `Nats-Msg-Id` = cdrId, so a re-publish after a crash or a NATS outage is dropped by JetStream's duplicate window
  * and nothing is lost: the position moves only after JetStream acknowledged every CDR before it.
  *
+ * JetStream may still lose what it acknowledged (nats-server syncs its files every 2 minutes by default): with the
+ * position the relay records the stream sequence JetStream gave the CDR there, and when it starts, after each NATS
+ * reconnect, after a publish error and when a fresh acknowledgement comes back with a sequence at or below the one
+ * recorded (the stream went backwards) it verifies each shard and re-publishes what the stream lacks from the outbox
+ * (cdr-recovery.ts); it trims nothing before that verification. CDRs stay in the outbox for the retention period
+ * (cdr-retention.ts, run from here every `trimEveryMs`).
+ *
  * Pacing: small batches (default 64), up to 16 in a row per shard, and when the last came back full the next pass
  * starts at once (setImmediate) instead of after the interval: the relay keeps up with any sustained debit rate
  * without long bursts. It runs on a worker thread of its own (relay-thread.ts) or, in tests, on the main thread,
  * where the same pacing keeps it from holding the event loop that answers CH-2.
  */
 import { randomUUID } from 'node:crypto';
-import { headers, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
-import { cdrSubject, cdrSubjectWildcard, CdrType, NatsRequester } from '@imc/ch2';
+import { Events, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
+import { cdrSubjectWildcard } from '@imc/ch2';
 import type { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from '../ledger/ledger-keys';
 import { compareEntryIds, entryToCdr } from './cdr-store';
+import { CdrPublisher } from './cdr-publisher';
+import { CdrRecovery, RepublishResult } from './cdr-recovery';
+import { CdrRetention } from './cdr-retention';
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 const BATCHES_PER_TICK = 16;
-const PUBLISH_TIMEOUT_MS = 5000;
+const DEFAULT_TRIM_EVERY_MS = 10 * 60_000;
 
 const LEASE_LUA = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -36,8 +44,15 @@ export interface RelayOptions {
   /** Told when the stream is created or scaled (an operator reads it in the log). */
   onStream?: (what: string) => void;
   batch?: number;
+  /** How long CDRs stay in the outbox after they were written (CDR_RETENTION_DAYS); none: never trimmed. */
+  retentionMs?: number;
+  /** How often the outbox is trimmed (default 10 minutes). */
+  trimEveryMs?: number;
   onRelayed?: (n: number) => void;
   onError?: (e: Error) => void;
+  /** A verification re-published CDRs JetStream had lost. */
+  onRecovered?: (r: RepublishResult) => void;
+  onTrimmed?: (n: number) => void;
 }
 
 export class CdrRelay {
@@ -46,9 +61,14 @@ export class CdrRelay {
   private running = false;
   private stopped = false;
   private streamReady = false;
-  private readonly requester: NatsRequester;
+  private readonly publisher: CdrPublisher;
+  private readonly recovery: CdrRecovery;
+  private readonly retention?: CdrRetention;
   /** Whether the last pass found a full batch on some shard (more is waiting). */
   private lastFull = false;
+  /** Set when the stream may have lost what it acknowledged: at start, on reconnect, after an error or a regression. */
+  private verifyNeeded = true;
+  private nextTrimAt = 0;
 
   constructor(
     private readonly redis: RedisClient,
@@ -57,19 +77,12 @@ export class CdrRelay {
     private readonly opts: RelayOptions,
   ) {
     redis.defineCommand('imc_relay_lease', { numberOfKeys: 1, lua: LEASE_LUA });
-    this.requester = new NatsRequester(nc);
-  }
-
-  /**
-   * One JetStream publish with `Nats-Msg-Id` (the stream drops a re-publish inside its duplicate window), over the
-   * shared reply subscription; resolves on the stream's PubAck, throws on an error answer or a missing stream.
-   */
-  private async publish(subject: string, cdrId: string, payload: Uint8Array): Promise<void> {
-    const h = headers();
-    h.set('Nats-Msg-Id', cdrId);
-    const m = await this.requester.request(subject, payload, PUBLISH_TIMEOUT_MS, h);
-    const ack = JSON.parse(dec.decode(m.data)) as { stream?: string; error?: { description?: string } };
-    if (ack.error || !ack.stream) throw new Error(`JetStream refused ${cdrId}: ${ack.error?.description ?? dec.decode(m.data)}`);
+    this.publisher = new CdrPublisher(nc, opts.subjectPrefix);
+    this.recovery = new CdrRecovery(redis, keys, nc, this.publisher, { stream: opts.stream, subjectPrefix: opts.subjectPrefix });
+    if (opts.retentionMs) this.retention = new CdrRetention(redis, keys, opts.retentionMs);
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === Events.Reconnect) this.verifyNeeded = true;
+    })().catch(() => undefined);
   }
 
   start(): void {
@@ -112,7 +125,7 @@ export class CdrRelay {
       info = undefined;
     }
     if (!info) {
-      await jsm.streams.add({
+      info = await jsm.streams.add({
         name: this.opts.stream,
         subjects,
         storage: StorageType.File,
@@ -122,9 +135,11 @@ export class CdrRelay {
       });
       this.opts.onStream?.(`created CDR stream ${this.opts.stream} with ${replicas} replica(s)`);
     } else if ((info.config.num_replicas ?? 1) < replicas) {
-      await jsm.streams.update(this.opts.stream, { ...info.config, num_replicas: replicas });
+      info = await jsm.streams.update(this.opts.stream, { ...info.config, num_replicas: replicas });
       this.opts.onStream?.(`scaled CDR stream ${this.opts.stream} from ${info.config.num_replicas ?? 1} to ${replicas} replicas`);
     }
+    // the first stream this ledger relayed to: one created later means the stream was lost (cdr-recovery.ts)
+    await this.redis.hsetnx(this.keys.relayStream(), 'created', info.created);
     this.streamReady = true;
   }
 
@@ -136,18 +151,49 @@ export class CdrRelay {
     let total = 0;
     try {
       if (!this.streamReady) await this.ensureStream();
+      if (this.verifyNeeded) await this.verify();
       for (const shard of await this.shardsWithWork()) {
         if (this.stopped) break;
         total += await this.relayShard(shard);
       }
+      if (this.retention && !this.verifyNeeded && Date.now() >= this.nextTrimAt && !this.stopped) {
+        this.nextTrimAt = Date.now() + (this.opts.trimEveryMs ?? DEFAULT_TRIM_EVERY_MS);
+        const n = await this.retention.trim();
+        if (n) this.opts.onTrimmed?.(n);
+      }
     } catch (e) {
       this.streamReady = false;
+      this.verifyNeeded = true;
       this.opts.onError?.(e as Error);
     } finally {
       this.running = false;
     }
     if (total) this.opts.onRelayed?.(total);
     return total;
+  }
+
+  /**
+   * Verifies (and repairs) the shards that have relayed something, taking their leases (the others' holders do
+   * theirs); shards with nothing relayed are not visited, so an idle replica takes no lease.
+   */
+  private async verify(): Promise<void> {
+    const seqs = await Promise.all([...Array(this.keys.shards).keys()].map((s) => this.redis.get(this.keys.relaySeq(s))));
+    const shards: number[] = [];
+    for (let s = 0; s < this.keys.shards; s++) if (seqs[s] && (await this.lease(s)) === 1) shards.push(s);
+    if (shards.length) {
+      const r = await this.recovery.verify(shards);
+      if (r.shards.length) this.opts.onRecovered?.(r);
+    }
+    this.verifyNeeded = false;
+  }
+
+  private lease(shard: number): Promise<number> {
+    const leaseMs = Math.max(this.opts.intervalMs * 10, 5000);
+    return (this.redis as unknown as { imc_relay_lease: (...a: (string | number)[]) => Promise<number> }).imc_relay_lease(
+      this.keys.relayLease(shard),
+      this.owner,
+      leaseMs,
+    );
   }
 
   /**
@@ -172,30 +218,27 @@ export class CdrRelay {
   }
 
   private async relayShard(shard: number): Promise<number> {
-    const leaseMs = Math.max(this.opts.intervalMs * 10, 5000);
-    const lease = await (this.redis as unknown as { imc_relay_lease: (...a: (string | number)[]) => Promise<number> }).imc_relay_lease(
-      this.keys.relayLease(shard),
-      this.owner,
-      leaseMs,
-    );
-    if (lease !== 1) return 0;
+    if ((await this.lease(shard)) !== 1) return 0;
     // Under the lease: up to BATCHES_PER_TICK batches in a row (the loop yields to CH-2 requests while it waits for
     // JetStream's acks), then the next shard; a full last batch brings the next pass at once.
-    let pos = (await this.redis.get(this.keys.relayPosition(shard))) ?? '0-0';
+    const [storedPos, storedSeq] = await this.redis.mget(this.keys.relayPosition(shard), this.keys.relaySeq(shard));
+    let pos = storedPos ?? '0-0';
+    let lastSeq = Number(storedSeq ?? 0);
     const max = this.opts.batch ?? 64;
     const tag = this.keys.tag(shard);
     let relayed = 0;
     for (let i = 0; i < BATCHES_PER_TICK && !this.stopped; i++) {
       const batch = (await this.redis.xrange(this.keys.outbox(shard), `(${pos}`, '+', 'COUNT', max)) as [string, string[]][];
       if (batch.length === 0) break;
-      await Promise.all(
-        batch.map(([id, fields]) => {
-          const cdr = entryToCdr(tag, id, fields);
-          return this.publish(cdrSubject(cdr.type as CdrType, this.opts.subjectPrefix), cdr.cdrId, enc.encode(JSON.stringify(cdr)));
-        }),
-      );
+      const acks = await Promise.all(batch.map(([id, fields]) => this.publisher.publish(entryToCdr(tag, id, fields))));
+      // a new message stored at or below the sequence recorded before: the stream lost its tail (or was re-created)
+      if (acks.some((a) => !a.duplicate && a.seq <= lastSeq)) {
+        this.verifyNeeded = true;
+        break;
+      }
       pos = batch[batch.length - 1][0];
-      await this.redis.set(this.keys.relayPosition(shard), pos);
+      lastSeq = acks[acks.length - 1].seq;
+      await this.redis.mset(this.keys.relayPosition(shard), pos, this.keys.relaySeq(shard), lastSeq);
       relayed += batch.length;
       if (batch.length < max) break;
       if (i === BATCHES_PER_TICK - 1) this.lastFull = true;

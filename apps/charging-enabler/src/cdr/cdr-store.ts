@@ -1,6 +1,8 @@
 /**
  * The CDR store: the shards' Redis outbox streams, read for the admin listing and the billing report. Stream
  * entry ids are the Redis time of the change, so a period is an id range. A CDR id is `<shard>-<entry id>`.
+ * A CDR stays here for CDR_RETENTION_DAYS once JetStream has it (cdr-retention.ts); the trimmed CDRs' totals stay as
+ * per-account opening figures, and the CDRs themselves in JetStream (reports/tiered-cdr-source.ts).
  */
 import { Cdr, CdrType } from '@imc/ch2';
 import type { RedisClient } from '@imc/runtime';
@@ -48,8 +50,38 @@ function cmp(a: { id: string; shard: number }, b: { id: string; shard: number })
   return compareEntryIds(a.id, b.id) || a.shard - b.shard;
 }
 
+/** An account's totals of the CDRs trimmed from the outbox (cdr-retention.ts), carried forward for reconciliation. */
+export interface OpeningTotals {
+  topUps: number;
+  refunds: number;
+  debits: number;
+}
+
 export class CdrStore {
   constructor(private readonly redis: RedisClient, private readonly keys: LedgerKeys) {}
+
+  /** Per account, the totals of its CDRs that left the outbox after their retention (lua/trim-outbox-4.lua). */
+  async openings(): Promise<Map<string, OpeningTotals>> {
+    const out = new Map<string, OpeningTotals>();
+    const field = { 't:': 'topUps', 'r:': 'refunds', 'd:': 'debits' } as const;
+    for (let shard = 0; shard < this.keys.shards; shard++) {
+      const h = await this.redis.hgetall(this.keys.cdrOpening(shard));
+      for (const [k, v] of Object.entries(h)) {
+        const f = field[k.slice(0, 2) as keyof typeof field];
+        if (!f) continue;
+        const sub = k.slice(2);
+        let o = out.get(sub);
+        if (!o) out.set(sub, (o = { topUps: 0, refunds: 0, debits: 0 }));
+        o[f] += Number(v);
+      }
+    }
+    return out;
+  }
+
+  /** Per shard, the last outbox entry id trimmed (undefined: nothing trimmed): older CDRs are only in JetStream. */
+  async trimmedUpTo(): Promise<(string | undefined)[]> {
+    return Promise.all([...Array(this.keys.shards).keys()].map(async (s) => (await this.redis.hget(this.keys.cdrOpening(s), 'upto')) ?? undefined));
+  }
 
   /** One page of CDRs in time order. */
   async list(q: CdrQuery): Promise<CdrPage> {

@@ -13,18 +13,23 @@ import { connect, NatsConnection } from 'nats';
 import { createRedis, NatsConnectionOptions, RedisClient, RedisConnection } from '@imc/runtime';
 import { LedgerKeys } from '../ledger/ledger-keys';
 import { CdrRelay, RelayOptions } from './cdr-relay';
+import type { RepublishResult } from './cdr-recovery';
 
 export interface RelaySettings {
   redis: RedisConnection;
   nats: NatsConnectionOptions;
   keyPrefix: string;
   shards: number;
-  relay: Omit<RelayOptions, 'onRelayed' | 'onError'>;
+  relay: Omit<RelayOptions, 'onRelayed' | 'onError' | 'onRecovered' | 'onTrimmed'>;
 }
 
 export interface RelayEvents {
   onRelayed(n: number): void;
   onError(e: Error): void;
+  /** The relay found the stream lacking CDRs it had acknowledged and re-published them. */
+  onRecovered?(r: RepublishResult): void;
+  /** CDRs past retention left the outbox. */
+  onTrimmed?(n: number): void;
 }
 
 /** What the enabler holds: a relay running here or on its thread. */
@@ -33,7 +38,7 @@ export interface RelayRunner {
   stop(): Promise<void>;
 }
 
-type FromWorker = { relayed: number } | { error: string } | { ready: true } | { stopped: true };
+type FromWorker = { relayed: number } | { error: string } | { recovered: RepublishResult } | { trimmed: number } | { ready: true } | { stopped: true };
 
 const WORKER_FILE = join(__dirname, 'relay-thread.js');
 
@@ -56,6 +61,8 @@ export async function startRelayThread(settings: RelaySettings, events: RelayEve
         resolve();
       } else if ('relayed' in m) events.onRelayed(m.relayed);
       else if ('error' in m) events.onError(new Error(m.error));
+      else if ('recovered' in m) events.onRecovered?.(m.recovered);
+      else if ('trimmed' in m) events.onTrimmed?.(m.trimmed);
     });
   });
   worker.on('error', (e) => events.onError(e));
@@ -82,7 +89,13 @@ export async function startRelayThread(settings: RelaySettings, events: RelayEve
 
 /** The relay on the calling thread (tests, or CDR_RELAY_THREAD=false). */
 export function startRelayInline(redis: RedisClient, keys: LedgerKeys, nc: NatsConnection, settings: RelaySettings, events: RelayEvents): RelayRunner {
-  const relay = new CdrRelay(redis, keys, nc, { ...settings.relay, onRelayed: events.onRelayed, onError: events.onError });
+  const relay = new CdrRelay(redis, keys, nc, {
+    ...settings.relay,
+    onRelayed: events.onRelayed,
+    onError: events.onError,
+    onRecovered: events.onRecovered,
+    onTrimmed: events.onTrimmed,
+  });
   relay.start();
   return { threaded: false, stop: () => relay.stop() };
 }
@@ -96,6 +109,8 @@ async function workerMain(settings: RelaySettings): Promise<void> {
     ...settings.relay,
     onRelayed: (n) => post({ relayed: n }),
     onError: (e) => post({ error: e.message }),
+    onRecovered: (r) => post({ recovered: r }),
+    onTrimmed: (n) => post({ trimmed: n }),
   });
   parentPort!.on('message', (m: unknown) => {
     if (m !== 'stop') return;

@@ -44,6 +44,21 @@ export class LedgerKeys {
   relayLease(shard: number): string {
     return `${this.prefix}relay-lease:{s${shard}}`;
   }
+  /** The JetStream sequence of the CDR at the relay position (what JetStream acknowledged for it), to verify after a restart. */
+  relaySeq(shard: number): string {
+    return `${this.prefix}relay-seq:{s${shard}}`;
+  }
+  /** What the relay knows of the CDR stream (its creation time), to tell a stream that was lost and re-created. */
+  relayStream(): string {
+    return `${this.prefix}relay-stream`;
+  }
+  /**
+   * The shard's opening figures: per account, the totals of the CDRs trimmed from the outbox after their retention
+   * (`t:<sub>` top-ups, `r:<sub>` refunds, `d:<sub>` debits) and `upto`, the last trimmed outbox entry id.
+   */
+  cdrOpening(shard: number): string {
+    return `${this.prefix}cdr-open:{s${shard}}`;
+  }
   /** Pattern matching every account key (SCAN), for reports. */
   accountPattern(): string {
     return `${this.prefix}acct:*`;

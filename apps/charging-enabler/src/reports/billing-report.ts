@@ -6,11 +6,17 @@
  */
 import type { Cdr } from '@imc/ch2';
 import type { AccountRecord, RedisCreditLedger } from '../ledger/redis-credit-ledger';
+import type { OpeningTotals } from '../cdr/cdr-store';
 
 /** Where the CDRs come from: the CDR store (the shards' outboxes) or the JetStream stream — the same CDRs. */
 export interface CdrSource {
   /** Every CDR written in [from, to] (epoch ms, by the time the ledger wrote it). */
   all(from?: number, to?: number): AsyncIterable<Cdr>;
+  /**
+   * Per account, the totals of the CDRs this source no longer holds (the outbox's opening figures, folded in when it
+   * was trimmed after CDR_RETENTION_DAYS): the reconciliation starts from them.
+   */
+  openings?(): Promise<Map<string, OpeningTotals>>;
 }
 
 export interface ReportRow {
@@ -52,7 +58,17 @@ export interface BillingReport {
 
 const zero = () => ({ messages: 0, octets: 0, held: 0, debited: 0, refunded: 0, released: 0, expired: 0, toppedUp: 0 });
 
-export async function buildBillingReport(cdrs: CdrSource, ledger: RedisCreditLedger, from?: number, to?: number): Promise<BillingReport> {
+/**
+ * `cdrs` gives the period's rows; `life` (default the same) gives each account's whole life for the reconciliation:
+ * its opening figures, if it has any, plus every CDR it holds.
+ */
+export async function buildBillingReport(
+  cdrs: CdrSource,
+  ledger: RedisCreditLedger,
+  from?: number,
+  to?: number,
+  life: CdrSource = cdrs,
+): Promise<BillingReport> {
   const rows = new Map<string, ReportRow>();
   const totals: BillingReport['totals'] = {};
   const perDay = new Map<string, number>();
@@ -104,17 +120,18 @@ export async function buildBillingReport(cdrs: CdrSource, ledger: RedisCreditLed
   }
   // reconciliation over each account's whole life: CDR sums against its balance
   const accounts: AccountRecord[] = await ledger.allAccounts();
-  const life = new Map<string, { topUps: number; refunds: number; debits: number }>();
-  for await (const c of cdrs.all()) {
-    const l = life.get(c.subscriber) ?? { topUps: 0, refunds: 0, debits: 0 };
+  const sums = new Map<string, OpeningTotals>();
+  for (const [sub, o] of (await life.openings?.()) ?? []) sums.set(sub, { ...o });
+  for await (const c of life.all()) {
+    const l = sums.get(c.subscriber) ?? { topUps: 0, refunds: 0, debits: 0 };
     if (c.type === 'top-up') l.topUps += c.amount;
     else if (c.type === 'refund') l.refunds += c.amount;
     else if (c.type === 'debit' || c.type === 'direct-debit') l.debits += c.amount;
-    life.set(c.subscriber, l);
+    sums.set(c.subscriber, l);
   }
   const reconciliation = accounts
     .map((a) => {
-      const l = life.get(a.subscriber) ?? { topUps: 0, refunds: 0, debits: 0 };
+      const l = sums.get(a.subscriber) ?? { topUps: 0, refunds: 0, debits: 0 };
       const expected = a.initial + l.topUps + l.refunds - l.debits;
       const diff = a.balance - expected;
       return {

@@ -23,6 +23,11 @@ export class JetStreamCdrSource implements CdrSource {
   ) {}
 
   async *all(from?: number, to?: number): AsyncGenerator<Cdr> {
+    for await (const e of this.entries(from, to)) yield e.cdr;
+  }
+
+  /** Every CDR of the period with the stream sequence it is stored under (the relay's recovery checks it). */
+  async *entries(from?: number, to?: number): AsyncGenerator<{ cdr: Cdr; seq: number }> {
     const jsm = await this.nc.jetstreamManager();
     const subject = cdrSubjectWildcard(this.subjectPrefix);
     // how many CDRs there are for this prefix right now: the read stops there (later ones belong to the next report)
@@ -47,7 +52,7 @@ export class JetStreamCdrSource implements CdrSource {
         last = m.seq;
         const cdr = m.json<Cdr>();
         const at = cdrWrittenAt(cdr.cdrId);
-        if (at !== undefined && (from === undefined || at >= from) && (to === undefined || at <= to)) yield cdr;
+        if (at !== undefined && (from === undefined || at >= from) && (to === undefined || at <= to)) yield { cdr, seq: m.seq };
       }
       if (got === 0 || pending === 0 || last >= lastSeq) break;
       want = Math.min(pending, this.batch);

@@ -10,6 +10,7 @@ import { AdminTokenGuard } from '../http/admin-token.guard';
 import { parseTime } from '../http/cdrs.controller';
 import { buildBillingReport, CdrSource, reportCsv, reportHtml } from './billing-report';
 import { JetStreamCdrSource } from './jetstream-cdr-source';
+import { TieredCdrSource } from './tiered-cdr-source';
 
 @ApiTags('reports')
 @ApiBearerAuth()
@@ -40,7 +41,7 @@ export class ReportsController implements OnModuleDestroy {
   @ApiQuery({ name: 'from', required: false })
   @ApiQuery({ name: 'to', required: false })
   @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv', 'html'] })
-  @ApiQuery({ name: 'source', required: false, enum: ['store', 'jetstream'], description: 'CDR store (default) or the JetStream CDR stream' })
+  @ApiQuery({ name: 'source', required: false, enum: ['store', 'jetstream'], description: 'CDR store (default; periods past CDR_RETENTION_DAYS are read from JetStream) or only the JetStream CDR stream' })
   async billing(
     @Res({ passthrough: true }) res: { setHeader(k: string, v: string): void },
     @Query('from') from?: string,
@@ -50,8 +51,10 @@ export class ReportsController implements OnModuleDestroy {
   ) {
     if (!['json', 'csv', 'html'].includes(format)) throw new BadRequestException('format: must be json, csv or html');
     if (!['store', 'jetstream'].includes(source)) throw new BadRequestException('source: must be store or jetstream');
-    const cdrs = source === 'jetstream' ? await this.jetStream() : this.cdrs;
-    const report = await buildBillingReport(cdrs, this.ledger, parseTime('from', from), parseTime('to', to));
+    // the store: the outbox, and JetStream for what was trimmed from it after CDR_RETENTION_DAYS; the reconciliation
+    // reads the outbox with its opening figures. `jetstream`: everything from the stream (a check of the stream).
+    const [rows, life] = source === 'jetstream' ? [await this.jetStream(), undefined] : [new TieredCdrSource(this.cdrs, () => this.jetStream()), this.cdrs];
+    const report = await buildBillingReport(rows, this.ledger, parseTime('from', from), parseTime('to', to), life ?? rows);
     if (format === 'csv') {
       res.setHeader('content-type', 'text/csv; charset=utf-8');
       return reportCsv(report);
