@@ -165,12 +165,15 @@ function stopProcess(proc: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts a private redis-server on a free loopback port (no persistence unless `aof`: appendfsync everysec). */
-export async function startRedis(opts: { aof?: boolean } = {}): Promise<LocalService> {
+/**
+ * Starts a private redis-server on a free loopback port (no persistence unless `aof`: appendfsync everysec). Given a
+ * `port` and a `dir` (kept on stop), a stopped server can be started again with its data, as `startNats` can.
+ */
+export async function startRedis(opts: { aof?: boolean; port?: number; dir?: string } = {}): Promise<LocalService> {
   const bin = findBinary('redis-server');
   if (!bin) throw new MissingBinaryError('redis-server');
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'imc-redis-'));
+  const port = opts.port ?? (await freePort());
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'imc-redis-'));
   const persistence = opts.aof ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
   const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
     stdio: 'ignore',
@@ -183,7 +186,7 @@ export async function startRedis(opts: { aof?: boolean } = {}): Promise<LocalSer
     pid: proc.pid,
     stop: async () => {
       await stopProcess(proc);
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
