@@ -158,6 +158,8 @@ export class ChaosStack {
         SIP_T2_MS: '200',
         SIP_T4_MS: '250',
         MSRP_TRANSACTION_TIMEOUT_MS: '3000',
+        // a window smaller than the bulk: the chaos at the AT-th message finds most SENDs not yet written
+        MSRP_SEND_WINDOW: '16',
         MSRP_CONNECT_TIMEOUT_MS: '5000',
         IM_SESSION_IDLE_SECONDS: '1',
         CHARGING_TIMEOUT_MS: '500',
@@ -169,6 +171,13 @@ export class ChaosStack {
       /im-server ready/,
     );
     await Promise.all(this.enablers.map((e) => e.start()));
+    await this.im.start();
+  }
+
+  /** Stops the im-server cleanly and starts it again with `env` added to its environment (e.g. another policy). */
+  async restartIm(env: Record<string, string>): Promise<void> {
+    await this.im.stop();
+    Object.assign(this.im.env, env);
     await this.im.start();
   }
 
