@@ -6,7 +6,8 @@
   remembers, per subscriber and message id, the CDR that charged the message and its outcome. A message already
   charged — by a debit under another reservation (a redelivery after a crash between the charge and the deletion)
   or by a direct debit — is settled here without a second charge: its hold returns to the available credit, no CDR
-  is written (no money moved), and the answer names the first charge (`chargedBy`).
+  is written (no money moved), and the answer names the first charge (`chargedBy`). The message's charge is its first
+  chargeable outcome, whichever it was: a message charged for a 4xx or a timeout is not charged again when delivered.
   KEYS[1] account hash   KEYS[2] idempotency key   KEYS[3] reservation hash   KEYS[4] shard CDR outbox stream
   KEYS[5] shard charges hash (cdrId -> refundable charge)   KEYS[6] shard charge-once hash (sub\nitemId -> cdrId|outcome)
   ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] reservationId   ARGV[4] itemId   ARGV[5] outcome
