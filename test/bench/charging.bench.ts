@@ -113,9 +113,11 @@ async function loadThread(spec: LoadSpec): Promise<ThreadResult> {
     spec.kind === 'raw'
       ? () => requester.request(`${spec.prefix}echo`, sample, 10000)
       : async () => {
-          const r = await ch2.reserve({ requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: now, items: [{ id: 'm1', octets: 1024 }] });
+          // a message of its own per pair: a message already charged would be settled without a charge (charge-once)
+          const itemId = randomUUID();
+          const r = await ch2.reserve({ requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: now, items: [{ id: itemId, octets: 1024 }] });
           if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.result}`);
-          const d = await ch2.debit({ requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: now, reservationId: r.reservationId!, itemId: 'm1', outcome: 'delivered', octets: 1024 });
+          const d = await ch2.debit({ requestId: randomUUID(), subscriber: spec.sub, service: 'im.deferred-retrieval', timestamp: now, reservationId: r.reservationId!, itemId, outcome: 'delivered', octets: 1024 });
           if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.result}`);
         };
   const lat: number[] = [];
@@ -294,9 +296,10 @@ async function runLuaPairs(redisUrl: string, keyPrefix: string, concurrency: num
   const sub = `sip:lua-${keyPrefix}@example.com`;
   await ledger.createAccount({ subscriber: sub, balance: 1e13, currency: 'EUR', nowIso: new Date().toISOString() });
   const row = await run(LUA_ROW, concurrency, async () => {
-    const r = await ledger.reserve({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', currency: 'EUR', unitPrice: 6, validitySeconds: 120, items: [{ id: 'm1' }], prices: [6], nowMs: Date.now() });
+    const itemId = randomUUID(); // a message of its own per pair (charge-once)
+    const r = await ledger.reserve({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', currency: 'EUR', unitPrice: 6, validitySeconds: 120, items: [{ id: itemId }], prices: [6], nowMs: Date.now() });
     if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.json}`);
-    const d = await ledger.debit({ requestId: randomUUID(), subscriber: sub, reservationId: r.response.reservationId as string, itemId: 'm1', outcome: 'delivered', octets: 1024, service: 'im.deferred-retrieval', amount: 6, unitPrice: 6, nowIso: new Date().toISOString() });
+    const d = await ledger.debit({ requestId: randomUUID(), subscriber: sub, reservationId: r.response.reservationId as string, itemId, outcome: 'delivered', octets: 1024, service: 'im.deferred-retrieval', amount: 6, unitPrice: 6, nowIso: new Date().toISOString() });
     if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.json}`);
   }, onMeasuring);
   await redis.quit();

@@ -106,12 +106,12 @@ describe('money limit (MAX_MONEY)', () => {
     const [[, fields]] = (await e.redis.xrange(e.ledger.keys.outbox(shard), entryId, entryId)) as [string, string[]][];
     expect(fields[fields.indexOf('amount') + 1]).toBe('99999999999999');
     const charges = e.ledger.keys.charges(shard);
-    expect(await e.redis.hget(charges, dd.cdrId!)).toBe(`99999999999999|0|${sub}|im.max|EUR`);
+    expect(await e.redis.hget(charges, dd.cdrId!)).toBe(`99999999999999|0|${sub}|im.max|EUR||m1`);
 
     const rf = await ch2.refund({ ...common(sub, 'im.max'), cdrId: dd.cdrId! });
     expect(rf).toMatchObject({ result: 'SUCCESS', refundedAmount: MAX_MONEY, currency: 'EUR' });
     expect(await rawAccount(sub)).toMatchObject({ balance: '99999999999999', 'sum:refund': '99999999999999', 'sum:debit': '99999999999999' });
-    expect(await e.redis.hget(charges, dd.cdrId!)).toBe(`99999999999999|99999999999999|${sub}|im.max|EUR`);
+    expect(await e.redis.hget(charges, dd.cdrId!)).toBe(`99999999999999|99999999999999|${sub}|im.max|EUR||m1`);
     const refundCdr = (await cdrsOf(sub)).find((c) => c.cdrId === rf.cdrId);
     expect(refundCdr).toMatchObject({ type: 'refund', amount: MAX_MONEY, balanceAfter: MAX_MONEY, refundOf: dd.cdrId });
     expect((await admin(e.httpPort, 'GET', path(sub))).json).toMatchObject({
@@ -147,7 +147,7 @@ describe('money limit (MAX_MONEY)', () => {
     expect((await topUp(sub, 5)).json).toMatchObject({ result: 'SUCCESS', balance: MAX_MONEY });
     const before = await rawAccount(sub);
     const chargesKey = e.ledger.keys.charges(e.ledger.keys.shardOf(sub));
-    expect(await e.redis.hget(chargesKey, dd.cdrId!)).toBe(`5|0|${sub}|im.five|EUR`);
+    expect(await e.redis.hget(chargesKey, dd.cdrId!)).toBe(`5|0|${sub}|im.five|EUR||m1`);
 
     const rf = await ch2.refund({ ...common(sub, 'im.five'), cdrId: dd.cdrId!, amount: 2 });
     expect(rf).toMatchObject({
@@ -156,7 +156,7 @@ describe('money limit (MAX_MONEY)', () => {
       details: [`amount: 2 would take the balance of ${MAX_MONEY} above the limit of ${MAX_MONEY}`],
     });
     expect(await rawAccount(sub)).toEqual(before);
-    expect(await e.redis.hget(chargesKey, dd.cdrId!)).toBe(`5|0|${sub}|im.five|EUR`);
+    expect(await e.redis.hget(chargesKey, dd.cdrId!)).toBe(`5|0|${sub}|im.five|EUR||m1`);
     expect((await cdrsOf(sub)).filter((c) => c.type === 'refund')).toEqual([]);
   });
 

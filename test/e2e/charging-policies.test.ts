@@ -138,6 +138,11 @@ describe('enabler unavailable', () => {
       const a = (await admin(enabler.httpPort, 'GET', `/v1/accounts/${encodeURIComponent(bob)}`)).json;
       const debits = (await enabler.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs;
       expect(debits).toHaveLength(3);
+      // replayed in causal order (debits before the release): no debit fell back to a direct debit, and every CDR
+      // names its message and outcome
+      expect((await enabler.cdrs.list({ subscriber: bob, type: 'direct-debit' })).cdrs).toHaveLength(0);
+      expect(new Set(debits.map((d) => d.itemId)).size).toBe(3);
+      for (const d of debits) expect(d.outcome).toBe('delivered');
       expect(a).toMatchObject({ balance: 100 - 3 * P, reserved: 0 });
       expect(await pendingCount(s, bob)).toBe(0);
     } finally {

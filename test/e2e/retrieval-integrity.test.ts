@@ -4,7 +4,7 @@
  * messages at once; a debit that reaches the enabler after its reservation was released or expired.
  */
 import { retrieve } from '../../apps/cli/src/retrieval-client';
-import { deposit, pendingCount, provision, settled, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { deposit, imAdmin, pendingCount, provision, settled, Stack, startStack, uniqueUser } from '../support/stack-harness';
 import Redis from 'ioredis';
 import { startRedis, LocalService } from '@imc/runtime';
 import { ch2ClientFor, waitFor } from '../support/enabler-harness';
@@ -191,3 +191,37 @@ describe("a Redis blip between a message's debit and its deletion", () => {
     expect(await pendingCount(s, bob)).toBe(0); // nothing left to be delivered and charged again
   });
 });
+
+describe.each(['on-outcome', 'on-delivery', 'before-send'] as const)(
+  'CHARGING_POLICY=%s: a message charged by a session that died before deleting it',
+  (policy) => {
+    let s: Stack;
+    beforeAll(async () => {
+      // short reservations: the dead session's hold expires within the test
+      s = await startStack({ im: { CHARGING_POLICY: policy, RESERVATION_VALIDITY_SECONDS: '2' } });
+    });
+    afterAll(() => s.close());
+
+    it('is delivered again by the next session and not charged again (the charge-once key is the message)', async () => {
+      const bob = await provision(s, uniqueUser('bob'), 100);
+      for (let i = 0; i < 3; i++) await deposit(s, bob, 'sip:alice@example.com', `d${i}`);
+      const stored = (await imAdmin(s, 'GET', `/v1/users/${encodeURIComponent(bob)}/deferred`)).json.messages as { id: string; octets: number }[];
+      // the session that died: reserved all three, charged the first (its outcome came), died before deleting it
+      const dead = await s.im.charging.reserve(bob, `rsv:dead:${bob}`, 'dead-session', stored.map((m) => ({ id: m.id, octets: m.octets })));
+      if (dead.kind !== 'answer' || dead.res.result !== 'SUCCESS') throw new Error(`reserve: ${JSON.stringify(dead)}`);
+      const first = await s.im.charging.debit(bob, 'dead-session', dead.res.reservationId!, stored[0].id, 'delivered', stored[0].octets, true);
+      expect(first.kind === 'answer' && first.res.debitedAmount).toBe(P);
+      const r = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', expect: 3, timeoutMs: 8000 });
+      expect(r.messages.map((m) => m.text)).toEqual(['d0', 'd1', 'd2']);
+      const a = await settled(s, bob);
+      expect(a.balance).toBe(100 - 3 * P);
+      expect(await pendingCount(s, bob)).toBe(0);
+      const charges = [
+        ...(await s.enabler!.cdrs.list({ subscriber: bob, type: 'debit' })).cdrs,
+        ...(await s.enabler!.cdrs.list({ subscriber: bob, type: 'direct-debit' })).cdrs,
+      ];
+      expect(charges.map((c) => c.itemId).sort()).toEqual(stored.map((m) => m.id).sort());
+    });
+  },
+);
+

@@ -67,6 +67,31 @@ describe('ChargingGateway with a TOO_BUSY enabler', () => {
     expect(ids('debit')).toEqual(new Set(['dbt:r1:m1']));
     expect(ids('release')).toEqual(new Set(['rel:r1']));
     expect(ids('refund')).toEqual(new Set(['rfd:cdr-9']));
+    // causal order: the release was sent only after the reservation's debit was answered
+    const order = seen.filter((x) => !x.requestId.startsWith('rfd:')).map((x) => x.subject);
+    expect(order.lastIndexOf('debit')).toBeLessThan(order.indexOf('release'));
+  });
+
+  it('a release never overtakes a queued debit of its reservation, even when the enabler answers it at once', async () => {
+    seen.length = 0;
+    busy = true;
+    const ch2 = new Ch2Client(nc, { subjectPrefix: prefix, timeoutMs: 1000, retries: 0 });
+    const queue = new ChargingRetryQueue(redis, `gw${id}:o:`, ch2, 50);
+    const gw = new ChargingGateway(ch2, queue, 'im.deferred-retrieval', 120);
+    const sub = 'sip:carol@example.com';
+    expect(await gw.debit(sub, 's2', 'r2', 'm1', 'delivered', 10, true)).toEqual({ kind: 'queued' });
+    expect(await gw.debit(sub, 's2', 'r2', 'm2', 'delivered', 10, true)).toEqual({ kind: 'queued' });
+    busy = false; // the enabler is back before the session ends: the release must still wait for the queued debits
+    expect(await gw.release(sub, 's2', 'r2')).toEqual({ kind: 'queued' });
+    expect(seen.filter((x) => x.subject === 'release')).toHaveLength(0);
+    // another reservation's release is not held back
+    expect(await gw.release(sub, 's3', 'r3')).toMatchObject({ kind: 'answer' });
+    let answered = 0;
+    for (let i = 0; i < 5 && answered < 3; i++) answered += await queue.drain(Date.now() + 1000);
+    expect(answered).toBe(3);
+    expect(await queue.depth()).toBe(0);
+    expect(await queue.holdsDebitsOf('r2')).toBe(false);
+    expect(seen.filter((x) => x.requestId.includes('r2')).map((x) => x.requestId)).toEqual(['dbt:r2:m1', 'dbt:r2:m2', 'dbt:r2:m1', 'dbt:r2:m2', 'rel:r2']);
   });
 });
 

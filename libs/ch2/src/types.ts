@@ -39,6 +39,17 @@ export interface ReleaseRequest extends Ch2Common {
 }
 export interface DirectDebitRequest extends Ch2Common {
   items: Ch2Item[];
+  /** The outcome that caused the charge, when it replaces a debit (written in the CDR). */
+  outcome?: DebitOutcome;
+}
+
+/**
+ * The charge that already covered a message (retrieval-flow.md "Charged once, whatever crashes"): a debit or direct
+ * debit of a message charged before answers SUCCESS with `debitedAmount: 0`, no `cdrId`, and this.
+ */
+export interface ChargedBy {
+  cdrId: string;
+  outcome: DebitOutcome | '';
 }
 export interface RefundRequest extends Ch2Common {
   cdrId: string;
@@ -75,6 +86,8 @@ export interface DebitResponse extends Ch2ResponseBase {
   remainingReserved?: number;
   /** With UNKNOWN_RESERVATION: the item was already debited by an earlier request (charge it no other way). */
   settled?: boolean;
+  /** With SUCCESS: the message had been charged before (another reservation, a direct debit); nothing was charged now. */
+  chargedBy?: ChargedBy;
 }
 export interface ReleaseResponse extends Ch2ResponseBase {
   releasedAmount?: number;
@@ -82,6 +95,8 @@ export interface ReleaseResponse extends Ch2ResponseBase {
 export interface DirectDebitResponse extends Ch2ResponseBase {
   debitedAmount?: number;
   cdrId?: string;
+  /** With SUCCESS: every item had been charged before; nothing was charged now. */
+  chargedBy?: ChargedBy;
 }
 export interface RefundResponse extends Ch2ResponseBase {
   refundedAmount?: number;

@@ -24,6 +24,7 @@ describe('CH-2 validation', () => {
     ['reserve', { ...base, items: [{ id: 'a', octets: -1 }, { id: 'a', octets: 1 }] }, ['items[0].octets', 'items[1].id']],
     ['reserve', { ...base, items: [{ id: 'a', octets: 1 }], validitySeconds: 0 }, ['validitySeconds']],
     ['debit', { ...base, reservationId: 'r', itemId: 'i', outcome: 'maybe', octets: 1.5 }, ['outcome', 'octets']],
+    ['direct-debit', { ...base, items: [{ id: 'a', octets: 1 }], outcome: 'sent' }, ['outcome']],
     ['refund', { ...base, cdrId: 'c', amount: 0 }, ['amount']],
     ['balance', { ...base, requestId: 'short', timestamp: 'yesterday', service: 'bad service' }, ['requestId', 'service', 'timestamp']],
     ['price', null, ['(payload)']],

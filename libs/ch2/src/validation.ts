@@ -130,6 +130,10 @@ export function validateCh2Request<Op extends Ch2Operation>(op: Op, data: unknow
       if (!str(data.reservationId, 1, 128)) bad.push('reservationId: must be a string of 1–128 characters');
       break;
     case 'direct-debit':
+      checkItems(data.items, 'items', bad, true);
+      if (data.outcome !== undefined && (typeof data.outcome !== 'string' || !OUTCOMES.has(data.outcome)))
+        bad.push('outcome: must be one of delivered, rejected, timeout');
+      break;
     case 'price':
       checkItems(data.items, 'items', bad, true);
       break;

@@ -152,6 +152,7 @@ export class ChargingService {
     return this.settle(r.subscriber, a);
   }
 
+  /** A direct debit charges each message once: one the charge-once marks name is left out (debit-6.lua, direct-debit-5.lua). */
   private async directDebit(r: Ch2RequestMap['direct-debit']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
     const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets);
@@ -163,8 +164,9 @@ export class ChargingService {
       sessionId: r.sessionId,
       currency: rating.currency,
       total: rating.total,
-      count: r.items.length,
-      octets: octets.reduce((s, o) => s + o, 0),
+      items: r.items,
+      prices: rating.prices,
+      outcome: r.outcome,
       unitPrice: rating.unitPrice,
       nowIso: new Date().toISOString(),
     });

@@ -38,6 +38,14 @@ export class LedgerKeys {
   charges(shard: number): string {
     return `${this.prefix}chg:{s${shard}}`;
   }
+  /**
+   * The charge-once marks of a shard's subscribers: field `<subscriber>\n<message id>` → `<cdrId>|<outcome>` of the
+   * charge that covered the message (retrieval-flow.md "Charged once, whatever crashes"). Like the charges hash it is
+   * not trimmed.
+   */
+  chargedMessages(shard: number): string {
+    return `${this.prefix}once:{s${shard}}`;
+  }
   relayPosition(shard: number): string {
     return `${this.prefix}relay-pos:{s${shard}}`;
   }

@@ -138,6 +138,7 @@ export class RedisCreditLedger {
       this.keys.reservation(shard, a.reservationId),
       this.keys.outbox(shard),
       this.keys.charges(shard),
+      this.keys.chargedMessages(shard),
       a.requestId,
       this.idempotencyTtl,
       a.reservationId,
@@ -180,17 +181,21 @@ export class RedisCreditLedger {
     sessionId?: string;
     currency: string;
     total: number;
-    count: number;
-    octets: number;
+    /** The messages charged, each with its rated price; one already charged is left out by the script. */
+    items: { id: string; octets: number }[];
+    prices: number[];
+    /** The outcome that caused the charge (the direct-debit fallback of a debit, a deferred charge). */
+    outcome?: string;
     unitPrice: number;
     nowIso: string;
   }): Promise<ScriptAnswer> {
     const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('direct-debit', [
+    const args: (string | number)[] = [
       this.keys.account(a.subscriber, shard),
       this.keys.idempotency(a.subscriber, a.requestId, shard),
       this.keys.outbox(shard),
       this.keys.charges(shard),
+      this.keys.chargedMessages(shard),
       a.requestId,
       this.idempotencyTtl,
       a.subscriber,
@@ -198,13 +203,15 @@ export class RedisCreditLedger {
       a.sessionId ?? '',
       a.currency,
       a.total,
-      a.count,
-      a.octets,
+      a.items.length,
+      a.outcome ?? '',
       a.unitPrice,
       a.nowIso,
       this.keys.tag(shard),
       dayOf(a.nowIso),
-    ]);
+    ];
+    for (let i = 0; i < a.items.length; i++) args.push(a.items[i].id, a.prices[i], a.items[i].octets);
+    return this.answer('direct-debit', args);
   }
 
   refund(a: { requestId: string; subscriber: string; cdrId: string; amount?: number; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
@@ -214,6 +221,7 @@ export class RedisCreditLedger {
       this.keys.idempotency(a.subscriber, a.requestId, shard),
       this.keys.outbox(shard),
       this.keys.charges(shard),
+      this.keys.chargedMessages(shard),
       a.requestId,
       this.idempotencyTtl,
       a.cdrId,

@@ -5,9 +5,22 @@
  * durable retry queue.
  *
  * A debit for a message already delivered (or already past its outcome) that finds its reservation gone — expired
- * while the enabler was away, or released by a session end that overtook a queued debit — falls back to a direct
- * debit of the same item (requestId `ddb:<reservation>:<item>`, so it too is charged once): the CR's rule that the
- * outcome is charged does not depend on the order in which the enabler hears of it.
+ * while the enabler was away or while this process was dead — falls back to a direct debit of the same item
+ * (requestId `ddb:<reservation>:<item>`, carrying the outcome): the CR's rule that the outcome is charged does not
+ * depend on the order in which the enabler hears of it. A release no longer overtakes a queued debit of its
+ * reservation (see `release` and the retry queue).
+ *
+ * Charged once per message (retrieval-flow.md "Charged once, whatever crashes"). The requestIds here make one
+ * operation replay-safe (`dbt:<reservation>:<item>` is one debit, re-sent as often as needed); what makes a MESSAGE
+ * charged once is the enabler's charge-once mark, keyed by subscriber and stored message id (`itemId`), written in
+ * the script that charges it. A debit or direct debit of a message charged before — the same message delivered
+ * again in a later session because a process died between its charge and its deletion, a fallback, a deferred
+ * charge — answers SUCCESS with nothing charged and `chargedBy` naming the first charge; so a redelivery finds it
+ * under every policy. What counts as the message's charge is its FIRST chargeable outcome as the policy defines it:
+ * under `on-outcome` a message charged for a 4xx or a timeout (it stays stored) is not charged again when it is
+ * delivered in a later session — the user has paid for it once, and withholding the 200 still did not dodge the
+ * charge; under `on-delivery` only a 200 charges; under `before-send` the debit before the SEND is the charge, and
+ * only its refund in full (no byte of the message left) lets a later delivery be charged.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
@@ -105,8 +118,16 @@ export class ChargingGateway {
     await this.send({ op: 'direct-debit', req }, 'ch2.direct-debit', () => this.ch2.directDebit(req));
   }
 
+  /**
+   * A release never overtakes a debit of its reservation: while one waits in the durable queue (the enabler was away
+   * when the message's outcome came), the release is queued behind it instead of being sent.
+   */
   async release(subscriber: string, sessionId: string, reservationId: string): Promise<Settled<ReleaseResponse>> {
     const req = { ...this.common(subscriber, `rel:${reservationId}`, sessionId), reservationId };
+    if (await this.queue.holdsDebitsOf(reservationId)) {
+      await this.queue.enqueue({ op: 'release', req }, 0);
+      return { kind: 'queued' };
+    }
     return this.send({ op: 'release', req }, 'ch2.release', () => this.ch2.release(req));
   }
 
@@ -118,7 +139,10 @@ export class ChargingGateway {
   async recordDeferredCharge(subscriber: string, sessionId: string, itemId: string, octets: number): Promise<void> {
     await this.queue.enqueue(
       // the Call-ID is hashed: CH-2 requestIds are at most 128 characters
-      { op: 'direct-debit', req: { ...this.common(subscriber, `ddb:${createHash('sha1').update(sessionId).digest('hex')}:${itemId}`, sessionId), items: [{ id: itemId, octets }] } },
+      {
+        op: 'direct-debit',
+        req: { ...this.common(subscriber, `ddb:${createHash('sha1').update(sessionId).digest('hex')}:${itemId}`, sessionId), items: [{ id: itemId, octets }], outcome: 'delivered' },
+      },
       0,
     );
   }

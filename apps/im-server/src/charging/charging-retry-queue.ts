@@ -3,6 +3,12 @@
  * RFC 4006 §5.7 DDFH TERMINATE_OR_BUFFER adapted): a debit, release or refund is stored in Redis with its
  * requestId and re-sent with that same requestId until the enabler answers — so nothing is lost and, the enabler
  * being idempotent by requestId, nothing is charged twice.
+ *
+ * Causal order (retrieval-flow.md "Charged once, whatever crashes"): a session's debits come before its release.
+ * The queue keeps the order entries were queued in — an entry that got no answer keeps its place, the round stops
+ * and the next one starts from the same entry — and a release is never sent while a debit of its reservation waits
+ * here (a set per reservation, `rsv:<reservationId>`, holds the requestIds of its queued debits). Otherwise the
+ * release would return the debit's hold and the debit would have to fall back to a direct debit.
  */
 import { Ch2Client, Ch2UnavailableError, DebitRequest, DirectDebitRequest, RefundRequest, ReleaseRequest } from '@imc/ch2';
 import type { RedisClient } from '@imc/runtime';
@@ -36,7 +42,11 @@ export function needsDirectDebit(req: DebitRequest, res: { result: string; settl
 /** Below the enabler's default idempotency TTL (IDEMPOTENCY_TTL_SECONDS = 86400), with an hour to spare. */
 const FALLBACK_MAX_AGE_MS = 23 * 3600 * 1000;
 
-/** The direct debit replacing a queued debit whose reservation is gone (requestId derived: charged once). */
+/**
+ * The direct debit replacing a debit whose reservation is gone: requestId derived from the debit's (one answer however
+ * often it is replayed), the outcome carried into its CDR, and the enabler's charge-once mark of the message makes it
+ * charge nothing if the message was charged before under any reservation.
+ */
 export function directDebitFor(d: DebitRequest): DirectDebitRequest {
   return {
     requestId: `ddb:${d.reservationId}:${d.itemId}`,
@@ -45,6 +55,7 @@ export function directDebitFor(d: DebitRequest): DirectDebitRequest {
     timestamp: d.timestamp,
     sessionId: d.sessionId,
     items: [{ id: d.itemId, octets: d.octets }],
+    outcome: d.outcome,
   };
 }
 
@@ -54,6 +65,7 @@ export class ChargingRetryQueue {
   private stopped = false;
   private readonly zset: string;
   private readonly hash: string;
+  private readonly prefix: string;
 
   constructor(
     private readonly redis: RedisClient,
@@ -65,10 +77,23 @@ export class ChargingRetryQueue {
   ) {
     this.zset = `${prefix}ch2q:{retry}:due`;
     this.hash = `${prefix}ch2q:{retry}:ops`;
+    this.prefix = prefix;
+  }
+
+  /** The requestIds of a reservation's debits waiting here (same hash tag as the queue). */
+  private debitsOf(reservationId: string): string {
+    return `${this.prefix}ch2q:{retry}:rsv:${reservationId}`;
   }
 
   async enqueue(q: QueuedOp, delayMs = this.intervalMs): Promise<void> {
-    await this.redis.multi().hset(this.hash, q.req.requestId, JSON.stringify(q)).zadd(this.zset, Date.now() + delayMs, q.req.requestId).exec();
+    const m = this.redis.multi().hset(this.hash, q.req.requestId, JSON.stringify(q)).zadd(this.zset, Date.now() + delayMs, q.req.requestId);
+    if (q.op === 'debit') m.sadd(this.debitsOf(q.req.reservationId), q.req.requestId);
+    await m.exec();
+  }
+
+  /** Whether a debit of the reservation waits here: its release must then wait behind it (see the class comment). */
+  async holdsDebitsOf(reservationId: string): Promise<boolean> {
+    return (await this.redis.scard(this.debitsOf(reservationId))) > 0;
   }
 
   async depth(): Promise<number> {
@@ -109,6 +134,8 @@ export class ChargingRetryQueue {
           continue;
         }
         const q = JSON.parse(raw) as QueuedOp;
+        // a release waits until every debit of its reservation queued here is answered (in this round or a later one)
+        if (q.op === 'release' && (await this.holdsDebitsOf(q.req.reservationId))) continue;
         try {
           const res =
             q.op === 'debit'
@@ -127,7 +154,9 @@ export class ChargingRetryQueue {
             const r = q.req;
             await this.enqueue({ op: 'refund', req: { requestId: `rfd:${res.cdrId}`, subscriber: r.subscriber, service: r.service, timestamp: r.timestamp, sessionId: r.sessionId, cdrId: res.cdrId } }, 0);
           }
-          await this.redis.multi().zrem(this.zset, id).hdel(this.hash, id).exec();
+          const done = this.redis.multi().zrem(this.zset, id).hdel(this.hash, id);
+          if (q.op === 'debit') done.srem(this.debitsOf(q.req.reservationId), id);
+          await done.exec();
           answered++;
           this.onAnswered(q, res.result);
         } catch (e) {
@@ -138,8 +167,8 @@ export class ChargingRetryQueue {
             this.onError(q, e as Error);
             continue;
           }
-          await this.redis.zadd(this.zset, Date.now() + this.intervalMs, id);
-          break; // the enabler is still away: try again next round
+          // the enabler is still away: the entry keeps its place (and the ones behind it theirs); next round
+          break;
         }
       }
     } catch {

@@ -2,7 +2,11 @@
   Refund all or part of an earlier charge (CH-2 ch2.refund; Diameter Requested-Action REFUND_ACCOUNT).
   Bounded by what that charge took minus what was already refunded, and refused (nothing changed) when it would
   take the balance above ARGV[9].
+  A charge of one message refunded in full no longer counts as the message's charge: its charge-once mark (KEYS[5])
+  is removed, so a later delivery of the message is charged (a `before-send` charge whose message never left). The
+  refund CDR names the message and the outcome of the charge it refunds, when the charge was for one message.
   KEYS[1] account hash   KEYS[2] idempotency key   KEYS[3] shard CDR outbox stream   KEYS[4] shard charges hash
+  KEYS[5] shard charge-once hash (sub\nitemId -> cdrId|outcome)
   ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] cdrId of the charge   ARGV[4] amount or '' (all)
   ARGV[5] subscriber   ARGV[6] now (ISO)   ARGV[7] shard tag   ARGV[8] sessionId or ''
   ARGV[9] highest balance allowed (MAX_MONEY, libs/ch2 money.ts)
@@ -14,8 +18,12 @@ local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end
 local requestId, cdrId = ARGV[1], ARGV[3]
 local c = redis.call('HGET', KEYS[4], cdrId)
-local charged, refunded, sub, service, currency
-if c then charged, refunded, sub, service, currency = string.match(c, '^(%d+)|(%d+)|([^|]*)|([^|]*)|(.*)$') end
+-- amount|refunded|subscriber|service|currency[|outcome|itemId] (charges written before the charge-once mark lack the last two)
+local charged, refunded, sub, service, currency, outcome, itemId
+if c then
+  charged, refunded, sub, service, currency, outcome, itemId = string.match(c, '^(%d+)|(%d+)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  if not charged then charged, refunded, sub, service, currency = string.match(c, '^(%d+)|(%d+)|([^|]*)|([^|]*)|(.*)$') end
+end
 if not c or sub ~= ARGV[5] or redis.call('EXISTS', KEYS[1]) == 0 then
   return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002,
     message = 'no refundable charge ' .. cdrId .. ' for ' .. ARGV[5]})
@@ -35,9 +43,25 @@ if amount > max - tonumber(balance) then
 end
 local after = redis.call('HINCRBY', KEYS[1], 'balance', int(amount))
 redis.call('HINCRBY', KEYS[1], 'sum:refund', int(amount))
-redis.call('HSET', KEYS[4], cdrId, charged .. '|' .. int(tonumber(refunded) + amount) .. '|' .. sub .. '|' .. service .. '|' .. currency)
-local id = redis.call('XADD', KEYS[3], '*', 'type', 'refund', 'subscriber', sub, 'service', service, 'requestId', requestId,
-  'sessionId', ARGV[8], 'refundOf', cdrId, 'amount', int(amount), 'currency', currency, 'balanceAfter', int(after), 'timestamp', ARGV[6])
+local rest = ''
+if outcome then rest = '|' .. outcome .. '|' .. itemId end
+redis.call('HSET', KEYS[4], cdrId, charged .. '|' .. int(tonumber(refunded) + amount) .. '|' .. sub .. '|' .. service .. '|' .. currency .. rest)
+local cdr = {'type', 'refund', 'subscriber', sub, 'service', service, 'requestId', requestId, 'sessionId', ARGV[8],
+  'refundOf', cdrId, 'amount', int(amount), 'currency', currency, 'balanceAfter', int(after), 'timestamp', ARGV[6]}
+if itemId and itemId ~= '' then
+  cdr[#cdr + 1] = 'itemId'
+  cdr[#cdr + 1] = itemId
+  if amount == left then
+    local field = sub .. '\n' .. itemId
+    local mark = redis.call('HGET', KEYS[5], field)
+    if mark and string.sub(mark, 1, #cdrId + 1) == cdrId .. '|' then redis.call('HDEL', KEYS[5], field) end
+  end
+end
+if outcome and outcome ~= '' then
+  cdr[#cdr + 1] = 'outcome'
+  cdr[#cdr + 1] = outcome
+end
+local id = redis.call('XADD', KEYS[3], '*', unpack(cdr))
 afterIncrease(KEYS[1], after)
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, refundedAmount = amount,
   cdrId = ARGV[7] .. '-' .. id, currency = currency})

@@ -2,8 +2,14 @@
   Debit the used units of one reserved item (CH-2 ch2.debit; Diameter CCR-U/T with Used-Service-Unit).
   The debit is bounded by what was reserved for the item; the item's whole hold leaves `reserved`, the difference
   returns to the available credit. An item is settled once: a second debit of it is refused.
+  Charged once per message (retrieval-flow.md "Charged once, whatever crashes"): the charge-once hash KEYS[6]
+  remembers, per subscriber and message id, the CDR that charged the message and its outcome. A message already
+  charged — by a debit under another reservation (a redelivery after a crash between the charge and the deletion)
+  or by a direct debit — is settled here without a second charge: its hold returns to the available credit, no CDR
+  is written (no money moved), and the answer names the first charge (`chargedBy`). The message's charge is its first
+  chargeable outcome, whichever it was: a message charged for a 4xx or a timeout is not charged again when delivered.
   KEYS[1] account hash   KEYS[2] idempotency key   KEYS[3] reservation hash   KEYS[4] shard CDR outbox stream
-  KEYS[5] shard charges hash (cdrId -> refundable charge)
+  KEYS[5] shard charges hash (cdrId -> refundable charge)   KEYS[6] shard charge-once hash (sub\nitemId -> cdrId|outcome)
   ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] reservationId   ARGV[4] itemId   ARGV[5] outcome
   ARGV[6] octets   ARGV[7] subscriber   ARGV[8] rated amount for the octets used   ARGV[9] unit price
   ARGV[10] now (ISO)   ARGV[11] shard tag (cdrId prefix)   ARGV[12] day of the debit (yyyymmdd, usage counters)   ARGV[13] sessionId or ''
@@ -42,6 +48,16 @@ if not acct then
   return answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, currency = currency,
     message = 'no account for ' .. ARGV[7]})
 end
+local onceField = ARGV[7] .. '\n' .. itemId
+local first = redis.call('HGET', KEYS[6], onceField)
+if first then
+  local firstCdr, firstOutcome = string.match(first, '^([^|]*)|(.*)$')
+  local left = tonumber(r[7]) - hold
+  redis.call('HSET', KEYS[1], 'reserved', int(acct.reserved - hold))
+  redis.call('HSET', KEYS[3], 'amt', int(left), 'd:' .. itemId, '0')
+  return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, debitedAmount = 0, remainingReserved = left,
+    currency = currency, chargedBy = {cdrId = firstCdr, outcome = firstOutcome}})
+end
 -- one write for the account's counters and the day's usage, one for the reservation (values computed here, exact)
 local balance, reserved = acct.balance - amount, acct.reserved - hold
 local usage, usageNotes = usageAfter(acct, service, 1, tonumber(ARGV[6]), ARGV[12])
@@ -55,7 +71,8 @@ local id = redis.call('XADD', KEYS[4], '*', 'type', 'debit', 'subscriber', ARGV[
   'reservationId', rid, 'sessionId', sid, 'itemId', itemId, 'octets', ARGV[6], 'outcome', ARGV[5], 'amount', int(amount),
   'currency', currency, 'balanceAfter', int(balance), 'timestamp', ARGV[10])
 local cdrId = ARGV[11] .. '-' .. id
-redis.call('HSET', KEYS[5], cdrId, int(amount) .. '|0|' .. ARGV[7] .. '|' .. service .. '|' .. currency)
+redis.call('HSET', KEYS[5], cdrId, int(amount) .. '|0|' .. ARGV[7] .. '|' .. service .. '|' .. currency .. '|' .. ARGV[5] .. '|' .. itemId)
+redis.call('HSET', KEYS[6], onceField, cdrId .. '|' .. ARGV[5])
 afterDecrease(KEYS[1], acct, service, tonumber(ARGV[9]), balance, reserved)
 raise(usageNotes)
 return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, debitedAmount = amount, cdrId = cdrId,
