@@ -4,6 +4,7 @@
  * `POST /v1/cdrs/republish` gives back what is missing since a time — each CDR once (the stream's ids are checked,
  * not only its duplicate window).
  */
+import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import type { Ch2Client } from '@imc/ch2';
 import type { RunningEnabler } from '../../apps/charging-enabler/src/bootstrap';
@@ -37,7 +38,7 @@ describe('CDR recovery from the Redis outbox', () => {
   };
   const outboxIds = async () => (await e.cdrs.list({ limit: 1000 })).cdrs.map((c) => c.cdrId);
   const debits = async (n: number) => {
-    for (let i = 0; i < n; i++) expect((await ch2.directDebit({ ...common(sub), items: [{ id: `i${i}`, octets: 10 }] })).result).toBe('SUCCESS');
+    for (let i = 0; i < n; i++) expect((await ch2.directDebit({ ...common(sub), items: [{ id: randomUUID(), octets: 10 }] })).result).toBe('SUCCESS');
   };
   const allInStream = () =>
     waitFor(async () => {

@@ -269,15 +269,17 @@ describe('kill -9 durability', () => {
       },
       async () => {
         const sub = accounts[Math.floor(Math.random() * ACCOUNTS)];
-        const r = await ch2.directDebit({ ...common(sub), items: [{ id: 'd', octets: 100 + Math.floor(Math.random() * 3000) }] });
+        const r = await ch2.directDebit({ ...common(sub), items: [{ id: randomUUID(), octets: 100 + Math.floor(Math.random() * 3000) }] });
         if (r.result !== 'SUCCESS') throw new Error(`direct-debit ${r.result}`);
         money.set(r.cdrId!, { type: 'direct-debit', subscriber: sub, amount: r.debitedAmount! });
       },
       async () => {
         const sub = accounts[Math.floor(Math.random() * ACCOUNTS)];
-        const r = await ch2.reserve({ ...common(sub), validitySeconds: 1, items: [{ id: 'a', octets: 500 }, { id: 'b', octets: 500 }] });
+        // item ids are stored-message ids: unique, since a message is charged once (debit-6.lua's charge-once mark)
+        const [a, b] = [randomUUID(), randomUUID()];
+        const r = await ch2.reserve({ ...common(sub), validitySeconds: 1, items: [{ id: a, octets: 500 }, { id: b, octets: 500 }] });
         if (r.result !== 'SUCCESS') throw new Error(`reserve ${r.result}`);
-        const d = await ch2.debit({ ...common(sub), reservationId: r.reservationId!, itemId: 'a', outcome: 'delivered', octets: 400 });
+        const d = await ch2.debit({ ...common(sub), reservationId: r.reservationId!, itemId: a, outcome: 'delivered', octets: 400 });
         if (d.result !== 'SUCCESS') throw new Error(`debit ${d.result}`);
         money.set(d.cdrId!, { type: 'debit', subscriber: sub, amount: d.debitedAmount! });
         await ch2.release({ ...common(sub), reservationId: r.reservationId! });
