@@ -39,6 +39,8 @@ export interface RunningImServer {
   retryQueue: ChargingRetryQueue;
   charging: ChargingGateway;
   retrieval: RetrievalService;
+  /** The SIP front (tests read the sizes of its bounded maps). */
+  sip: SipServer;
   redis: RedisClient;
   close(): Promise<void>;
 }
@@ -174,6 +176,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     retryQueue,
     charging,
     retrieval,
+    sip,
     redis,
     close,
   };

@@ -27,6 +27,7 @@ import {
   TransactionLayer,
   TransactionSink,
   Clock,
+  TimerHandle,
 } from '@imc/sip';
 import { SipFlow, TcpSipTransport, UdpSipTransport, WsSipTransport, SipTransport } from '@imc/sip-node';
 import type { ImServerConfig } from '../config';
@@ -85,8 +86,10 @@ export class SipServer {
   private readonly flows = new Map<string, SipFlow>();
   private readonly subscriptions = new Map<string, Subscription[]>();
   private readonly merged = new Map<string, { branch: string; at: number }>();
+  private mergedSweep?: TimerHandle;
   retrieval?: RetrievalHandler;
   private stopping = false;
+  private stopped = false;
 
   constructor(
     readonly config: ImServerConfig,
@@ -154,6 +157,8 @@ export class SipServer {
 
   async close(): Promise<void> {
     this.stopping = true;
+    this.stopped = true;
+    this.mergedSweep?.cancel();
     await Promise.all(this.transports.map((t) => t.close()));
   }
 
@@ -310,15 +315,30 @@ export class SipServer {
     const branch = req.topVia?.branch ?? '';
     const now = this.clock.now();
     const window = 64 * this.config.sipT1;
-    for (const [k, v] of this.merged) {
-      if (now - v.at < window && this.merged.size < MAX_MERGED_ENTRIES) break;
-      this.merged.delete(k);
-    }
+    this.evictMerged(now);
     const seen = this.merged.get(key);
     if (seen && seen.branch !== branch && now - seen.at < window) return true;
     this.merged.delete(key); // re-inserted at the back: arrival order stays time order
     this.merged.set(detached(key), { branch: detached(branch), at: now });
+    // and when requests stop coming, the clock empties it
+    this.mergedSweep ??= this.clock.setTimer(window, () => this.sweepMerged());
     return false;
+  }
+
+  private evictMerged(now: number): void {
+    const window = 64 * this.config.sipT1;
+    for (const [k, v] of this.merged) {
+      if (now - v.at < window && this.merged.size < MAX_MERGED_ENTRIES) break;
+      this.merged.delete(k);
+    }
+  }
+
+  private sweepMerged(): void {
+    this.mergedSweep = undefined;
+    if (this.stopped) return;
+    this.evictMerged(this.clock.now());
+    const oldest = this.merged.values().next();
+    if (!oldest.done) this.mergedSweep = this.clock.setTimer(Math.max(1, oldest.value.at + 64 * this.config.sipT1 - this.clock.now()), () => this.sweepMerged());
   }
 
   /** Sizes of the maps a peer can grow (bounded; the memory test reads them). */
