@@ -29,7 +29,9 @@ const T1 = 100; // SIP T1 of the fuzzed server: its UDP transactions (64·T1) dr
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const enc = new TextEncoder();
 let seq = 0;
-let msrpReplyBytes = 0;
+/** Exact status counts beside the classes (bench-results/fuzz.json), and why sessions could not be set up. */
+const statuses: Record<string, Record<number, number>> = {};
+const sessionErrors: Record<string, number> = {};
 
 // ------------------------------------------------------------------ seeded PRNG (mulberry32)
 
@@ -170,9 +172,13 @@ function mutate(r: Rng, text: string, maxMutations = 4): Buffer {
 
 type AnswerClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | '6xx' | 'none';
 const answers: Record<string, Record<AnswerClass, number>> = {};
-function tally(kind: string, cls: AnswerClass): void {
+function tally(kind: string, cls: AnswerClass, status?: number): void {
   answers[kind] ??= { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, '6xx': 0, none: 0 };
   answers[kind][cls]++;
+  if (status !== undefined) {
+    statuses[kind] ??= {};
+    statuses[kind][status] = (statuses[kind][status] ?? 0) + 1;
+  }
 }
 const classOf = (status: number) => `${Math.floor(status / 100)}xx` as AnswerClass;
 
@@ -230,7 +236,7 @@ async function fuzzUdp(port: number, r: Rng, count: number, deadline: number): P
     if (!a || seen.has(a.key)) return;
     seen.add(a.key);
     finals++;
-    tally('sip-udp', classOf(a.status));
+    tally('sip-udp', classOf(a.status), a.status);
     wake?.();
   });
   await new Promise<void>((res) => sock.bind(0, '127.0.0.1', () => res()));
@@ -304,7 +310,8 @@ async function fuzzTcp(port: number, r: Rng, count: number, deadline: number, pa
         };
         sock!.write(mutate(r, sipBase(r, 'TCP', n)));
       });
-      tally('sip-tcp', outcome === 'none' ? 'none' : classOf(outcome));
+      if (outcome === 'none') tally('sip-tcp', 'none');
+      else tally('sip-tcp', classOf(outcome), outcome);
       // no answer: the server may be waiting for bytes a mutation promised; start afresh
       if (outcome === 'none' && sock) {
         sock.destroy();
@@ -363,7 +370,7 @@ class RetrievalClient {
   }
 
   /** A new session; resolves with the MSRP socket bound to it and the paths to address frames with. */
-  async session(): Promise<{ socket: Socket; localPath: string; serverPath: string; closed: Promise<void> }> {
+  async session(): Promise<{ socket: Socket; localPath: string; serverPath: string; closed: Promise<void>; onReply(fn: (status: number) => void): void }> {
     await this.nats.request(`${this.prefix}im.deferred.deposit`, enc.encode(JSON.stringify({ to: `sip:${this.user}@example.com`, from: 'sip:alice@example.com', text: 'to be fetched' })), { timeout: 10000 });
     const callId = randomBytes(8).toString('hex');
     const tag = randomBytes(4).toString('hex');
@@ -401,15 +408,17 @@ class RetrievalClient {
     session.onMessage(() => delivered());
     const conn = new MsrpConnection((b) => socket.write(b), () => socket.end(), { find: (id) => (id === session.id ? session : undefined) });
     let adopted = true;
+    let replied: (status: number) => void = () => undefined;
     socket.on('data', (d: Buffer) => {
-      if (adopted) conn.push(new Uint8Array(d.buffer, d.byteOffset, d.length));
-      else msrpReplyBytes += d.length;
+      if (adopted) return conn.push(new Uint8Array(d.buffer, d.byteOffset, d.length));
+      // the fuzzer's view: each transaction response's status (RFC 4975 §7.1 "MSRP" SP transact-id SP status-code)
+      for (const m of d.toString('latin1').matchAll(/^MSRP \S+ (\d{3})\b/gm)) replied(Number(m[1]));
     });
     conn.adopt(session);
     await session.sendBind();
     await Promise.race([got, closed, new Promise((r) => setTimeout(r, 10000))]);
     adopted = false; // from here on, the fuzzer reads the raw replies
-    return { socket, localPath, serverPath, closed };
+    return { socket, localPath, serverPath, closed, onReply: (fn) => (replied = fn) };
   }
 
   close(): void {
@@ -445,6 +454,8 @@ async function fuzzMsrp(sipPort: number, msrpPort: number, nats: NatsConnection,
           sessions++;
         } catch (e) {
           failedSessions++;
+          const why = (e as Error).message.slice(0, 60);
+          sessionErrors[why] = (sessionErrors[why] ?? 0) + 1;
           if (failedSessions > 50) {
             console.error(`[fuzz] MSRP: giving up on new sessions: ${(e as Error).message}`);
             break;
@@ -452,24 +463,42 @@ async function fuzzMsrp(sipPort: number, msrpPort: number, nats: NatsConnection,
           continue;
         }
         let alive = true;
-        void s.closed.then(() => (alive = false));
+        let wake: (() => void) | undefined;
+        let answered = 0;
+        void s.closed.then(() => {
+          alive = false;
+          wake?.();
+        });
+        s.onReply((status) => {
+          answered++;
+          tally('msrp', classOf(status), status);
+          wake?.();
+        });
         while (alive && frames < count && Date.now() < deadline) {
           const text = msrpBase(r, s.localPath, s.serverPath, ++seq);
           // soft: values mutated inside the frame; hard (2 %): anything, framing included
           const bytes = r.chance(0.02) ? mutate(r, text) : mutateSoft(r, text);
           frames++;
-          const before = msrpReplyBytes;
+          // the next frame goes once this one is answered, or after 25 ms (REPORTs, responses and
+          // Failure-Report: no/partial get no answer, RFC 4975 §7.1.2), so frames are not lost behind a fatal one
           await new Promise<void>((res) => {
-            s.socket.write(bytes, () => res());
+            const t = setTimeout(res, 25);
+            wake = () => {
+              clearTimeout(t);
+              res();
+            };
+            s.socket.write(bytes);
           });
-          // let the server read it (and answer, when it does) before the next frame
-          for (let i = 0; i < 4 && alive && msrpReplyBytes === before; i++) await new Promise((res) => setImmediate(res));
+          wake = undefined;
         }
         s.socket.destroy();
       }
       c.close();
     }),
   );
+  tally('msrp', 'none');
+  const a = answers.msrp;
+  a.none = Math.max(0, frames - (a['1xx'] + a['2xx'] + a['3xx'] + a['4xx'] + a['5xx'] + a['6xx']));
   return { frames, sessions, failedSessions };
 }
 
@@ -554,8 +583,9 @@ async function main(): Promise<void> {
     heap.after = await heapMiB(imHttp);
     Object.assign(result, {
       sip: { udp, tcp, seconds: +sipSecs.toFixed(1), perSecond: Math.round((udp + tcp) / sipSecs) },
-      msrp: { ...msrp, seconds: +msrpSecs.toFixed(1), perSecond: Math.round(msrp.frames / msrpSecs), replyBytes: msrpReplyBytes },
+      msrp: { ...msrp, seconds: +msrpSecs.toFixed(1), perSecond: Math.round(msrp.frames / msrpSecs), sessionErrors },
       answers,
+      statuses,
       crashes,
       exits,
       healthyAfter: alive,
@@ -585,6 +615,7 @@ async function main(): Promise<void> {
   console.log(`| SIP answers over UDP (final, deduplicated) | ${row('sip-udp')} |`);
   console.log(`| SIP answers over TCP | ${row('sip-tcp')} |`);
   console.log(`| MSRP frames on live sessions | ${m.frames} in ${m.seconds} s (${m.perSecond}/s), ${m.sessions} sessions |`);
+  console.log(`| MSRP answers | ${row('msrp')} |`);
   console.log(`| crashes | ${crashes}${exits.length ? ` (${exits.join('; ')})` : ''} |`);
   console.log(`| im-server ready after the run | ${result.healthyAfter ? 'yes' : 'NO'} |`);
   console.log(`| im-server RSS before / peak / after (MiB) | ${rs.before} / ${rs.peak} / ${rs.after} |`);
@@ -594,7 +625,7 @@ async function main(): Promise<void> {
   if (crashes || !result.healthyAfter) process.exit(1);
 }
 
-export { fuzzTcp, fuzzUdp, mutate, sipBase, Rng, answers };
+export { fuzzTcp, fuzzUdp, mutate, sipBase, Rng, answers, statuses };
 
 if (require.main === module)
   main().catch((e) => {
