@@ -25,6 +25,7 @@ const N_UDP = Number(process.env.FUZZ_SIP_UDP ?? 150000);
 const N_TCP = Number(process.env.FUZZ_SIP_TCP ?? 60000);
 const N_MSRP = Number(process.env.FUZZ_MSRP ?? 22000);
 const MAX_MS = Number(process.env.FUZZ_MAX_SECONDS ?? 900) * 1000;
+const DEBUG = !!process.env.FUZZ_DEBUG; // prints the MSRP frames and replies
 const T1 = 100; // SIP T1 of the fuzzed server: its UDP transactions (64·T1) drain in 6.4 s after the run
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const enc = new TextEncoder();
@@ -412,6 +413,7 @@ class RetrievalClient {
     socket.on('data', (d: Buffer) => {
       if (adopted) return conn.push(new Uint8Array(d.buffer, d.byteOffset, d.length));
       // the fuzzer's view: each transaction response's status (RFC 4975 §7.1 "MSRP" SP transact-id SP status-code)
+      if (DEBUG) console.error(`[fuzz] MSRP <- ${JSON.stringify(d.toString('latin1').slice(0, 160))}`);
       for (const m of d.toString('latin1').matchAll(/^MSRP \S+ (\d{3})\b/gm)) replied(Number(m[1]));
     });
     conn.adopt(session);
@@ -427,7 +429,7 @@ class RetrievalClient {
 }
 
 function msrpBase(r: Rng, localPath: string, serverPath: string, n: number): string {
-  const tid = `fz${n}`;
+  const tid = `fz${String(n).padStart(6, '0')}`; // RFC 4975 §9 transact-id: 4 to 32 characters
   const kind = r.int(6);
   const body = r.pick(['', 'hello', 'x'.repeat(r.int(3000)), 'Content-Type: text/plain\r\n\r\nnested']);
   if (kind === 0) return `MSRP ${tid} 200 OK\r\nTo-Path: ${serverPath}\r\nFrom-Path: ${localPath}\r\n-------${tid}$\r\n`;
@@ -456,7 +458,9 @@ async function fuzzMsrp(sipPort: number, msrpPort: number, nats: NatsConnection,
           failedSessions++;
           const why = (e as Error).message.slice(0, 60);
           sessionErrors[why] = (sessionErrors[why] ?? 0) + 1;
-          if (failedSessions > 50) {
+          // 486: the previous session of this user is still being torn down on the server
+          await new Promise((res) => setTimeout(res, 200));
+          if (failedSessions > 500) {
             console.error(`[fuzz] MSRP: giving up on new sessions: ${(e as Error).message}`);
             break;
           }
@@ -479,10 +483,11 @@ async function fuzzMsrp(sipPort: number, msrpPort: number, nats: NatsConnection,
           // soft: values mutated inside the frame; hard (2 %): anything, framing included
           const bytes = r.chance(0.02) ? mutate(r, text) : mutateSoft(r, text);
           frames++;
-          // the next frame goes once this one is answered, or after 25 ms (REPORTs, responses and
+          if (DEBUG) console.error(`[fuzz] MSRP -> ${JSON.stringify(bytes.toString('latin1').slice(0, 160))}`);
+          // the next frame goes once this one is answered, or after 60 ms (REPORTs, responses and
           // Failure-Report: no/partial get no answer, RFC 4975 §7.1.2), so frames are not lost behind a fatal one
           await new Promise<void>((res) => {
-            const t = setTimeout(res, 25);
+            const t = setTimeout(res, 60);
             wake = () => {
               clearTimeout(t);
               res();
@@ -505,13 +510,15 @@ async function fuzzMsrp(sipPort: number, msrpPort: number, nats: NatsConnection,
 /** Mutations that keep the frame's start and end lines: header values, the body, the Byte-Range, the status. */
 function mutateSoft(r: Rng, text: string): Buffer {
   const lines = text.split('\r\n');
-  const end = lines.findIndex((l) => l.startsWith('-------'));
-  const inner = Math.max(1, end);
+  // the start line, To-Path and From-Path stay (else nearly every frame is fatal); 5 % get a path value replaced
+  if (r.chance(0.05)) lines[1 + r.int(2)] = `${r.pick(['To-Path', 'From-Path'])}: ${r.pick(['msrp://127.0.0.1:9/other;tcp', 'msrp://x', '', '<sip:'])}`;
   for (let m = 1 + r.int(3); m > 0; m--) {
-    const i = 1 + r.int(Math.max(1, inner - 1));
-    const c = lines[i].indexOf(':');
-    if (c > 0 && r.chance(0.6)) lines[i] = `${lines[i].slice(0, c + 1)} ${r.pick([...ODD_VALUES, 'msrp://127.0.0.1:9/other;tcp', 'msrp://x', '1-2/3', '000 200 OK'])}`;
-    else if (r.chance(0.5)) lines.splice(i, 1);
+    const end = lines.findIndex((l) => l.startsWith('-------'));
+    const i = 3 + r.int(Math.max(1, end - 3)); // a line between From-Path and the end-line (or the end-line's place)
+    const line = lines[i] ?? '';
+    const c = line.indexOf(':');
+    if (c > 0 && i < end && r.chance(0.6)) lines[i] = `${line.slice(0, c + 1)} ${r.pick([...ODD_VALUES, 'msrp://127.0.0.1:9/other;tcp', 'msrp://x', '1-2/3', '000 200 OK'])}`;
+    else if (i < end && r.chance(0.5)) lines.splice(i, 1);
     else lines.splice(i, 0, r.pick(['Byte-Range: 1-1/1', 'Message-ID: dup', 'X-Odd: ' + 'y'.repeat(r.int(500)), 'Content-Type: a/b', 'Success-Report: maybe']));
   }
   return Buffer.from(lines.join('\r\n'), 'latin1');
