@@ -29,7 +29,8 @@ const DEBUG = !!process.env.FUZZ_DEBUG; // prints the MSRP frames and replies
 const T1 = 100; // SIP T1 of the fuzzed server: its UDP transactions (64·T1) drain in 6.4 s after the run
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const enc = new TextEncoder();
-let seq = 0;
+/** One counter per input stream, so the k-th input of each stream is the same in every run of a seed. */
+const seq = { udp: 0, tcp: 0, msrp: 0 };
 /** Exact status counts beside the classes (bench-results/fuzz.json), and why sessions could not be set up. */
 const statuses: Record<string, Record<number, number>> = {};
 const sessionErrors: Record<string, number> = {};
@@ -254,7 +255,7 @@ async function fuzzUdp(port: number, r: Rng, count: number, deadline: number): P
     });
   while (sent < count && Date.now() < deadline) {
     while (sent < count && sent - finals - given < WINDOW) {
-      sock.send(mutate(r, sipBase(r, 'UDP', ++seq)), port, '127.0.0.1');
+      sock.send(mutate(r, sipBase(r, 'UDP', ++seq.udp)), port, '127.0.0.1');
       sent++;
     }
     const before = finals;
@@ -299,7 +300,7 @@ async function fuzzTcp(port: number, r: Rng, count: number, deadline: number, pa
       });
     while (sent < count && Date.now() < deadline) {
       sock ??= await open();
-      const n = ++seq;
+      const n = ++seq.tcp;
       sent++;
       const outcome = await new Promise<number | 'none'>((res) => {
         // a mutation that shortened the message leaves the server waiting for bytes (until its message timeout)
@@ -479,7 +480,7 @@ async function fuzzMsrp(sipPort: number, msrpPort: number, nats: NatsConnection,
           wake?.();
         });
         while (alive && frames < count && Date.now() < deadline) {
-          const text = msrpBase(r, s.localPath, s.serverPath, ++seq);
+          const text = msrpBase(r, s.localPath, s.serverPath, ++seq.msrp);
           // soft: values mutated inside the frame; hard (2 %): anything, framing included
           const bytes = r.chance(0.02) ? mutate(r, text) : mutateSoft(r, text);
           frames++;
