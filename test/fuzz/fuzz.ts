@@ -85,9 +85,9 @@ function sipBase(r: Rng, transport: 'UDP' | 'TCP', n: number): string {
   const cseqMethod = r.chance(0.03) ? 'OPTIONS' : method;
   return (
     `${method} ${uri} SIP/2.0\r\n` +
-    `Via: SIP/2.0/${transport} 127.0.0.1:9;branch=z9hG4bKfz${SEED}x${n};rport\r\n` +
+    `Via: SIP/2.0/${transport} 127.0.0.1:9;branch=z9hG4bKfz${SEED}${transport}${n};rport\r\n` +
     `Max-Forwards: 70\r\nFrom: "Fuzz ${n}" <sip:fuzz@example.com>;tag=f${n}\r\nTo: <sip:${user}@example.com>\r\n` +
-    `Call-ID: fz-${SEED}-${n}@127.0.0.1\r\nCSeq: ${1 + r.int(1000)} ${cseqMethod}\r\n` +
+    `Call-ID: fz-${SEED}-${transport}-${n}@127.0.0.1\r\nCSeq: ${1 + r.int(1000)} ${cseqMethod}\r\n` +
     extra.map((e) => `${e}\r\n`).join('') +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
