@@ -4,6 +4,7 @@
  * registered sip.js user, caps, and configuration errors naming the variable.
  */
 import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
 import { WebSocket as Ws } from 'ws';
 import { UserAgent, Registerer, Subscriber } from 'sip.js';
 import { startImServer } from '../../apps/im-server/src/bootstrap';
@@ -49,10 +50,48 @@ describe('SIP front', () => {
     ['an unknown Require option', req('OPTIONS', 'Require: 100rel-ish\r\n'), '420 Bad Extension'],
     ['a BYE outside any dialog', req('BYE'), '481 Call/Transaction Does Not Exist'],
     ['a tel: Request-URI to the deferred service', req('INVITE', '', 'tel:+15551234'), '404'],
+    ['a Request-URI scheme in capitals (RFC 3261 §19.1.4)', req('OPTIONS', '', 'SIP:deferred@example.com'), '200 OK'],
+    ['an unterminated quoted string in From', req('OPTIONS').replace('From: <sip:x', 'From: "X <sip:x'), '400 Unterminated Quoted String In From Header'],
+    ['a request line with extra spaces (RFC 4475 §3.1.2.9)', req('OPTIONS').replace('OPTIONS sip:deferred@example.com SIP/2.0', 'OPTIONS  sip:deferred@example.com  SIP/2.0'), '400 Malformed Start Line'],
   ])('%s', async (_what, text, expected) => {
     const r = await udpRequest(s.im.sipUdpPort, text);
     expect(r.split('\r\n')[0]).toContain(`SIP/2.0 ${expected}`);
     if (expected.startsWith('405')) expect(r).toMatch(/^Allow: .*INVITE/m);
+  });
+
+  it('over TCP, a malformed request line is answered 400 and the connection serves on; bytes that are not SIP get it closed', async () => {
+    const tcp = (text: string) => req('OPTIONS').replace('SIP/2.0/UDP', 'SIP/2.0/TCP').replace('OPTIONS sip:deferred@example.com SIP/2.0', text);
+    const c = connect({ host: '127.0.0.1', port: s.im.sipTcpPort });
+    let got = '';
+    const answers: ((t: string) => void)[] = [];
+    c.on('data', (d) => {
+      got += d.toString('latin1');
+      const end = got.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const one = got.slice(0, end);
+        got = got.slice(end + 4);
+        answers.shift()?.(one);
+      }
+    });
+    const next = () => new Promise<string>((r) => answers.push(r));
+    await new Promise((r) => c.once('connect', r));
+    let a = next();
+    c.write(tcp('OPTIONS  sip:deferred@example.com  SIP/2.0'));
+    expect((await a).split('\r\n')[0]).toBe('SIP/2.0 400 Malformed Start Line');
+    a = next();
+    c.write(tcp('OPTIONS SIP:deferred@example.com SIP/2.0'));
+    expect((await a).split('\r\n')[0]).toBe('SIP/2.0 200 OK');
+    c.destroy();
+
+    const g = connect({ host: '127.0.0.1', port: s.im.sipTcpPort });
+    let text = '';
+    g.on('data', (d) => (text += d.toString('latin1')));
+    const ended = new Promise<void>((r) => g.on('end', () => r()));
+    g.on('error', () => undefined);
+    g.write('GET / HTTP/1.1\r\nHost: example.com\r\n');
+    await ended;
+    expect(text).toBe('');
+    g.destroy();
   });
 
   it('OPTIONS is answered with Allow and Accept', async () => {

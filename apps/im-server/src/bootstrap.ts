@@ -46,6 +46,8 @@ export interface RunningImServer {
   retryQueue: ChargingRetryQueue;
   charging: ChargingGateway;
   retrieval: RetrievalService;
+  /** The SIP front (tests read the sizes of its bounded maps). */
+  sip: SipServer;
   redis: RedisClient;
   close(): Promise<void>;
 }
@@ -202,6 +204,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     retryQueue,
     charging,
     retrieval,
+    sip,
     redis,
     close,
   };

@@ -65,6 +65,14 @@ export interface ImServerConfig extends ServiceEnv {
   sipT1: number;
   sipT2: number;
   sipT4: number;
+  /** How long a SIP message over TCP/TLS may take to arrive whole, from its first byte (slow senders). */
+  sipTcpMessageTimeoutMs: number;
+  /** Connections from one source IP that may hold a half-received SIP message at once. */
+  sipTcpMaxPartialPerSource: number;
+  /** A SIP TCP/TLS connection with no bytes for this long is closed (0 = never). */
+  sipTcpIdleTimeoutMs: number;
+  /** SIP server transactions alive at once; past it, new requests get 503 + Retry-After. */
+  sipMaxTransactions: number;
   msrpTimeoutMs: number;
   msrpChunkSize: number;
   /** MSRP SENDs of one retrieval awaiting their response (and settlement) at once; bodies are read ahead by at most 32. */
@@ -179,6 +187,10 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     sipT1: r.int('SIP_T1_MS', 500, 1, 10000),
     sipT2: r.int('SIP_T2_MS', 4000, 1, 60000),
     sipT4: r.int('SIP_T4_MS', 5000, 0, 60000),
+    sipTcpMessageTimeoutMs: r.int('SIP_TCP_MESSAGE_TIMEOUT_MS', 5000, 10, 600000),
+    sipTcpMaxPartialPerSource: r.int('SIP_TCP_MAX_PARTIAL_PER_SOURCE', 16, 1, 100000),
+    sipTcpIdleTimeoutMs: r.int('SIP_TCP_IDLE_TIMEOUT_MS', 900000, 0, 86400000),
+    sipMaxTransactions: r.int('SIP_MAX_TRANSACTIONS', 100000, 100, 10_000_000),
     msrpTimeoutMs: r.int('MSRP_TRANSACTION_TIMEOUT_MS', 30000, 1, 600000),
     msrpChunkSize: r.int('MSRP_CHUNK_SIZE', 2048, 64, 1024 * 1024),
     msrpSendWindow: r.int('MSRP_SEND_WINDOW', 128, 1, 4096),

@@ -11,6 +11,8 @@ export interface SipFlow {
   send(bytes: Uint8Array): void;
   /** False once a connection-oriented flow has closed. */
   readonly open: boolean;
+  /** Calls `fn` once when a connection-oriented flow closes (so that whoever keeps it can let go); UDP: never. */
+  onClose?(fn: () => void): void;
 }
 
 export type SipInbound = (bytes: Uint8Array, flow: SipFlow) => void;

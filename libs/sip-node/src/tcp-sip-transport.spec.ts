@@ -253,3 +253,112 @@ describe('refusedRequest', () => {
     expect(refusedRequest(new Uint8Array(0))).toBeUndefined();
   });
 });
+
+describe('TcpSipTransport: bytes that are not SIP', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await Harness.start();
+  });
+  afterEach(() => h.close());
+
+  it.each([
+    ['an HTTP request whose header section never ends', 'GET / HTTP/1.1\r\nHost: x\r\n'],
+    ['a TLS ClientHello on the plain port', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])],
+  ])('closes at once, without an answer, on %s (it used to wait for more)', async (_what, bytes) => {
+    const out = await h.exchange([bytes]);
+    expect(out).toEqual({ text: '', closedByServer: true });
+  });
+});
+
+describe('TcpSipTransport: slow senders', () => {
+  function open(port: number): Promise<{ socket: Socket; text: () => string; closed: Promise<boolean> }> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      const chunks: Buffer[] = [];
+      let byServer = false;
+      const closed = new Promise<boolean>((r) => socket.on('close', () => r(byServer)));
+      socket.on('data', (d) => chunks.push(d));
+      socket.on('end', () => (byServer = true));
+      socket.on('error', () => (byServer = true));
+      socket.once('connect', () => resolve({ socket, text: () => Buffer.concat(chunks).toString('utf8'), closed }));
+      socket.once('error', reject);
+    });
+  }
+
+  it('a request whose body never arrives whole is answered 408 and closed when its time is up', async () => {
+    const h = await Harness.start({ messageTimeoutMs: 150 });
+    try {
+      const started = Date.now();
+      const out = await h.exchange([request('slow-body', 21, ['Content-Type: text/plain'], '100') + 'only part of it']);
+      expectRefusal(out, 'SIP/2.0 408 Request Timeout', 'slow-body', '21 MESSAGE');
+      expect(Date.now() - started).toBeLessThan(5000); // not the 5 s linger, nor an unbounded wait
+      expect(h.transport.dropped.slow).toBe(1);
+      expect(h.received).toEqual([]);
+      await waitUntil(() => h.transport.size.connections === 0);
+      expect(h.transport.size).toEqual({ connections: 0, partialSources: 0 });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('the clock is per message: whole messages keep a connection alive, a stalled header section does not', async () => {
+    const h = await Harness.start({ messageTimeoutMs: 200 });
+    try {
+      const c = await open(h.port);
+      for (let i = 0; i < 3; i++) {
+        c.socket.write(valid(`quick-${i}`));
+        await h.serverRead(valid('quick-0').length * (i + 1));
+      }
+      c.socket.write('MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.1');
+      expect(await c.closed).toBe(true);
+      expect(h.received).toHaveLength(3);
+      expect(c.text()).toBe(''); // no Via yet to answer along: closed without an answer
+      expect(h.transport.dropped.slow).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('at most maxPartialPerSource connections from one address hold a half-received message; the next is closed', async () => {
+    const h = await Harness.start({ messageTimeoutMs: 0, maxPartialPerSource: 2 });
+    try {
+      const conns = await Promise.all([open(h.port), open(h.port), open(h.port)]);
+      const half = request('half', 1, ['Content-Type: text/plain'], '10') + 'abc';
+      let sent = 0;
+      for (const c of conns.slice(0, 2)) {
+        c.socket.write(half);
+        sent += half.length;
+        await h.serverRead(sent);
+      }
+      conns[2].socket.write(half);
+      sent += half.length;
+      expect(await conns[2].closed).toBe(true);
+      await waitUntil(() => h.transport.size.connections === 2);
+      expect(h.transport.dropped.perSource).toBe(1);
+      expect(h.transport.size).toEqual({ connections: 2, partialSources: 1 });
+      // finishing a message gives its slot back; a new half message from the same address is then taken
+      conns[0].socket.write('defghij');
+      await h.serverRead(sent + 7);
+      expect(h.received).toHaveLength(1);
+      const again = await open(h.port);
+      again.socket.write(half);
+      await h.serverRead(sent + 7 + half.length);
+      expect(h.transport.dropped.perSource).toBe(1);
+      for (const c of [conns[0], conns[1], again]) c.socket.destroy();
+      await Promise.all([conns[0].closed, conns[1].closed, again.closed]);
+      await waitUntil(() => h.transport.size.connections === 0);
+      expect(h.transport.size).toEqual({ connections: 0, partialSources: 0 });
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+/** Waits for a condition the server reaches on a socket event it does not expose (a close seen by the server). */
+async function waitUntil(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setImmediate(r));
+  }
+}

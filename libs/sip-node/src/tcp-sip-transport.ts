@@ -5,6 +5,12 @@
  * of the refused message start with a request line and headers that can address it (§8.2.6: Via, From, To, Call-ID,
  * CSeq copied); unframeable bytes just get the connection closed. CRLFCRLF keep-alive pings are answered with CRLF
  * (RFC 5626 §3.5.1). Open connections are reused to reach their peer.
+ *
+ * Slow senders (issue 12): a message must arrive whole within `messageTimeoutMs` of its first byte (RFC 3261 §18.3
+ * frames by Content-Length, so a sender that announces more than it sends would otherwise hold the connection and
+ * its buffer for ever); it is then answered 408 when addressable and the connection closed. At most
+ * `maxPartialPerSource` connections from one IP address may hold a half-received message at a time; the next one
+ * that would is closed.
  */
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { createServer as createTlsServer, connect as tlsConnect, TlsOptions } from 'node:tls';
@@ -25,6 +31,8 @@ const DEFAULT_MAX_HEADER = 65536;
 /** After the refusal is flushed and our FIN sent, a peer that keeps its half of the connection open is cut off. */
 const LINGER_MS = 5000;
 const CONTENT_LENGTH_LINE = /^(?:content-length|l)[ \t]*:/i;
+export const DEFAULT_MESSAGE_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_PARTIAL_PER_SOURCE = 16;
 
 /**
  * The request a refused message was starting, from its first bytes: the header section (up to the empty line, or
@@ -70,6 +78,10 @@ export interface TcpSipTransportOptions extends FramerLimits {
   /** Close a connection idle for this long (ms); 0 = never. */
   idleTimeoutMs?: number;
   maxConnections?: number;
+  /** How long a message may take to arrive whole, from its first byte (ms); 0 = unbounded. Default 5000. */
+  messageTimeoutMs?: number;
+  /** Connections from one source IP that may hold a half-received message at once. Default 16. */
+  maxPartialPerSource?: number;
 }
 
 export class TcpSipTransport implements SipTransport {
@@ -77,6 +89,10 @@ export class TcpSipTransport implements SipTransport {
   private server?: Server;
   private handler: SipInbound = () => undefined;
   private readonly conns = new Map<string, { socket: Socket; flow: SipFlow }>();
+  /** Source IP → connections from it holding a half-received message; an entry goes when its count is 0. */
+  private readonly partials = new Map<string, number>();
+  /** Connections closed for a slow message, or for too many half-received ones from their source (metrics, tests). */
+  readonly dropped = { slow: 0, perSource: 0 };
   port = 0;
 
   constructor(private readonly opts: TcpSipTransportOptions = {}) {
@@ -118,6 +134,10 @@ export class TcpSipTransport implements SipTransport {
       get open() {
         return !socket.destroyed && !socket.writableEnded;
       },
+      onClose: (fn) => {
+        if (socket.destroyed) queueMicrotask(fn);
+        else socket.once('close', fn);
+      },
       send: (bytes) => {
         // once the connection is being closed (a framing error), later answers are dropped, never thrown
         if (socket.destroyed || socket.writableEnded) return;
@@ -138,8 +158,54 @@ export class TcpSipTransport implements SipTransport {
     let head: Buffer[] = [];
     let headLen = 0;
     let count = 0;
+    // the clock of the message in progress, and whether this connection counts against its source's allowance
+    const messageTimeoutMs = this.opts.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS;
+    const maxPartial = this.opts.maxPartialPerSource ?? DEFAULT_MAX_PARTIAL_PER_SOURCE;
+    let deadline: NodeJS.Timeout | undefined;
+    let counted = false;
+    let gaveUp = false;
+    const settle = () => {
+      if (deadline) clearTimeout(deadline);
+      deadline = undefined;
+      if (counted) {
+        counted = false;
+        const n = (this.partials.get(address) ?? 1) - 1;
+        if (n > 0) this.partials.set(address, n);
+        else this.partials.delete(address);
+      }
+    };
+    /** After a chunk: start the clock and take a slot when a message is now half-received; else give both back. */
+    const track = (): boolean => {
+      if (!framer.partial || framer.failed) {
+        settle();
+        return true;
+      }
+      if (!counted) {
+        const n = this.partials.get(address) ?? 0;
+        if (n >= maxPartial) {
+          this.dropped.perSource++;
+          gaveUp = true;
+          socket.destroy();
+          return false;
+        }
+        this.partials.set(address, n + 1);
+        counted = true;
+      }
+      if (!deadline && messageTimeoutMs > 0) {
+        deadline = setTimeout(() => {
+          deadline = undefined;
+          if (socket.destroyed || gaveUp) return;
+          gaveUp = true;
+          this.dropped.slow++;
+          settle();
+          this.refuse(socket, flow, Buffer.concat(head), 408, 'Request Timeout', maxHeader, 0);
+        }, messageTimeoutMs);
+        deadline.unref();
+      }
+      return true;
+    };
     socket.on('data', (chunk: Buffer) => {
-      if (framer.failed) return; // the refusal is on its way; the rest is discarded
+      if (framer.failed || gaveUp) return; // the refusal is on its way; the rest is discarded
       const events = framer.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
       let off = 0;
       // between messages the framer skips CRLFs (keep-alives): so does this bookkeeping
@@ -152,12 +218,16 @@ export class TcpSipTransport implements SipTransport {
           off = Math.min(chunk.length, off + ev.bytes.length - count);
           count = headLen = 0;
           head = [];
+          // the next message's clock starts with its own first byte
+          if (deadline) clearTimeout(deadline);
+          deadline = undefined;
           this.handler(ev.bytes, flow);
         } else if (ev.type === 'ping') socket.write(PONG);
         else {
           skipCrlf();
           const refused = Buffer.concat([...head, chunk.subarray(off)]);
           head = [];
+          settle();
           this.refuse(socket, flow, refused, ev.status, ev.reason, maxHeader);
           return;
         }
@@ -172,9 +242,14 @@ export class TcpSipTransport implements SipTransport {
         }
         count += rest;
       }
+      track();
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.conns.delete(key));
+    socket.on('close', () => {
+      settle();
+      // only its own entry: an outgoing connection to the same address may have replaced it
+      if (this.conns.get(key)?.socket === socket) this.conns.delete(key);
+    });
     return flow;
   }
 
@@ -182,7 +257,7 @@ export class TcpSipTransport implements SipTransport {
    * The framer refused the stream: answer the refused request with the framer's verdict when it can be addressed
    * (RFC 3261 §8.2.6, §18.2.1 received/rport), then close once that is flushed. Never throws.
    */
-  private refuse(socket: Socket, flow: SipFlow, bytes: Uint8Array, status: number, reason: string, maxHeader: number): void {
+  private refuse(socket: Socket, flow: SipFlow, bytes: Uint8Array, status: number, reason: string, maxHeader: number, lingerMs = LINGER_MS): void {
     let answer: Uint8Array | undefined;
     try {
       const req = refusedRequest(bytes, maxHeader);
@@ -199,7 +274,7 @@ export class TcpSipTransport implements SipTransport {
       else socket.end();
     }
     socket.once('finish', () => {
-      const t = setTimeout(() => socket.destroy(), LINGER_MS);
+      const t = setTimeout(() => socket.destroy(), lingerMs);
       t.unref();
       socket.once('close', () => clearTimeout(t));
     });
@@ -217,6 +292,11 @@ export class TcpSipTransport implements SipTransport {
       });
     });
     return this.attach(socket);
+  }
+
+  /** Open connections, and source IPs holding half-received messages (bounded maps: tests and metrics read them). */
+  get size(): { connections: number; partialSources: number } {
+    return { connections: this.conns.size, partialSources: this.partials.size };
   }
 
   close(): Promise<void> {

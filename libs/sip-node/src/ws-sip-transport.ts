@@ -67,6 +67,10 @@ export class WsSipTransport implements SipTransport {
       get open() {
         return ws.readyState === WebSocket.OPEN;
       },
+      onClose: (fn) => {
+        if (ws.readyState === WebSocket.CLOSED) queueMicrotask(fn);
+        else ws.once('close', fn);
+      },
       send: (bytes) => {
         if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
       },

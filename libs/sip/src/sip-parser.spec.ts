@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { parseSipMessage, SipRequest, SipResponse, serializeSipMessage } from './index';
+import { parseSipMessage, parseUri, SipRequest, SipResponse, serializeSipMessage } from './index';
 
 const FIXTURES = join(__dirname, '..', 'test-fixtures');
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -68,6 +68,36 @@ describe('SIP parser: rules', () => {
     const r = parseSipMessage(bytes(`${base.replace('Call-ID: c\r\n', '')}\r\n`), { datagram: true });
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.partial?.topVia?.branch).toBe('z9hG4bK1');
+  });
+
+  it.each(['SIP:x@example.com', 'Sip:x@EXAMPLE.com', 'SIPS:x@example.com'])('a Request-URI scheme in any case is a SIP URI (§19.1.4, RFC 3986 §3.1): %s', (uri) => {
+    const r = parseSipMessage(bytes(`${base.replace('OPTIONS sip:x@example.com', `OPTIONS ${uri}`)}\r\n`), { datagram: true });
+    if (!r.ok) throw new Error(`${r.status} ${r.reason}`);
+    expect(r.message instanceof SipRequest && parseUri(r.message.uri)).toMatchObject({ scheme: uri.slice(0, uri.indexOf(':')).toLowerCase(), user: 'x', host: 'example.com' });
+  });
+
+  it.each([
+    ['From', base.replace('From: <sip:a@example.com>;tag=1', 'From: "Alice <sip:a@example.com>;tag=1')],
+    ['To', base.replace('To: <sip:x@example.com>', 'To: "Bob \\" <sip:x@example.com>')],
+    ['Contact', `${base}Contact: "x <sip:c@h>\r\n`],
+    ['Via', base.replace('branch=z9hG4bK1', 'branch=z9hG4bK1;x="open')],
+  ])('an unterminated quoted string in %s is refused with a 400 naming it (§25.1 quoted-string)', (name, text) => {
+    const r = parseSipMessage(bytes(`${text}\r\n`), { datagram: true });
+    expect(r).toMatchObject({ ok: false, status: 400, reason: `Unterminated Quoted String In ${name} Header` });
+  });
+
+  it('a closed quote with escaped quotes and backslashes inside is fine; unknown headers are opaque text', () => {
+    const r = parseSipMessage(bytes(`${base.replace('From: <sip', 'From: "A \\\\ \\"q\\"" <sip')}Subject: 5" floppy\r\n\r\n`), { datagram: true });
+    if (!r.ok) throw new Error(`${r.status} ${r.reason}`);
+    expect(r.message.from?.displayName).toBe('A \\ "q"');
+  });
+
+  it('a start line that looks like a request but is malformed is refused, yet answerable', () => {
+    const r = parseSipMessage(bytes(`${base.replace('OPTIONS sip:x@example.com SIP/2.0', 'OPTIONS  sip:x@example.com  SIP/2.0')}\r\n`), { datagram: true });
+    expect(r).toMatchObject({ ok: false, status: 400, reason: 'Malformed Start Line' });
+    if (!r.ok) expect(r.partial?.topVia?.branch).toBe('z9hG4bK1');
+    const g = parseSipMessage(bytes('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), { datagram: true });
+    expect(g).toMatchObject({ ok: false, status: 400, reason: 'Malformed Start Line', partial: undefined });
   });
 
   it('oversized header blocks get 513', () => {

@@ -26,7 +26,41 @@ export type ParseResult = { ok: true; message: SipRequest | SipResponse } | ({ o
 const dec = new TextDecoder('utf-8');
 const TOKEN_RE = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 const REQUEST_LINE = /^([A-Za-z0-9.!%*_+`'~-]+) (\S+) SIP\/(\d+\.\d+)$/;
-const STATUS_LINE = /^SIP\/(\d+\.\d+) (\d{3}) ?(.*)$/;
+/** A request line whose elements are there but badly separated (RFC 4475 §3.1.2.8-10): refused, yet answerable. */
+const LOOSE_REQUEST_LINE = /^([A-Za-z0-9.!%*_+`'~-]+)[ \t]+(\S.*?)[ \t]+SIP\/(\d+\.\d+)[ \t]*$/;
+/** §7.2 / §25.1: Status-Code is 3DIGIT, §21: classes 1xx-6xx (RFC 4475 §3.1.2.19 "4294967301" is refused). */
+const STATUS_LINE = /^SIP\/(\d+\.\d+) ([1-6]\d\d)(?: (.*))?$/;
+/**
+ * Headers whose grammar has quoted-string (§25.1: display-name, generic-param values, auth-params, warn-text); an
+ * unterminated quote there is refused (RFC 4475 §3.1.2.6). Unknown headers are opaque text and are not checked.
+ */
+const QUOTING_HEADERS = new Set([
+  'via', 'from', 'to', 'contact', 'route', 'record-route', 'reply-to', 'p-asserted-identity', 'p-preferred-identity',
+  'authorization', 'proxy-authorization', 'www-authenticate', 'proxy-authenticate', 'authentication-info',
+  'content-type', 'content-disposition', 'accept', 'event', 'subscription-state', 'refer-to', 'referred-by',
+  'call-info', 'alert-info', 'error-info', 'warning', 'path', 'service-route', 'reason',
+]);
+/** §7.3.1: header fields that may appear once only (a message carrying two is unintelligible, RFC 4475 §3.3.8-9). */
+const SINGLE_HEADERS = [
+  ['call-id', 'Call-ID'],
+  ['from', 'From'],
+  ['to', 'To'],
+  ['cseq', 'CSeq'],
+  ['max-forwards', 'Max-Forwards'],
+  ['content-length', 'Content-Length'],
+  ['content-type', 'Content-Type'],
+] as const;
+
+/** True when every quoted-string in `v` is closed (a backslash escapes the next character, §25.1 quoted-pair). */
+export function quotesBalanced(v: string): boolean {
+  let quoted = false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (quoted && c === 92 /* \ */) i++;
+    else if (c === 34 /* " */) quoted = !quoted;
+  }
+  return !quoted;
+}
 
 /** Index of the first CRLFCRLF in `b` at or after `from`, or -1. */
 export function findHeaderEnd(b: Uint8Array, from = 0): number {
@@ -44,23 +78,35 @@ export function parseSipMessage(bytes: Uint8Array, opts: ParseOptions = {}): Par
   const maxHeader = opts.maxHeaderBytes ?? 65536;
   let start = 0;
   while (start + 1 < bytes.length && bytes[start] === 13 && bytes[start + 1] === 10) start += 2; // §7.5 leading CRLFs
-  const end = findHeaderEnd(bytes, start);
+  let end = findHeaderEnd(bytes, start);
+  // a datagram is whole: without its empty line it is refused, but still read far enough to address the 400
+  let missingEmptyLine = false;
   if (end < 0) {
     if (bytes.length - start > maxHeader) return fail(513, 'Message Too Large');
-    return fail(400, 'Missing Empty Line After Headers');
+    if (!opts.datagram) return fail(400, 'Missing Empty Line After Headers');
+    missingEmptyLine = true;
+    end = bytes.length;
+    while (end - 2 >= start && bytes[end - 2] === 13 && bytes[end - 1] === 10) end -= 2;
   }
   if (end - start > maxHeader) return fail(513, 'Message Too Large');
   const head = dec.decode(bytes.subarray(start, end));
   const lines = head.split('\r\n');
   const first = lines[0];
   let msg: SipRequest | SipResponse;
+  // problems found in the start line are reported once the headers are read, so that the answer can be addressed
+  let startLineProblem: [number, string] | undefined;
   let m = REQUEST_LINE.exec(first);
   if (m) {
-    if (m[3] !== '2.0') return fail(505, 'Version Not Supported');
+    // §8.2.6 / §21.5.6: a request of another SIP version gets 505
+    if (m[3] !== '2.0') startLineProblem = [505, 'Version Not Supported'];
     msg = new SipRequest(m[1].toUpperCase(), m[2]);
   } else if ((m = STATUS_LINE.exec(first))) {
     if (m[1] !== '2.0') return fail(505, 'Version Not Supported');
-    msg = new SipResponse(Number(m[2]), m[3]);
+    msg = new SipResponse(Number(m[2]), m[3] ?? '');
+  } else if ((m = LOOSE_REQUEST_LINE.exec(first))) {
+    // §7.1: "The elements are separated by single SP characters"; RFC 4475 §3.1.2.8-10 allow refusing extra LWS
+    startLineProblem = [400, 'Malformed Start Line'];
+    msg = new SipRequest(m[1].toUpperCase(), m[2].trim());
   } else {
     return fail(400, 'Malformed Start Line');
   }
@@ -72,8 +118,17 @@ export function parseSipMessage(bytes: Uint8Array, opts: ParseOptions = {}): Par
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
     if (!name || !TOKEN_RE.test(name)) return fail(400, `Malformed Header Line ${i + 1}`, msg);
-    msg.headers.push({ key: canonicalName(name), name, value: line.slice(colon + 1).trim() });
+    const key = canonicalName(name);
+    const value = line.slice(colon + 1).trim();
+    // §25.1 quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE: a quote left open swallows the rest
+    if (QUOTING_HEADERS.has(key) && !quotesBalanced(value)) {
+      const label = SINGLE_HEADERS.find(([k]) => k === key)?.[1] ?? name;
+      startLineProblem ??= [400, `Unterminated Quoted String In ${label} Header`];
+    }
+    msg.headers.push({ key, name, value });
   }
+  if (startLineProblem) return fail(startLineProblem[0], startLineProblem[1], msg);
+  if (missingEmptyLine) return fail(400, 'Missing Empty Line After Headers', msg);
 
   // mandatory headers (§8.1.1); Max-Forwards is tolerated when absent
   for (const [key, label] of [
@@ -84,6 +139,11 @@ export function parseSipMessage(bytes: Uint8Array, opts: ParseOptions = {}): Par
     ['cseq', 'CSeq'],
   ] as const) {
     if (!msg.get(key)) return fail(400, `Missing ${label} Header`, msg);
+  }
+  for (const [key, label] of SINGLE_HEADERS) {
+    let n = 0;
+    for (const h of msg.headers) if (h.key === key) n++;
+    if (n > 1) return fail(400, `Multiple ${label} Headers`, msg);
   }
   const cseqRaw = (msg.get('cseq') ?? '').trim();
   const cm = /^(\d{1,10})\s+([A-Za-z0-9.!%*_+`'~-]+)$/.exec(cseqRaw);
@@ -97,7 +157,10 @@ export function parseSipMessage(bytes: Uint8Array, opts: ParseOptions = {}): Par
   if (msg instanceof SipRequest) {
     if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(msg.uri)) return fail(400, 'Malformed Request-URI', msg);
     if (!/^(sips?|tel):/i.test(msg.uri)) return fail(416, REASONS[416], msg);
-    if (!parseUri(msg.uri)) return fail(400, 'Malformed Request-URI', msg);
+    const ruri = parseUri(msg.uri);
+    if (!ruri) return fail(400, 'Malformed Request-URI', msg);
+    // §19.1.1 Table 1: URI headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11 may refuse them)
+    if (ruri.headers !== undefined) return fail(400, 'Request-URI Must Not Carry Headers', msg);
   }
 
   // body (§18.3, §20.14)

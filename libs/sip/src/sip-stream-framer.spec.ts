@@ -52,4 +52,37 @@ describe('SIP stream framer (RFC 3261 §18.3)', () => {
     expect(f.failed).toBe(true);
     expect(f.push(enc.encode(msg('x')))).toEqual([]);
   });
+
+  it.each([
+    ['an HTTP request', 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['binary bytes, with no line end at all', '\x00\xff\x16\x03\x01'],
+    ['a TLS ClientHello on the plain port', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'],
+    ['a start line that never ends', `OPTIONS sip:${'a'.repeat(9000)}`],
+    ['a bare LF line end', 'OPTIONS sip:x SIP/2.0\nVia: x\n\n'],
+  ])('bytes that are not SIP (%s) are refused at their first line (§7.1)', (_what, text) => {
+    const f = new SipStreamFramer();
+    expect(f.push(Uint8Array.from(text, (c) => c.charCodeAt(0)))).toEqual([{ type: 'error', status: 400, reason: 'Malformed Start Line' }]);
+  });
+
+  it('refuses non-SIP bytes fed one at a time as soon as they show it, and says when a message is half-received', () => {
+    const f = new SipStreamFramer();
+    expect(f.partial).toBe(false);
+    expect(f.push(enc.encode('G'))).toEqual([]);
+    expect(f.partial).toBe(true);
+    expect(f.push(enc.encode('E'))).toEqual([]);
+    expect(f.push(enc.encode('T /'))).toEqual([]);
+    expect(f.push(enc.encode(' HTTP/1.1\r'))).toEqual([]);
+    expect(f.push(enc.encode('\n'))).toEqual([{ type: 'error', status: 400, reason: 'Malformed Start Line' }]);
+    const g = new SipStreamFramer();
+    expect(g.push(enc.encode('<'))).toEqual([{ type: 'error', status: 400, reason: 'Malformed Start Line' }]);
+  });
+
+  it('a request line with extra spaces or another version still frames (the parser answers it)', () => {
+    for (const line of ['OPTIONS  sip:x@h  SIP/2.0', 'OPTIONS sip:x@h SIP/7.0', 'SIP/2.0 200 OK']) {
+      const f = new SipStreamFramer();
+      const ev = f.push(enc.encode(`${line}\r\nVia: x\r\nContent-Length: 0\r\n\r\n`));
+      expect(ev.map((e) => e.type)).toEqual(['message']);
+      expect(f.partial).toBe(false);
+    }
+  });
 });

@@ -26,6 +26,16 @@ const enum State {
 
 const dec = new TextDecoder('latin1');
 const CL_RE = /^(?:content-length|l)[ \t]*:[ \t]*(\S*)[ \t]*$/im;
+/** A start line longer than this is not SIP (a Request-URI this long is refused anyway). */
+const MAX_START_LINE = 8192;
+/** What may stand before the first SP of a start line: a method token (§25.1) or "SIP/2.0" of a status line. */
+const START_CHARS = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~/") START_CHARS[c.charCodeAt(0)] = 1;
+/**
+ * §7.1 Request-Line = Method SP Request-URI SP SIP-Version, §7.2 Status-Line = SIP-Version SP Status-Code SP …; a
+ * request line with its elements badly spaced still looks like a request (the parser answers it 400).
+ */
+const SIP_START = /^(?:SIP\/\d+\.\d+ \d|[A-Za-z0-9.!%*_+`'~-]+[ \t]+\S.*[ \t]+SIP\/\d+\.\d+[ \t]*$)/;
 
 export class SipStreamFramer {
   private buf = new Uint8Array(4096);
@@ -34,6 +44,10 @@ export class SipStreamFramer {
   private scan = 0; // where the header scan resumes
   private crlfRun = 0;
   private state = State.Between;
+  /** Start-line check of the current message: bytes from `pos` already seen, and whether the line was accepted. */
+  private lineScan = 0;
+  private lineOk = false;
+  private lineSpace = false;
   private need = 0; // total bytes of the current message once headers are known
   private readonly maxHeader: number;
   private readonly maxBody: number;
@@ -45,6 +59,11 @@ export class SipStreamFramer {
 
   get failed(): boolean {
     return this.state === State.Failed;
+  }
+
+  /** True while part of a message has arrived and the rest has not (the transport bounds how long that may last). */
+  get partial(): boolean {
+    return this.state === State.Headers || this.state === State.Body;
   }
 
   push(chunk: Uint8Array): FramerEvent[] {
@@ -66,6 +85,15 @@ export class SipStreamFramer {
         this.crlfRun = 0;
         this.state = State.Headers;
         this.scan = this.pos;
+        this.lineScan = 0;
+        this.lineOk = false;
+        this.lineSpace = false;
+      }
+      if (this.state === State.Headers && !this.lineOk) {
+        // bytes that are not SIP are refused at their first line, not after 64 KiB of waiting for an empty line
+        const verdict = this.checkStartLine();
+        if (verdict === 'garbage') return this.fail(out, 400, 'Malformed Start Line');
+        if (verdict === 'more') break;
       }
       if (this.state === State.Headers) {
         const end = findHeaderEnd(this.buf.subarray(0, this.len), this.scan);
@@ -93,6 +121,28 @@ export class SipStreamFramer {
     }
     this.compact();
     return out;
+  }
+
+  /** Scans the start line as it arrives: 'more' until its CRLF, then 'sip' or 'garbage'. */
+  private checkStartLine(): 'more' | 'sip' | 'garbage' {
+    const from = this.pos;
+    let i = from + this.lineScan;
+    let sawSpace = this.lineSpace;
+    for (; i < this.len; i++) {
+      const c = this.buf[i];
+      if (c === 10) {
+        if (i === from || this.buf[i - 1] !== 13) return 'garbage';
+        this.lineOk = SIP_START.test(dec.decode(this.buf.subarray(from, i - 1)));
+        return this.lineOk ? 'sip' : 'garbage';
+      }
+      if (c === 32 || c === 9) sawSpace = true;
+      else if (!sawSpace && !START_CHARS[c]) return 'garbage';
+      else if (c === 0) return 'garbage';
+      if (i - from >= MAX_START_LINE) return 'garbage';
+    }
+    this.lineScan = i - from;
+    this.lineSpace = sawSpace;
+    return 'more';
   }
 
   private fail(out: FramerEvent[], status: number, reason: string): FramerEvent[] {

@@ -20,7 +20,12 @@ export interface NameAddr {
   params: Record<string, string | null>;
 }
 
-const URI_RE = /^(sips?):(?:([^@;?\s]+)@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?((?:;[^;?\s]*)*)(?:\?(\S*))?$/;
+/**
+ * `scheme` is case-insensitive (§19.1.4 "comparisons of scheme … are case-insensitive"; RFC 3986 §3.1 "schemes are
+ * case-insensitive"), so `SIP:` is read as `sip:`; the user part may hold the unreserved `;` `?` `/` (§25.1
+ * user-unreserved, RFC 4475 §3.1.1.2).
+ */
+const URI_RE = /^(sips?):(?:([^@\s]+)@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?((?:;[^;?\s]*)*)(?:\?(\S*))?$/i;
 
 export function parseParams(text: string): Record<string, string | null> {
   const out: Record<string, string | null> = {};

@@ -27,6 +27,7 @@ import {
   RandomSource,
   BRANCH_BITS,
   CALL_ID_BITS,
+  TimerHandle,
 } from '@imc/sip';
 import { checkSubscriber } from '@imc/ch2';
 import { SipFlow, TcpSipTransport, UdpSipTransport, WsSipTransport, SipTransport } from '@imc/sip-node';
@@ -41,6 +42,21 @@ import type { SipAuthenticator } from '../auth/sip-authenticator';
 export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY';
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'INFO', 'UPDATE', 'PRACK', 'REFER', 'PUBLISH']);
 const SUPPORTED_EXTENSIONS = new Set<string>(['path', 'outbound']);
+/** Merged-request memory (§8.2.2.2): entries live 64·T1 (the life of the transaction that would be merged) and are never more than this. */
+export const MAX_MERGED_ENTRIES = 20000;
+
+/**
+ * A copy of `s` that shares no memory with the message it came from: V8 keeps a substring as a slice of its parent,
+ * so a short key cut from a request would otherwise pin the whole decoded header section for as long as it is kept.
+ */
+function detached(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/** A metrics label for a method: the ones we know, else one shared label (a peer must not mint new time series). */
+function methodLabel(m: string): string {
+  return KNOWN_METHODS.has(m) ? m : '(other)';
+}
 
 export const nodeDigestCrypto: DigestCrypto = {
   hash: (a, t) => createHash(a === 'MD5' ? 'md5' : 'sha256').update(t).digest('hex'),
@@ -72,8 +88,10 @@ export class SipServer {
   private readonly flows = new Map<string, SipFlow>();
   private readonly subscriptions = new Map<string, Subscription[]>();
   private readonly merged = new Map<string, { branch: string; at: number }>();
+  private mergedSweep?: TimerHandle;
   retrieval?: RetrievalHandler;
   private stopping = false;
+  private stopped = false;
 
   constructor(
     readonly config: ImServerConfig,
@@ -87,13 +105,18 @@ export class SipServer {
     /** Tags, branches and Call-IDs (RFC 3261 §19.3): node:crypto unless a test injects another source. */
     readonly random: RandomSource = nodeRandom,
   ) {
-    this.layer = new TransactionLayer(clock, { T1: config.sipT1, T2: config.sipT2, T4: config.sipT4 });
+    this.layer = new TransactionLayer(clock, { T1: config.sipT1, T2: config.sipT2, T4: config.sipT4 }, { maxServerTransactions: config.sipMaxTransactions });
   }
 
   /** Listeners on the configured ports; a port of 0 turns that transport off (operations.md). */
   async start(): Promise<void> {
     const c = this.config;
-    const limits = { maxBodyBytes: Math.max(c.maxMessageBytes + 4096, 65536) };
+    const limits = {
+      maxBodyBytes: Math.max(c.maxMessageBytes + 4096, 65536),
+      messageTimeoutMs: c.sipTcpMessageTimeoutMs,
+      maxPartialPerSource: c.sipTcpMaxPartialPerSource,
+      idleTimeoutMs: c.sipTcpIdleTimeoutMs,
+    };
     if (c.sipUdpPort) {
       this.udp = new UdpSipTransport();
       await this.udp.listen(c.sipUdpPort, c.bindHost);
@@ -132,6 +155,8 @@ export class SipServer {
 
   async close(): Promise<void> {
     this.stopping = true;
+    this.stopped = true;
+    this.mergedSweep?.cancel();
     await Promise.all(this.transports.map((t) => t.close()));
   }
 
@@ -169,7 +194,13 @@ export class SipServer {
       this.layer.receiveResponse(msg);
       return;
     }
-    if (flow.reliable) this.flows.set(flow.id, flow);
+    // a connection is kept (to reach a registered user over it) until it closes, and no longer
+    if (flow.reliable && this.flows.get(flow.id) !== flow) {
+      this.flows.set(flow.id, flow);
+      flow.onClose?.(() => {
+        if (this.flows.get(flow.id) === flow) this.flows.delete(flow.id);
+      });
+    }
     stampVia(msg, flow.remoteAddress, flow.remotePort);
     const sink = this.sinkFor(flow);
     const verdict = this.layer.receiveRequest(msg, sink, {
@@ -177,6 +208,11 @@ export class SipServer {
     });
     switch (verdict.kind) {
       case 'absorbed':
+        return;
+      case 'overloaded':
+        // §21.5.4 / protocol-notes.md §4: overload → 503 + Retry-After, answered statelessly
+        this.metrics.sipRequest(methodLabel(msg.method), 503);
+        if (msg.method !== 'ACK') this.sendResponse(flow, createResponse(msg, 503, 'Service Unavailable', { headers: [['Retry-After', '5']] }));
         return;
       case 'ack':
         if (!this.retrieval?.onAck(msg)) this.metrics.sipRequest('ACK', 0);
@@ -209,7 +245,7 @@ export class SipServer {
       respond(status, reason, opts = {}) {
         const res = createResponse(req, status, reason, { random, ...opts });
         if (status >= 200 || status === 100) {
-          if (status >= 200) metrics.sipRequest(req.method, status);
+          if (status >= 200) metrics.sipRequest(methodLabel(req.method), status);
         }
         t.respond(res);
         return res;
@@ -269,17 +305,44 @@ export class SipServer {
     }
   }
 
+  /**
+   * §8.2.2.2 merged requests. The memory of what was seen is bounded in time (64·T1, the clock's) and in size:
+   * entries are kept in arrival order, so the expired ones are always at the front.
+   */
   private isMerged(req: SipRequest): boolean {
     const key = `${req.from?.params.tag}|${req.callId}|${req.get('cseq')}`;
     const branch = req.topVia?.branch ?? '';
     const now = this.clock.now();
+    const window = 64 * this.config.sipT1;
+    this.evictMerged(now);
     const seen = this.merged.get(key);
-    if (seen && seen.branch !== branch && now - seen.at < 64 * this.config.sipT1) return true;
-    this.merged.set(key, { branch, at: now });
-    if (this.merged.size > 50000) {
-      for (const [k, v] of this.merged) if (now - v.at > 64 * this.config.sipT1) this.merged.delete(k);
-    }
+    if (seen && seen.branch !== branch && now - seen.at < window) return true;
+    this.merged.delete(key); // re-inserted at the back: arrival order stays time order
+    this.merged.set(detached(key), { branch: detached(branch), at: now });
+    // and when requests stop coming, the clock empties it
+    this.mergedSweep ??= this.clock.setTimer(window, () => this.sweepMerged());
     return false;
+  }
+
+  private evictMerged(now: number): void {
+    const window = 64 * this.config.sipT1;
+    for (const [k, v] of this.merged) {
+      if (now - v.at < window && this.merged.size < MAX_MERGED_ENTRIES) break;
+      this.merged.delete(k);
+    }
+  }
+
+  private sweepMerged(): void {
+    this.mergedSweep = undefined;
+    if (this.stopped) return;
+    this.evictMerged(this.clock.now());
+    const oldest = this.merged.values().next();
+    if (!oldest.done) this.mergedSweep = this.clock.setTimer(Math.max(1, oldest.value.at + 64 * this.config.sipT1 - this.clock.now()), () => this.sweepMerged());
+  }
+
+  /** Sizes of the maps a peer can grow (bounded; the memory test reads them). */
+  get mapSizes(): { flows: number; merged: number; subscriptions: number; transactions: number } {
+    return { flows: this.flows.size, merged: this.merged.size, subscriptions: this.subscriptions.size, transactions: this.layer.size.server + this.layer.size.client };
   }
 
   // ---------------------------------------------------------------- authentication

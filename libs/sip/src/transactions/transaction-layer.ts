@@ -16,7 +16,18 @@ export type IncomingRequestVerdict =
   | { kind: 'new-invite'; tx: InviteServerTransaction }
   | { kind: 'new'; tx: NonInviteServerTransaction }
   | { kind: 'ack'; tx?: InviteServerTransaction } // ACK for a 2xx (or unmatched): goes to the TU
-  | { kind: 'absorbed' }; // a retransmission or a non-2xx ACK, handled by its transaction
+  | { kind: 'absorbed' } // a retransmission or a non-2xx ACK, handled by its transaction
+  | { kind: 'overloaded' }; // no room for another transaction: answer 503 statelessly (§21.5.4)
+
+export interface TransactionLayerLimits {
+  /**
+   * Server transactions alive at once. Each leaves by its own timers (Timer J/H/I/L on the injected clock, RFC 3261
+   * §17.2), so the map is bounded in time; this bounds it in size too, against a flood faster than 64·T1 drains.
+   */
+  maxServerTransactions?: number;
+}
+
+export const DEFAULT_MAX_SERVER_TRANSACTIONS = 100_000;
 
 function serverKey(req: SipRequest, method: string): string | undefined {
   const via = req.topVia;
@@ -30,8 +41,11 @@ export class TransactionLayer {
 
   /** Makes every legacy (cookie-less) request's key unique: a counter, nothing random is needed. */
   private legacySeq = 0;
+  private readonly maxServer: number;
 
-  constructor(private readonly clock: Clock, readonly timers: SipTimers) {}
+  constructor(private readonly clock: Clock, readonly timers: SipTimers, limits: TransactionLayerLimits = {}) {
+    this.maxServer = limits.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
+  }
 
   get size(): { server: number; client: number } {
     return { server: this.servers.size, client: this.clients.size };
@@ -52,6 +66,7 @@ export class TransactionLayer {
       existing.onRetransmission();
       return { kind: 'absorbed' };
     }
+    if (this.servers.size >= this.maxServer) return { kind: 'overloaded' };
     if (req.method === 'INVITE') {
       const tx = new InviteServerTransaction(req, sink, this.clock, this.timers, {
         ...inviteEvents,

@@ -7,7 +7,7 @@ import { NonInviteServerState } from './non-invite-server-transaction';
 import { NonInviteClientState } from './non-invite-client-transaction';
 import { TransactionLayer } from './transaction-layer';
 import { Uas2xxRetransmitter } from './uas-2xx-retransmitter';
-import { TransactionSink } from './timers';
+import { DEFAULT_TIMERS, TransactionSink } from './timers';
 
 const T = { T1: 10, T2: 40, T4: 50 };
 const req = (method: string, branch = 'z9hG4bKabc', extra = '') => {
@@ -142,5 +142,33 @@ describe('non-INVITE transactions', () => {
     clock.advance(64 * T.T1);
     await expect(lost.done).resolves.toEqual({ kind: 'timeout' });
     expect(lost.state).toBe(NonInviteClientState.Terminated);
+  });
+});
+
+describe('TransactionLayer: bounded', () => {
+  const sink = { sent: [] as Uint8Array[], reliable: false, send(b: Uint8Array) { this.sent.push(b); } };
+  const requestFor = (i: number) => {
+    const r = parseSipMessage(
+      new TextEncoder().encode(`OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKcap${i}\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:x@example.com>\r\nCall-ID: cap${i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`),
+      { datagram: true },
+    );
+    if (!r.ok || !(r.message instanceof SipRequest)) throw new Error('fixture');
+    return r.message;
+  };
+
+  it('past maxServerTransactions new requests are refused (overloaded), retransmissions still absorbed; Timer J frees the room', () => {
+    const clock = new FakeClock();
+    const layer = new TransactionLayer(clock, DEFAULT_TIMERS, { maxServerTransactions: 3 });
+    for (let i = 0; i < 3; i++) {
+      const v = layer.receiveRequest(requestFor(i), sink);
+      expect(v.kind).toBe('new');
+      if (v.kind === 'new') v.tx.respond(createResponse(v.tx.request, 200, 'OK'));
+    }
+    expect(layer.receiveRequest(requestFor(3), sink).kind).toBe('overloaded');
+    expect(layer.receiveRequest(requestFor(0), sink).kind).toBe('absorbed');
+    expect(layer.size.server).toBe(3);
+    clock.advance(64 * DEFAULT_TIMERS.T1); // §17.2.2 Timer J on UDP
+    expect(layer.size.server).toBe(0);
+    expect(layer.receiveRequest(requestFor(3), sink).kind).toBe('new');
   });
 });
