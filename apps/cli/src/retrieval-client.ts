@@ -3,9 +3,8 @@
  * INVITE to the deferred-messaging URI with an MSRP offer, receive the messages over MSRP (WebSocket, RFC 7977; TCP;
  * or TLS), answer each one, BYE — over the library's Node transports, clock and random source.
  */
-import { IncomingMessage } from '@imc/msrp';
 import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
-import { ReceivedMessage, retrieveDeferred, RetrievalResult, SipUser } from '@imc/retrieval-client';
+import { ReceivedMessage, retrieveDeferred, RetrievalOptions, RetrievalResult, SipUser } from '@imc/retrieval-client';
 import {
   installNodeWebSocket,
   NodeTcpMsrpTransport,
@@ -16,14 +15,14 @@ import {
 export type { ReceivedMessage };
 export type RetrieveResult = RetrievalResult;
 
-export interface RetrieveOptions {
+/** The retrieval's own options (answer, expect, idleMs, timeoutMs, onMessage, deferredUri) and the user's. */
+export interface RetrieveOptions extends Pick<RetrievalOptions, 'deferredUri' | 'answer' | 'expect' | 'idleMs' | 'timeoutMs' | 'onMessage'> {
   /** ws://host:port of the server's SIP-over-WebSocket listener. */
   sipWsUrl: string;
   aor: string;
   password: string;
   /** Digest username (default: the AOR's user part). */
   username?: string;
-  deferredUri?: string;
   /**
    * 'ws' (default), 'tcp' or 'tls' MSRP. Over TCP the client listens and the server connects (a=setup:passive); over
    * TLS (`msrps`, RFC 4975 §14) the client connects and checks the server's certificate against the answer's
@@ -32,14 +31,8 @@ export interface RetrieveOptions {
   msrp?: 'ws' | 'tcp' | 'tls';
   /** CA certificates (PEM) for an msrps server whose answer carries no fingerprint. */
   tlsCa?: string;
-  /** Status to answer each message with (default 200); undefined = never answer (tests of the timeout). */
-  answer?: (m: IncomingMessage, index: number) => number | undefined;
-  /** Stop (send BYE) after this many messages; otherwise when the server hangs up or after `idleMs` of silence. */
-  expect?: number;
-  idleMs?: number;
+  /** REGISTER first (default true). */
   register?: boolean;
-  onMessage?: (m: ReceivedMessage) => void;
-  timeoutMs?: number;
 }
 
 export async function retrieve(o: RetrieveOptions): Promise<RetrieveResult> {
