@@ -5,12 +5,7 @@
  */
 import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 import { ReceivedMessage, retrieveDeferred, RetrievalOptions, RetrievalResult, SipUser } from '@imc/retrieval-client';
-import {
-  installNodeWebSocket,
-  NodeTcpMsrpTransport,
-  NodeTlsMsrpTransport,
-  NodeWebSocketMsrpTransport,
-} from '@imc/retrieval-client/node-msrp-transports';
+import { installNodeWebSocket, NodeTcpMsrpTransport, NodeTlsMsrpTransport, NodeWebSocketMsrpTransport } from '@imc/retrieval-client/node';
 
 export type { ReceivedMessage };
 export type RetrieveResult = RetrievalResult;

@@ -8,6 +8,7 @@ import type { SessionDescriptionHandlerFactory } from 'sip.js';
 import type { MsrpClock } from '@imc/msrp';
 import { MsrpOfferHandler } from './msrp-offer-handler';
 import { parseSummary, Summary } from './message-summary';
+import { RegisterRefusedError } from './register-refused-error';
 
 export interface SipUserOptions {
   /** ws(s)://host:port of the server's SIP-over-WebSocket listener. */
@@ -20,14 +21,6 @@ export interface SipUserOptions {
   /** sip.js's own console log (default on, at `logLevel`). */
   logBuiltin?: boolean;
   logLevel?: 'error' | 'warn' | 'log' | 'debug';
-}
-
-/** The registrar refused the credentials (or the REGISTER): its status and reason phrase. */
-export class RegisterRefusedError extends Error {
-  constructor(readonly status: number, readonly reason: string) {
-    super(`REGISTER refused: ${status} ${reason}`);
-    this.name = 'RegisterRefusedError';
-  }
 }
 
 /** An INVITE being placed, and the SDP answer once its 200 OK arrived. */
