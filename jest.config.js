@@ -13,8 +13,8 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!sip\\.js/)'],
   moduleNameMapper: {
-    '^@imc/(sip-node|msrp-node|sip|msrp|ch2|runtime)$': '<rootDir>/libs/$1/src',
-    '^@imc/(sip-node|msrp-node|sip|msrp|ch2|runtime)/(.*)$': '<rootDir>/libs/$1/src/$2',
+    '^@imc/(sip-node|msrp-node|retrieval-client|sip|msrp|ch2|runtime)$': '<rootDir>/libs/$1/src',
+    '^@imc/(sip-node|msrp-node|retrieval-client|sip|msrp|ch2|runtime)/(.*)$': '<rootDir>/libs/$1/src/$2',
   },
   globalSetup: '<rootDir>/test/support/jest-global-setup.ts',
   globalTeardown: '<rootDir>/test/support/jest-global-teardown.ts',

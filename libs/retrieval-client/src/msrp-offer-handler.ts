@@ -1,7 +1,6 @@
 /**
- * sip.js's media layer replaced for MSRP sessions (shared by the browser client and `imc retrieve`): offers a
- * fixed SDP with an `m=message` line (RFC 4975 §8) and keeps the answer, from which the caller takes the server's
- * `a=path`. Browser-safe: no Node imports.
+ * sip.js's media layer replaced for MSRP sessions: offers a fixed SDP with an `m=message` line (RFC 4975 §8) and
+ * keeps the answer, from which the retrieval takes the server's `a=path`. Browser-safe: no Node imports.
  */
 import type { SessionDescriptionHandler } from 'sip.js';
 
@@ -21,7 +20,7 @@ export class MsrpOfferHandler implements SessionDescriptionHandler {
     return Promise.resolve();
   }
   close() {
-    /* the MSRP session is closed by the client */
+    /* the MSRP session is closed by the retrieval */
   }
   sendDtmf() {
     return false;
