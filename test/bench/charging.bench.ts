@@ -16,6 +16,7 @@ import { Ch2Client, NatsRequester } from '@imc/ch2';
 import { createRedis, ensureLocalInfra, freePort } from '@imc/runtime';
 import { RedisCreditLedger } from '../../apps/charging-enabler/src/ledger/redis-credit-ledger';
 import { LedgerKeys } from '../../apps/charging-enabler/src/ledger/ledger-keys';
+import { waitHttp } from '../support/process-probes';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
@@ -218,17 +219,6 @@ function child(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} never became ready`);
-}
 
 /** The echo responder both ceilings use: answers a Nest envelope with its data, as a CH-2 handler would. */
 const RESPONDER = `

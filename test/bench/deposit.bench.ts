@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ensureLocalInfra, freePort, startRedis } from '@imc/runtime';
 import Redis from 'ioredis';
 import { runSipp } from '../sip/sipp';
+import { waitHttp } from '../support/process-probes';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CALLS = Number(process.env.BENCH_CALLS ?? 20000);
@@ -19,17 +20,6 @@ const RATE = Number(process.env.BENCH_RATE ?? 6000);
 /** The shipped setting first, then Redis' default, on the same Redis and im-server. */
 const FSYNC = ['always', 'everysec'] as const;
 
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} never became ready`);
-}
 
 async function main(): Promise<void> {
   const infra = await ensureLocalInfra({ log: (l) => console.error(`[bench] ${l}`) });

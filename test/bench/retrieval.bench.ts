@@ -5,9 +5,9 @@
  * throughput, an open-loop run at a fixed rate, im-server RSS, and bulk delivery (one session draining a
  * 10,000-message backlog, each message debited). Prints a table and writes JSON. Not a test: it never fails on a figure.
  */
-import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import { spawn, ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect, Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as natsConnect } from 'nats';
@@ -15,6 +15,7 @@ import { parseSipMessage, SipResponse, SipStreamFramer, parseDigest } from '@imc
 import { MsrpConnection, MsrpSession } from '@imc/msrp';
 import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
+import { rssMiB, waitHttp } from '../support/process-probes';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -145,26 +146,7 @@ function child(entry: string, env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [...prof, join(ROOT, 'dist', entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} never became ready`);
-}
 
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : 0;
-  } catch {
-    return Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)]).toString().trim()) / 1024;
-  }
-}
 
 async function main(): Promise<void> {
   const infra = await ensureLocalInfra({ log: (l) => console.error(`[bench] ${l}`) });

@@ -20,6 +20,7 @@ import { connect } from 'nats';
 import { Ch2Client } from '@imc/ch2';
 import { freePort, natsConnectionOptions, startNats, startRedis } from '@imc/runtime';
 import { ClusterNode, startClusterTopology } from '../support/cluster-topology';
+import { waitHttp } from '../support/process-probes';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DIST = join(ROOT, 'dist');
@@ -44,15 +45,6 @@ interface Sample {
 const say = (s: string) => process.stdout.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function ready(url: string, timeoutMs = 60000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const ok = await fetch(url).then((r) => r.ok, () => false);
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`${url} not ready after ${timeoutMs} ms`);
-}
 
 interface Deployment {
   label: string;
@@ -100,7 +92,7 @@ async function deploy(label: string, redisUrl: string, natsUrl: string): Promise
   const enablers: Enabler[] = [{ name: 'enabler-1', port: await freePort() }, { name: 'enabler-2', port: await freePort() }];
   const startEnabler = async (e: Enabler) => {
     e.proc = spawn(process.execPath, [join(DIST, 'apps/charging-enabler/src/main.js')], { env: { ...env, HTTP_PORT: String(e.port) }, stdio: ['ignore', 'ignore', 'inherit'] });
-    await ready(`http://127.0.0.1:${e.port}/health/ready`);
+    await waitHttp(`http://127.0.0.1:${e.port}/health/ready`, 60000);
   };
   const api = async (method: string, path: string, body?: unknown) => {
     const r = await fetch(`http://127.0.0.1:${enablers[0].port}${path}`, {

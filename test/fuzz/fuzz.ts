@@ -10,7 +10,7 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect, Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as natsConnect, NatsConnection } from 'nats';
@@ -18,6 +18,7 @@ import { parseDigest, parseSipMessage, SipResponse, SipStreamFramer } from '@imc
 import { MsrpConnection, MsrpSession } from '@imc/msrp';
 import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
+import { rssMiB, waitHttp } from '../support/process-probes';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const SEED = Number(process.env.FUZZ_SEED ?? 1);
@@ -197,26 +198,7 @@ function child(entry: string, env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [join(ROOT, 'dist', entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} never became ready`);
-}
 
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : 0;
-  } catch {
-    return 0;
-  }
-}
 
 async function heapMiB(port: number): Promise<number | undefined> {
   try {
