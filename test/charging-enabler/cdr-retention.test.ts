@@ -48,6 +48,15 @@ describe('CDR retention', () => {
       }
       return true;
     }, 'the relay to publish every CDR', 15000);
+  /** The charge-once marks of the given accounts, over every shard. */
+  const marksOf = async (accounts: string[]) => {
+    let n = 0;
+    for (let s = 0; s < keys().shards; s++) {
+      const fields = await e.redis.hkeys(keys().chargedMessages(s));
+      n += fields.filter((f) => accounts.includes(f.split('\n')[0])).length;
+    }
+    return n;
+  };
   const report = async (q = '') => {
     const r = await admin(e.httpPort, 'GET', `/v1/reports/billing${q}`);
     expect(r.status).toBe(200);
@@ -105,6 +114,9 @@ describe('CDR retention', () => {
 
     // nothing is past retention yet
     expect(await retention.trim(Date.now())).toBe(0);
+    // each account has two charged messages (its direct debit's and its debit's), each with its charge-once mark
+    expect(await marksOf(subs.slice(0, 4))).toBe(4 * 2);
+    expect(await marksOf(subs.slice(4, 8))).toBe(4 * 2);
 
     // the fake clock reaches retention for the first half only
     expect(await retention.trim(middle + RETENTION_MS)).toBe(4 * 5);
@@ -112,6 +124,9 @@ describe('CDR retention', () => {
     expect(await report()).toEqual(everything);
     expect(await report(`?to=${middle}`)).toEqual(firstHalf);
     expect(await report(`?from=${middle + 1}`)).toEqual(secondHalf);
+    // the charge-once marks left with their CDRs (nothing grows without bound); the second half's stay
+    expect(await marksOf(subs.slice(0, 4))).toBe(0);
+    expect(await marksOf(subs.slice(4, 8))).toBe(4 * 2);
     // the trimmed charges left the refund index: they can no longer be refunded through CH-2
     const refund = await ch2.refund({ ...common(subs[0]), cdrId: first[0], amount: 1 });
     expect(refund.result).toBe('UNKNOWN_RESERVATION');

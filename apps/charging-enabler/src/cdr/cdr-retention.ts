@@ -1,6 +1,6 @@
 /**
  * Keeps CDRs in the Redis outbox only for the retention period (CDR_RETENTION_DAYS) once JetStream acknowledged
- * them: each shard is trimmed by one Lua script (lua/trim-outbox-4.lua) that folds the trimmed CDRs' totals into
+ * them: each shard is trimmed by one Lua script (lua/trim-outbox-5.lua) that folds the trimmed CDRs' totals into
  * the shard's per-account opening figures in the same atomic step, so the billing report's reconciliation stays
  * exact (opening figures + CDRs in the outbox = every change of every balance) and a report for an older period
  * reads the trimmed CDRs back from JetStream (reports/tiered-cdr-source.ts).
@@ -35,6 +35,7 @@ export class CdrRetention {
           this.keys.relayPosition(shard),
           this.keys.charges(shard),
           this.keys.cdrOpening(shard),
+          this.keys.chargedMessages(shard),
           nowMs - this.retentionMs,
           this.batch,
           this.keys.tag(shard),

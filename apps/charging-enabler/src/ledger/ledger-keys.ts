@@ -40,8 +40,9 @@ export class LedgerKeys {
   }
   /**
    * The charge-once marks of a shard's subscribers: field `<subscriber>\n<message id>` → `<cdrId>|<outcome>` of the
-   * charge that covered the message (retrieval-flow.md "Charged once, whatever crashes"). Like the charges hash it is
-   * not trimmed.
+   * charge that covered the message (retrieval-flow.md "Charged once, whatever crashes"). A mark leaves with its CDR
+   * when the outbox is trimmed after CDR_RETENTION_DAYS (cdr/lua/trim-outbox-5.lua), as the charge leaves the
+   * charges hash.
    */
   chargedMessages(shard: number): string {
     return `${this.prefix}once:{s${shard}}`;
