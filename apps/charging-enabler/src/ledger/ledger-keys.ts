@@ -1,3 +1,14 @@
+import type { LedgerKeyName } from './ledger-scripts';
+
+/** What the keys of one ledger script call are built from. */
+export interface ScriptKeyContext {
+  subscriber: string;
+  shard: number;
+  /** The id the idempotent answer is stored under (the requestId, or a derived one). */
+  idempotencyId?: string;
+  reservationId?: string;
+}
+
 /**
  * Every Redis key of the ledger, built in one place. The ledger is split into hash-tag shards `{sN}`: an account
  * (with its usage counters), its reservations, idempotency answers and its shard's CDR outbox, expiry index and charges all
@@ -67,8 +78,39 @@ export class LedgerKeys {
   cdrOpening(shard: number): string {
     return `${this.prefix}cdr-open:{s${shard}}`;
   }
+  /** The keys a ledger script takes, by name (ledger-scripts.ts), for one call. */
+  forScript<K extends LedgerKeyName>(names: readonly K[], c: ScriptKeyContext): Record<K, string> {
+    const out = {} as Record<LedgerKeyName, string>;
+    for (const name of names) out[name] = this.byName(name, c);
+    return out;
+  }
+
+  private byName(name: LedgerKeyName, c: ScriptKeyContext): string {
+    switch (name) {
+      case 'account':
+        return this.account(c.subscriber, c.shard);
+      case 'idempotency':
+        return this.idempotency(c.subscriber, required(c.idempotencyId, name), c.shard);
+      case 'reservation':
+        return this.reservation(c.shard, required(c.reservationId, name));
+      case 'expiryIndex':
+        return this.expiryIndex(c.shard);
+      case 'outbox':
+        return this.outbox(c.shard);
+      case 'charges':
+        return this.charges(c.shard);
+      case 'chargedMessages':
+        return this.chargedMessages(c.shard);
+    }
+  }
+
   /** Pattern matching every account key (SCAN), for reports. */
   accountPattern(): string {
     return `${this.prefix}acct:*`;
   }
+}
+
+function required(id: string | undefined, key: LedgerKeyName): string {
+  if (id === undefined) throw new Error(`ledger key ${key} needs an id`);
+  return id;
 }

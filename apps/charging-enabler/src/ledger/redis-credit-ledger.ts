@@ -1,16 +1,16 @@
 /**
  * The credit ledger on Redis: every change of credit is exactly one Lua script (lua/*.lua, one file per atomic
- * operation, named with its key count as bullmq does), loaded once with ioredis `defineCommand` and run by EVALSHA.
- * Keys and argument lists are built here and nowhere else.
+ * operation, named with its key count as bullmq does), described by one table (ledger-scripts.ts: its KEYS by name
+ * and its one argument object) and called through typed commands (ledger-commands.ts). Keys and argument objects are
+ * built here and nowhere else.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { MAX_MONEY } from '@imc/ch2';
-import { defineLuaScripts, RedisClient } from '@imc/runtime';
+import { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from './ledger-keys';
+import { defineLedgerCommands } from './ledger-commands';
+import { AnswerReply, LedgerCommands } from './ledger-scripts';
 import { JsonText } from '../ch2/json-text';
-
-const LUA_DIR = join(__dirname, 'lua');
 
 const RESULT = /"result":"([A-Z_]+)"/;
 
@@ -55,33 +55,30 @@ export interface AccountRecord {
   createdAt: string;
 }
 
-type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
-
 function dayOf(iso: string): string {
   return iso.slice(0, 10).replace(/-/g, '');
 }
 
+function answerOf([json, notes]: AnswerReply): ScriptAnswer {
+  return new ScriptAnswer(json, notes === '[]' ? [] : JSON.parse(notes));
+}
+
 export class RedisCreditLedger {
-  private readonly scripts: Record<string, ScriptFn> = {};
+  private readonly scripts: LedgerCommands;
 
   constructor(
     private readonly redis: RedisClient,
     readonly keys: LedgerKeys,
     private readonly idempotencyTtl: number,
   ) {
-    Object.assign(this.scripts, defineLuaScripts(redis, LUA_DIR, 'imc_ledger'));
-  }
-
-  private async answer(name: string, args: (string | number)[]): Promise<ScriptAnswer> {
-    const [json, notes] = (await this.scripts[name](...args)) as [string, string];
-    return new ScriptAnswer(json, notes === '[]' ? [] : JSON.parse(notes));
+    this.scripts = defineLedgerCommands(redis);
   }
 
   newReservationId(): string {
     return randomUUID();
   }
 
-  reserve(a: {
+  async reserve(a: {
     requestId: string;
     subscriber: string;
     service: string;
@@ -95,30 +92,32 @@ export class RedisCreditLedger {
   }): Promise<ScriptAnswer> {
     const shard = this.keys.shardOf(a.subscriber);
     const rid = this.newReservationId();
-    const expiresAt = new Date(a.nowMs + a.validitySeconds * 1000).toISOString();
-    const args: (string | number)[] = [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.reservation(shard, rid),
-      this.keys.expiryIndex(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.nowMs,
-      a.validitySeconds,
-      rid,
-      a.currency,
-      a.subscriber,
-      a.service,
-      a.sessionId ?? '',
-      a.unitPrice,
-      expiresAt,
-      a.items.length,
-    ];
-    for (let i = 0; i < a.items.length; i++) args.push(a.items[i].id, a.prices[i]);
-    return this.answer('reserve', args);
+    const keys = this.keys.forScript(['account', 'idempotency', 'reservation', 'expiryIndex'], {
+      subscriber: a.subscriber,
+      shard,
+      idempotencyId: a.requestId,
+      reservationId: rid,
+    });
+    return answerOf(
+      await this.scripts.reserve(keys, {
+        requestId: a.requestId,
+        idempotencyTtl: this.idempotencyTtl,
+        nowMs: a.nowMs,
+        validitySeconds: a.validitySeconds,
+        reservationId: rid,
+        currency: a.currency,
+        subscriber: a.subscriber,
+        service: a.service,
+        sessionId: a.sessionId,
+        unitPrice: a.unitPrice,
+        expiresAt: new Date(a.nowMs + a.validitySeconds * 1000).toISOString(),
+        itemIds: a.items.map((i) => i.id),
+        prices: a.prices,
+      }),
+    );
   }
 
-  debit(a: {
+  async debit(a: {
     requestId: string;
     subscriber: string;
     reservationId: string;
@@ -132,49 +131,54 @@ export class RedisCreditLedger {
     nowIso: string;
   }): Promise<ScriptAnswer> {
     const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('debit', [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.reservation(shard, a.reservationId),
-      this.keys.outbox(shard),
-      this.keys.charges(shard),
-      this.keys.chargedMessages(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.reservationId,
-      a.itemId,
-      a.outcome,
-      a.octets,
-      a.subscriber,
-      a.amount,
-      a.unitPrice,
-      a.nowIso,
-      this.keys.tag(shard),
-      dayOf(a.nowIso),
-      a.sessionId ?? '',
-      a.service,
-    ]);
+    const keys = this.keys.forScript(['account', 'idempotency', 'reservation', 'outbox', 'charges', 'chargedMessages'], {
+      subscriber: a.subscriber,
+      shard,
+      idempotencyId: a.requestId,
+      reservationId: a.reservationId,
+    });
+    return answerOf(
+      await this.scripts.debit(keys, {
+        requestId: a.requestId,
+        idempotencyTtl: this.idempotencyTtl,
+        reservationId: a.reservationId,
+        itemId: a.itemId,
+        outcome: a.outcome,
+        octets: a.octets,
+        subscriber: a.subscriber,
+        amount: a.amount,
+        unitPrice: a.unitPrice,
+        nowIso: a.nowIso,
+        shardTag: this.keys.tag(shard),
+        day: dayOf(a.nowIso),
+        sessionId: a.sessionId,
+        service: a.service,
+      }),
+    );
   }
 
-  release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
+  async release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
     const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('release', [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.reservation(shard, a.reservationId),
-      this.keys.expiryIndex(shard),
-      this.keys.outbox(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.reservationId,
-      a.subscriber,
-      a.nowIso,
-      this.keys.tag(shard),
-      a.sessionId ?? '',
-    ]);
+    const keys = this.keys.forScript(['account', 'idempotency', 'reservation', 'expiryIndex', 'outbox'], {
+      subscriber: a.subscriber,
+      shard,
+      idempotencyId: a.requestId,
+      reservationId: a.reservationId,
+    });
+    return answerOf(
+      await this.scripts.release(keys, {
+        requestId: a.requestId,
+        idempotencyTtl: this.idempotencyTtl,
+        reservationId: a.reservationId,
+        subscriber: a.subscriber,
+        nowIso: a.nowIso,
+        shardTag: this.keys.tag(shard),
+        sessionId: a.sessionId,
+      }),
+    );
   }
 
-  directDebit(a: {
+  async directDebit(a: {
     requestId: string;
     subscriber: string;
     service: string;
@@ -190,64 +194,72 @@ export class RedisCreditLedger {
     nowIso: string;
   }): Promise<ScriptAnswer> {
     const shard = this.keys.shardOf(a.subscriber);
-    const args: (string | number)[] = [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.outbox(shard),
-      this.keys.charges(shard),
-      this.keys.chargedMessages(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.subscriber,
-      a.service,
-      a.sessionId ?? '',
-      a.currency,
-      a.total,
-      a.items.length,
-      a.outcome ?? '',
-      a.unitPrice,
-      a.nowIso,
-      this.keys.tag(shard),
-      dayOf(a.nowIso),
-    ];
-    for (let i = 0; i < a.items.length; i++) args.push(a.items[i].id, a.prices[i], a.items[i].octets);
-    return this.answer('direct-debit', args);
+    const keys = this.keys.forScript(['account', 'idempotency', 'outbox', 'charges', 'chargedMessages'], {
+      subscriber: a.subscriber,
+      shard,
+      idempotencyId: a.requestId,
+    });
+    return answerOf(
+      await this.scripts.directDebit(keys, {
+        requestId: a.requestId,
+        idempotencyTtl: this.idempotencyTtl,
+        subscriber: a.subscriber,
+        service: a.service,
+        sessionId: a.sessionId,
+        currency: a.currency,
+        total: a.total,
+        outcome: a.outcome,
+        unitPrice: a.unitPrice,
+        nowIso: a.nowIso,
+        shardTag: this.keys.tag(shard),
+        day: dayOf(a.nowIso),
+        itemIds: a.items.map((i) => i.id),
+        prices: a.prices,
+        octets: a.items.map((i) => i.octets),
+      }),
+    );
   }
 
-  refund(a: { requestId: string; subscriber: string; cdrId: string; amount?: number; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
+  async refund(a: { requestId: string; subscriber: string; cdrId: string; amount?: number; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
     const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('refund', [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.outbox(shard),
-      this.keys.charges(shard),
-      this.keys.chargedMessages(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.cdrId,
-      a.amount ?? '',
-      a.subscriber,
-      a.nowIso,
-      this.keys.tag(shard),
-      a.sessionId ?? '',
-      MAX_MONEY,
-    ]);
+    const keys = this.keys.forScript(['account', 'idempotency', 'outbox', 'charges', 'chargedMessages'], {
+      subscriber: a.subscriber,
+      shard,
+      idempotencyId: a.requestId,
+    });
+    return answerOf(
+      await this.scripts.refund(keys, {
+        requestId: a.requestId,
+        idempotencyTtl: this.idempotencyTtl,
+        cdrId: a.cdrId,
+        amount: a.amount,
+        subscriber: a.subscriber,
+        nowIso: a.nowIso,
+        shardTag: this.keys.tag(shard),
+        sessionId: a.sessionId,
+        maxBalance: MAX_MONEY,
+      }),
+    );
   }
 
-  topUp(a: { requestId: string; subscriber: string; amount: number; nowIso: string }): Promise<ScriptAnswer> {
+  async topUp(a: { requestId: string; subscriber: string; amount: number; nowIso: string }): Promise<ScriptAnswer> {
     const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('top-up', [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, `top-up:${a.requestId}`, shard),
-      this.keys.outbox(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.amount,
-      a.subscriber,
-      a.nowIso,
-      this.keys.tag(shard),
-      MAX_MONEY,
-    ]);
+    const keys = this.keys.forScript(['account', 'idempotency', 'outbox'], {
+      subscriber: a.subscriber,
+      shard,
+      idempotencyId: `top-up:${a.requestId}`,
+    });
+    return answerOf(
+      await this.scripts.topUp(keys, {
+        requestId: a.requestId,
+        idempotencyTtl: this.idempotencyTtl,
+        amount: a.amount,
+        subscriber: a.subscriber,
+        nowIso: a.nowIso,
+        shardTag: this.keys.tag(shard),
+        maxBalance: MAX_MONEY,
+      }),
+    );
   }
 
   async createAccount(a: {
@@ -259,16 +271,7 @@ export class RedisCreditLedger {
     usageCount?: number;
     usageOctets?: number;
   }): Promise<boolean> {
-    const r = await this.scripts['create-account'](
-      this.keys.account(a.subscriber),
-      a.subscriber,
-      a.balance,
-      a.currency,
-      a.nowIso,
-      a.lowBalance ?? '',
-      a.usageCount ?? '',
-      a.usageOctets ?? '',
-    );
+    const r = await this.scripts.createAccount({ account: this.keys.account(a.subscriber) }, a);
     return r === 1;
   }
 
@@ -277,14 +280,7 @@ export class RedisCreditLedger {
     subscriber: string,
     u: { state?: string; lowBalance?: number | null; usageCount?: number | null; usageOctets?: number | null },
   ): Promise<boolean> {
-    const t = (v: number | null | undefined) => (v === null ? '-' : v === undefined ? '' : v);
-    const r = await this.scripts['update-account'](
-      this.keys.account(subscriber),
-      u.state ?? '',
-      t(u.lowBalance),
-      t(u.usageCount),
-      t(u.usageOctets),
-    );
+    const r = await this.scripts.updateAccount({ account: this.keys.account(subscriber) }, u);
     return r === 1;
   }
 
@@ -309,7 +305,10 @@ export class RedisCreditLedger {
       const sub = await this.redis.hget(resKey, 'sub');
       const acct = sub ? this.keys.account(sub, shard) : this.keys.account('-', shard);
       n += Number(
-        await this.scripts['expire'](acct, resKey, this.keys.expiryIndex(shard), this.keys.outbox(shard), rid, nowMs, new Date(nowMs).toISOString()),
+        await this.scripts.expire(
+          { account: acct, reservation: resKey, expiryIndex: this.keys.expiryIndex(shard), outbox: this.keys.outbox(shard) },
+          { reservationId: rid, nowMs, nowIso: new Date(nowMs).toISOString() },
+        ),
       );
     }
     return n;
