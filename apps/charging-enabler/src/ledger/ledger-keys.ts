@@ -1,13 +1,12 @@
 import type { LedgerKeyName } from './ledger-scripts';
 
-/** What the keys of one ledger script call are built from. */
-export interface ScriptKeyContext {
-  subscriber: string;
-  shard: number;
-  /** The id the idempotent answer is stored under (the requestId, or a derived one). */
-  idempotencyId?: string;
-  reservationId?: string;
-}
+/** What the keys of one ledger script call are built from; the ids its keys `K` need are required. */
+export type ScriptKeyContext<K extends LedgerKeyName = LedgerKeyName> = { subscriber: string; shard: number } & ('idempotency' extends K
+  ? { /** The id the answer is stored under (the requestId or one derived from it). */ idempotencyId: string }
+  : unknown) &
+  ('reservation' extends K ? { reservationId: string } : unknown);
+
+type AnyKeyContext = { subscriber: string; shard: number; idempotencyId?: string; reservationId?: string };
 
 /**
  * Every Redis key of the ledger, built in one place. The ledger is split into hash-tag shards `{sN}`: an account
@@ -78,14 +77,12 @@ export class LedgerKeys {
   cdrOpening(shard: number): string {
     return `${this.prefix}cdr-open:{s${shard}}`;
   }
-  /** The keys a ledger script takes, by name (ledger-scripts.ts), for one call. */
-  forScript<K extends LedgerKeyName>(names: readonly K[], c: ScriptKeyContext): Record<K, string> {
-    const out = {} as Record<LedgerKeyName, string>;
-    for (const name of names) out[name] = this.byName(name, c);
-    return out;
+  /** The keys a ledger script takes (its KEYS, named in ledger-scripts.ts), in order, for one call. */
+  forScript<K extends LedgerKeyName>(names: readonly K[], c: ScriptKeyContext<K>): string[] {
+    return names.map((name) => this.byName(name, c));
   }
 
-  private byName(name: LedgerKeyName, c: ScriptKeyContext): string {
+  private byName(name: LedgerKeyName, c: AnyKeyContext): string {
     switch (name) {
       case 'account':
         return this.account(c.subscriber, c.shard);

@@ -9,6 +9,8 @@
  * ledger-scripts.spec.ts fails when a header, a script's use of `A`/`KEYS` and this table disagree.
  */
 
+import type { ScriptKeyContext } from './ledger-keys';
+
 /** Every key a ledger script may receive, by name (each built by the LedgerKeys method of the same role). */
 export type LedgerKeyName =
   | 'account'
@@ -222,7 +224,10 @@ export type LedgerKeysOf<N extends LedgerScriptName> = Row<N>['keys'][number];
 export type LedgerArgsOf<N extends LedgerScriptName> = NonNullable<Row<N>['__types']>[0];
 export type LedgerReplyOf<N extends LedgerScriptName> = NonNullable<Row<N>['__types']>[1];
 
-/** The typed calls: each script takes its keys by name and its argument object. */
+/**
+ * The typed calls: each script takes where its keys are (the subscriber's shard and the ids its keys need; the keys
+ * themselves are built by LedgerKeys in the table's order) and its argument object.
+ */
 export type LedgerCommands = {
-  [N in LedgerScriptName]: (keys: Record<LedgerKeysOf<N>, string>, args: LedgerArgsOf<N>) => Promise<LedgerReplyOf<N>>;
+  [N in LedgerScriptName]: (at: ScriptKeyContext<LedgerKeysOf<N>>, args: LedgerArgsOf<N>) => Promise<LedgerReplyOf<N>>;
 };

@@ -9,7 +9,7 @@ import { MAX_MONEY } from '@imc/ch2';
 import { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from './ledger-keys';
 import { defineLedgerCommands } from './ledger-commands';
-import { AnswerReply, LedgerCommands } from './ledger-scripts';
+import { AnswerReply, CreateAccountArgs, LedgerCommands, UpdateAccountArgs } from './ledger-scripts';
 import { JsonText } from '../ch2/json-text';
 
 const RESULT = /"result":"([A-Z_]+)"/;
@@ -63,6 +63,13 @@ function answerOf([json, notes]: AnswerReply): ScriptAnswer {
   return new ScriptAnswer(json, notes === '[]' ? [] : JSON.parse(notes));
 }
 
+/** Where a call's keys are (the subscriber's shard, the requestId its answer is stored under) and what every answering script is told. */
+interface Call {
+  at: { subscriber: string; shard: number; idempotencyId: string };
+  base: { requestId: string; idempotencyTtl: number; subscriber: string };
+  shardTag: string;
+}
+
 export class RedisCreditLedger {
   private readonly scripts: LedgerCommands;
 
@@ -71,7 +78,16 @@ export class RedisCreditLedger {
     readonly keys: LedgerKeys,
     private readonly idempotencyTtl: number,
   ) {
-    this.scripts = defineLedgerCommands(redis);
+    this.scripts = defineLedgerCommands(redis, keys);
+  }
+
+  private call(subscriber: string, requestId: string, idempotencyId = requestId): Call {
+    const shard = this.keys.shardOf(subscriber);
+    return {
+      at: { subscriber, shard, idempotencyId },
+      base: { requestId, idempotencyTtl: this.idempotencyTtl, subscriber },
+      shardTag: this.keys.tag(shard),
+    };
   }
 
   newReservationId(): string {
@@ -90,31 +106,12 @@ export class RedisCreditLedger {
     prices: number[];
     nowMs: number;
   }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    const rid = this.newReservationId();
-    const keys = this.keys.forScript(['account', 'idempotency', 'reservation', 'expiryIndex'], {
-      subscriber: a.subscriber,
-      shard,
-      idempotencyId: a.requestId,
-      reservationId: rid,
-    });
-    return answerOf(
-      await this.scripts.reserve(keys, {
-        requestId: a.requestId,
-        idempotencyTtl: this.idempotencyTtl,
-        nowMs: a.nowMs,
-        validitySeconds: a.validitySeconds,
-        reservationId: rid,
-        currency: a.currency,
-        subscriber: a.subscriber,
-        service: a.service,
-        sessionId: a.sessionId,
-        unitPrice: a.unitPrice,
-        expiresAt: new Date(a.nowMs + a.validitySeconds * 1000).toISOString(),
-        itemIds: a.items.map((i) => i.id),
-        prices: a.prices,
-      }),
-    );
+    const { at, base } = this.call(a.subscriber, a.requestId);
+    const reservationId = this.newReservationId();
+    const expiresAt = new Date(a.nowMs + a.validitySeconds * 1000).toISOString();
+    const { service, sessionId, currency, unitPrice, validitySeconds, prices, nowMs } = a;
+    const args = { ...base, service, sessionId, currency, unitPrice, validitySeconds, nowMs, reservationId, expiresAt };
+    return answerOf(await this.scripts.reserve({ ...at, reservationId }, { ...args, itemIds: a.items.map((i) => i.id), prices }));
   }
 
   async debit(a: {
@@ -130,52 +127,16 @@ export class RedisCreditLedger {
     sessionId?: string;
     nowIso: string;
   }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    const keys = this.keys.forScript(['account', 'idempotency', 'reservation', 'outbox', 'charges', 'chargedMessages'], {
-      subscriber: a.subscriber,
-      shard,
-      idempotencyId: a.requestId,
-      reservationId: a.reservationId,
-    });
-    return answerOf(
-      await this.scripts.debit(keys, {
-        requestId: a.requestId,
-        idempotencyTtl: this.idempotencyTtl,
-        reservationId: a.reservationId,
-        itemId: a.itemId,
-        outcome: a.outcome,
-        octets: a.octets,
-        subscriber: a.subscriber,
-        amount: a.amount,
-        unitPrice: a.unitPrice,
-        nowIso: a.nowIso,
-        shardTag: this.keys.tag(shard),
-        day: dayOf(a.nowIso),
-        sessionId: a.sessionId,
-        service: a.service,
-      }),
-    );
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
+    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso } = a;
+    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso, shardTag, day: dayOf(nowIso) };
+    return answerOf(await this.scripts.debit({ ...at, reservationId }, args));
   }
 
   async release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    const keys = this.keys.forScript(['account', 'idempotency', 'reservation', 'expiryIndex', 'outbox'], {
-      subscriber: a.subscriber,
-      shard,
-      idempotencyId: a.requestId,
-      reservationId: a.reservationId,
-    });
-    return answerOf(
-      await this.scripts.release(keys, {
-        requestId: a.requestId,
-        idempotencyTtl: this.idempotencyTtl,
-        reservationId: a.reservationId,
-        subscriber: a.subscriber,
-        nowIso: a.nowIso,
-        shardTag: this.keys.tag(shard),
-        sessionId: a.sessionId,
-      }),
-    );
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
+    const { reservationId, sessionId, nowIso } = a;
+    return answerOf(await this.scripts.release({ ...at, reservationId }, { ...base, reservationId, sessionId, nowIso, shardTag }));
   }
 
   async directDebit(a: {
@@ -193,95 +154,31 @@ export class RedisCreditLedger {
     unitPrice: number;
     nowIso: string;
   }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    const keys = this.keys.forScript(['account', 'idempotency', 'outbox', 'charges', 'chargedMessages'], {
-      subscriber: a.subscriber,
-      shard,
-      idempotencyId: a.requestId,
-    });
-    return answerOf(
-      await this.scripts.directDebit(keys, {
-        requestId: a.requestId,
-        idempotencyTtl: this.idempotencyTtl,
-        subscriber: a.subscriber,
-        service: a.service,
-        sessionId: a.sessionId,
-        currency: a.currency,
-        total: a.total,
-        outcome: a.outcome,
-        unitPrice: a.unitPrice,
-        nowIso: a.nowIso,
-        shardTag: this.keys.tag(shard),
-        day: dayOf(a.nowIso),
-        itemIds: a.items.map((i) => i.id),
-        prices: a.prices,
-        octets: a.items.map((i) => i.octets),
-      }),
-    );
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
+    const { service, sessionId, currency, total, prices, outcome, unitPrice, nowIso } = a;
+    const items = { itemIds: a.items.map((i) => i.id), prices, octets: a.items.map((i) => i.octets) };
+    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, nowIso, shardTag, day: dayOf(nowIso) };
+    return answerOf(await this.scripts.directDebit(at, { ...args, ...items }));
   }
 
   async refund(a: { requestId: string; subscriber: string; cdrId: string; amount?: number; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    const keys = this.keys.forScript(['account', 'idempotency', 'outbox', 'charges', 'chargedMessages'], {
-      subscriber: a.subscriber,
-      shard,
-      idempotencyId: a.requestId,
-    });
-    return answerOf(
-      await this.scripts.refund(keys, {
-        requestId: a.requestId,
-        idempotencyTtl: this.idempotencyTtl,
-        cdrId: a.cdrId,
-        amount: a.amount,
-        subscriber: a.subscriber,
-        nowIso: a.nowIso,
-        shardTag: this.keys.tag(shard),
-        sessionId: a.sessionId,
-        maxBalance: MAX_MONEY,
-      }),
-    );
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
+    const { cdrId, amount, sessionId, nowIso } = a;
+    return answerOf(await this.scripts.refund(at, { ...base, cdrId, amount, sessionId, nowIso, shardTag, maxBalance: MAX_MONEY }));
   }
 
   async topUp(a: { requestId: string; subscriber: string; amount: number; nowIso: string }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    const keys = this.keys.forScript(['account', 'idempotency', 'outbox'], {
-      subscriber: a.subscriber,
-      shard,
-      idempotencyId: `top-up:${a.requestId}`,
-    });
-    return answerOf(
-      await this.scripts.topUp(keys, {
-        requestId: a.requestId,
-        idempotencyTtl: this.idempotencyTtl,
-        amount: a.amount,
-        subscriber: a.subscriber,
-        nowIso: a.nowIso,
-        shardTag: this.keys.tag(shard),
-        maxBalance: MAX_MONEY,
-      }),
-    );
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId, `top-up:${a.requestId}`);
+    return answerOf(await this.scripts.topUp(at, { ...base, amount: a.amount, nowIso: a.nowIso, shardTag, maxBalance: MAX_MONEY }));
   }
 
-  async createAccount(a: {
-    subscriber: string;
-    balance: number;
-    currency: string;
-    nowIso: string;
-    lowBalance?: number;
-    usageCount?: number;
-    usageOctets?: number;
-  }): Promise<boolean> {
-    const r = await this.scripts.createAccount({ account: this.keys.account(a.subscriber) }, a);
-    return r === 1;
+  async createAccount(a: CreateAccountArgs): Promise<boolean> {
+    return (await this.scripts.createAccount({ subscriber: a.subscriber, shard: this.keys.shardOf(a.subscriber) }, a)) === 1;
   }
 
   /** `null` removes a threshold, `undefined` leaves it. */
-  async updateAccount(
-    subscriber: string,
-    u: { state?: string; lowBalance?: number | null; usageCount?: number | null; usageOctets?: number | null },
-  ): Promise<boolean> {
-    const r = await this.scripts.updateAccount({ account: this.keys.account(subscriber) }, u);
-    return r === 1;
+  async updateAccount(subscriber: string, u: UpdateAccountArgs): Promise<boolean> {
+    return (await this.scripts.updateAccount({ subscriber, shard: this.keys.shardOf(subscriber) }, u)) === 1;
   }
 
   async account(subscriber: string): Promise<AccountRecord | undefined> {
@@ -300,16 +197,10 @@ export class RedisCreditLedger {
   async expireDue(shard: number, nowMs: number, batch = 200): Promise<number> {
     const due = await this.redis.zrangebyscore(this.keys.expiryIndex(shard), '-inf', nowMs, 'LIMIT', 0, batch);
     let n = 0;
-    for (const rid of due) {
-      const resKey = this.keys.reservation(shard, rid);
-      const sub = await this.redis.hget(resKey, 'sub');
-      const acct = sub ? this.keys.account(sub, shard) : this.keys.account('-', shard);
-      n += Number(
-        await this.scripts.expire(
-          { account: acct, reservation: resKey, expiryIndex: this.keys.expiryIndex(shard), outbox: this.keys.outbox(shard) },
-          { reservationId: rid, nowMs, nowIso: new Date(nowMs).toISOString() },
-        ),
-      );
+    for (const reservationId of due) {
+      const sub = await this.redis.hget(this.keys.reservation(shard, reservationId), 'sub');
+      const at = { subscriber: sub || '-', shard, reservationId };
+      n += Number(await this.scripts.expire(at, { reservationId, nowMs, nowIso: new Date(nowMs).toISOString() }));
     }
     return n;
   }

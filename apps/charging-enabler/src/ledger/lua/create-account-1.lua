@@ -1,6 +1,6 @@
 --[[
   Create an account with its opening balance (the "initial" term of the conservation rule).
-  KEYS[1] account           account hash
+  KEYS[1] account (hash)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts CreateAccountArgs):
   A.subscriber   A.balance  opening balance   A.currency   A.nowIso
   A.lowBalance?  A.usageCount?  A.usageOctets?  thresholds (low balance; daily usage count and octets)

@@ -8,12 +8,9 @@
   or by a direct debit — is settled here without a second charge: its hold returns to the available credit, no CDR
   is written (no money moved), and the answer names the first charge (`chargedBy`). The message's charge is its first
   chargeable outcome, whichever it was: a message charged for a 4xx or a timeout is not charged again when delivered.
-  KEYS[1] account           account hash
-  KEYS[2] idempotency       idempotency key
-  KEYS[3] reservation       reservation hash
-  KEYS[4] outbox            shard CDR outbox stream
-  KEYS[5] charges           shard charges hash (cdrId -> refundable charge)
-  KEYS[6] chargedMessages   shard charge-once hash (sub\nitemId -> cdrId|outcome)
+  KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] reservation (hash)
+  KEYS[4] outbox (shard CDR stream)   KEYS[5] charges (shard hash: cdrId -> refundable charge)
+  KEYS[6] chargedMessages (shard charge-once hash)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts DebitArgs):
   A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.reservationId   A.itemId   A.outcome   A.octets   A.subscriber
   A.amount      rated amount for the octets used         A.unitPrice   A.nowIso   A.shardTag  shard tag (cdrId prefix)

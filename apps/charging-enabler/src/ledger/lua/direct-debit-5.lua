@@ -5,11 +5,8 @@
   already names (charged by a debit or an earlier direct debit) is left out of the charge; when every item was
   charged before, nothing is charged, no CDR is written, and the answer names the first charge (`chargedBy`).
   The CDR names the message (`itemId`, when one item is charged) and the outcome that caused the charge.
-  KEYS[1] account           account hash
-  KEYS[2] idempotency       idempotency key
-  KEYS[3] outbox            shard CDR outbox stream
-  KEYS[4] charges           shard charges hash
-  KEYS[5] chargedMessages   shard charge-once hash (sub\nitemId -> cdrId|outcome)
+  KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] outbox (shard CDR stream)
+  KEYS[4] charges (shard hash: cdrId -> refundable charge)   KEYS[5] chargedMessages (shard charge-once hash)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts DirectDebitArgs):
   A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.subscriber   A.service   A.sessionId?
   A.currency    tariff currency   A.total  total price of all the items

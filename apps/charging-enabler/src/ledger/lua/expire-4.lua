@@ -2,10 +2,8 @@
   Expire a reservation whose validity time has passed (RFC 4006 §5.7 Validity-Time; Tcc supervision on the server):
   the held amount returns to the available credit and an `expire` CDR is written. Safe to run from several
   replicas at once: the script decides, and a reservation already gone or renewed is left alone.
-  KEYS[1] account           account hash
-  KEYS[2] reservation       reservation hash
-  KEYS[3] expiryIndex       shard expiry zset
-  KEYS[4] outbox            shard CDR outbox stream
+  KEYS[1] account (hash)   KEYS[2] reservation (hash)   KEYS[3] expiryIndex (shard zset)
+  KEYS[4] outbox (shard CDR stream)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts ExpireArgs):
   A.reservationId   A.nowMs   A.nowIso
   Returns 1 when expired here, 0 otherwise.

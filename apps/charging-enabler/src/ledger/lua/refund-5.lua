@@ -5,11 +5,8 @@
   A charge of one message refunded in full no longer counts as the message's charge: its charge-once mark (KEYS[5])
   is removed, so a later delivery of the message is charged (a `before-send` charge whose message never left). The
   refund CDR names the message and the outcome of the charge it refunds, when the charge was for one message.
-  KEYS[1] account           account hash
-  KEYS[2] idempotency       idempotency key
-  KEYS[3] outbox            shard CDR outbox stream
-  KEYS[4] charges           shard charges hash
-  KEYS[5] chargedMessages   shard charge-once hash (sub\nitemId -> cdrId|outcome)
+  KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] outbox (shard CDR stream)
+  KEYS[4] charges (shard hash: cdrId -> refundable charge)   KEYS[5] chargedMessages (shard charge-once hash)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts RefundArgs):
   A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.cdrId  the charge   A.amount?  absent: all that is left
   A.subscriber  A.nowIso   A.shardTag   A.sessionId?

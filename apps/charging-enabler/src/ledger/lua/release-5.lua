@@ -1,10 +1,7 @@
 --[[
   Release what is left of a reservation (CH-2 ch2.release; Diameter CCR-T: the server returns unused units, RFC 4006 §5.4).
-  KEYS[1] account           account hash
-  KEYS[2] idempotency       idempotency key
-  KEYS[3] reservation       reservation hash
-  KEYS[4] expiryIndex       shard expiry zset
-  KEYS[5] outbox            shard CDR outbox stream
+  KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] reservation (hash)
+  KEYS[4] expiryIndex (shard zset)   KEYS[5] outbox (shard CDR stream)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts ReleaseArgs):
   A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.reservationId   A.subscriber   A.nowIso
   A.shardTag    A.sessionId?

@@ -1,9 +1,7 @@
 --[[
   Reserve credit for the longest affordable prefix of the items (CH-2 ch2.reserve; Diameter CCR-I, ECUR reserve).
-  KEYS[1] account           account hash
-  KEYS[2] idempotency       idempotency key
-  KEYS[3] reservation       reservation hash
-  KEYS[4] expiryIndex       shard expiry zset
+  KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] reservation (hash)
+  KEYS[4] expiryIndex (shard zset)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts ReserveArgs):
   A.requestId               A.idempotencyTtl  idempotency TTL (s)   A.nowMs   A.validitySeconds
   A.reservationId           A.currency        tariff currency       A.subscriber   A.service   A.sessionId?

@@ -1,8 +1,6 @@
 --[[
   Add credit to an account (admin top-up), idempotent by requestId.
-  KEYS[1] account           account hash
-  KEYS[2] idempotency       idempotency key
-  KEYS[3] outbox            shard CDR outbox stream
+  KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] outbox (shard CDR stream)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts TopUpArgs):
   A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.amount   A.subscriber   A.nowIso   A.shardTag
   A.maxBalance  highest balance allowed (MAX_MONEY, libs/ch2 money.ts)

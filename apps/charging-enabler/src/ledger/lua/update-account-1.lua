@@ -1,6 +1,6 @@
 --[[
   Change an account's state or thresholds (admin PATCH); never its money.
-  KEYS[1] account           account hash
+  KEYS[1] account (hash)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts UpdateAccountArgs):
   A.state?   A.lowBalance?   A.usageCount?   A.usageOctets?
   A threshold absent is unchanged, `null` (cjson.null) removes it, a number sets it.
