@@ -1,3 +1,13 @@
+import type { LedgerKeyName } from './ledger-scripts';
+
+/** What the keys of one ledger script call are built from; the ids its keys `K` need are required. */
+export type ScriptKeyContext<K extends LedgerKeyName = LedgerKeyName> = { subscriber: string; shard: number } & ('idempotency' extends K
+  ? { /** The id the answer is stored under (the requestId or one derived from it). */ idempotencyId: string }
+  : unknown) &
+  ('reservation' extends K ? { reservationId: string } : unknown);
+
+type AnyKeyContext = { subscriber: string; shard: number; idempotencyId?: string; reservationId?: string };
+
 /**
  * Every Redis key of the ledger, built in one place. The ledger is split into hash-tag shards `{sN}`: an account
  * (with its usage counters), its reservations, idempotency answers and its shard's CDR outbox, expiry index and charges all
@@ -68,8 +78,37 @@ export class LedgerKeys {
   cdrOpening(shard: number): string {
     return `${this.prefix}cdr-open:{s${shard}}`;
   }
+  /** The keys a ledger script takes (its KEYS, named in ledger-scripts.ts), in order, for one call. */
+  forScript<K extends LedgerKeyName>(names: readonly K[], c: ScriptKeyContext<K>): string[] {
+    return names.map((name) => this.byName(name, c));
+  }
+
+  private byName(name: LedgerKeyName, c: AnyKeyContext): string {
+    switch (name) {
+      case 'account':
+        return this.account(c.subscriber, c.shard);
+      case 'idempotency':
+        return this.idempotency(c.subscriber, required(c.idempotencyId, name), c.shard);
+      case 'reservation':
+        return this.reservation(c.shard, required(c.reservationId, name));
+      case 'expiryIndex':
+        return this.expiryIndex(c.shard);
+      case 'outbox':
+        return this.outbox(c.shard);
+      case 'charges':
+        return this.charges(c.shard);
+      case 'chargedMessages':
+        return this.chargedMessages(c.shard);
+    }
+  }
+
   /** Pattern matching every account key (SCAN), for reports. */
   accountPattern(): string {
     return `${this.prefix}acct:*`;
   }
+}
+
+function required(id: string | undefined, key: LedgerKeyName): string {
+  if (id === undefined) throw new Error(`ledger key ${key} needs an id`);
+  return id;
 }

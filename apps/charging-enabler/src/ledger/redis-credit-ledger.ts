@@ -1,16 +1,16 @@
 /**
  * The credit ledger on Redis: every change of credit is exactly one Lua script (lua/*.lua, one file per atomic
- * operation, named with its key count as bullmq does), loaded once with ioredis `defineCommand` and run by EVALSHA.
- * Keys and argument lists are built here and nowhere else.
+ * operation, named with its key count as bullmq does), described by one table (ledger-scripts.ts: its KEYS by name
+ * and its one argument object) and called through typed commands (ledger-commands.ts). Keys and argument objects are
+ * built here and nowhere else.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { MAX_MONEY } from '@imc/ch2';
-import { defineLuaScripts, RedisClient } from '@imc/runtime';
+import { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from './ledger-keys';
+import { defineLedgerCommands } from './ledger-commands';
+import { AnswerReply, CreateAccountArgs, LedgerCommands, UpdateAccountArgs } from './ledger-scripts';
 import { JsonText } from '../ch2/json-text';
-
-const LUA_DIR = join(__dirname, 'lua');
 
 const RESULT = /"result":"([A-Z_]+)"/;
 
@@ -55,33 +55,46 @@ export interface AccountRecord {
   createdAt: string;
 }
 
-type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
-
 function dayOf(iso: string): string {
   return iso.slice(0, 10).replace(/-/g, '');
 }
 
+function answerOf([json, notes]: AnswerReply): ScriptAnswer {
+  return new ScriptAnswer(json, notes === '[]' ? [] : JSON.parse(notes));
+}
+
+/** Where a call's keys are (the subscriber's shard, the requestId its answer is stored under) and what every answering script is told. */
+interface Call {
+  at: { subscriber: string; shard: number; idempotencyId: string };
+  base: { requestId: string; idempotencyTtl: number; subscriber: string };
+  shardTag: string;
+}
+
 export class RedisCreditLedger {
-  private readonly scripts: Record<string, ScriptFn> = {};
+  private readonly scripts: LedgerCommands;
 
   constructor(
     private readonly redis: RedisClient,
     readonly keys: LedgerKeys,
     private readonly idempotencyTtl: number,
   ) {
-    Object.assign(this.scripts, defineLuaScripts(redis, LUA_DIR, 'imc_ledger'));
+    this.scripts = defineLedgerCommands(redis, keys);
   }
 
-  private async answer(name: string, args: (string | number)[]): Promise<ScriptAnswer> {
-    const [json, notes] = (await this.scripts[name](...args)) as [string, string];
-    return new ScriptAnswer(json, notes === '[]' ? [] : JSON.parse(notes));
+  private call(subscriber: string, requestId: string, idempotencyId = requestId): Call {
+    const shard = this.keys.shardOf(subscriber);
+    return {
+      at: { subscriber, shard, idempotencyId },
+      base: { requestId, idempotencyTtl: this.idempotencyTtl, subscriber },
+      shardTag: this.keys.tag(shard),
+    };
   }
 
   newReservationId(): string {
     return randomUUID();
   }
 
-  reserve(a: {
+  async reserve(a: {
     requestId: string;
     subscriber: string;
     service: string;
@@ -93,32 +106,15 @@ export class RedisCreditLedger {
     prices: number[];
     nowMs: number;
   }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    const rid = this.newReservationId();
+    const { at, base } = this.call(a.subscriber, a.requestId);
+    const reservationId = this.newReservationId();
     const expiresAt = new Date(a.nowMs + a.validitySeconds * 1000).toISOString();
-    const args: (string | number)[] = [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.reservation(shard, rid),
-      this.keys.expiryIndex(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.nowMs,
-      a.validitySeconds,
-      rid,
-      a.currency,
-      a.subscriber,
-      a.service,
-      a.sessionId ?? '',
-      a.unitPrice,
-      expiresAt,
-      a.items.length,
-    ];
-    for (let i = 0; i < a.items.length; i++) args.push(a.items[i].id, a.prices[i]);
-    return this.answer('reserve', args);
+    const { service, sessionId, currency, unitPrice, validitySeconds, prices, nowMs } = a;
+    const args = { ...base, service, sessionId, currency, unitPrice, validitySeconds, nowMs, reservationId, expiresAt };
+    return answerOf(await this.scripts.reserve({ ...at, reservationId }, { ...args, itemIds: a.items.map((i) => i.id), prices }));
   }
 
-  debit(a: {
+  async debit(a: {
     requestId: string;
     subscriber: string;
     reservationId: string;
@@ -131,50 +127,19 @@ export class RedisCreditLedger {
     sessionId?: string;
     nowIso: string;
   }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('debit', [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.reservation(shard, a.reservationId),
-      this.keys.outbox(shard),
-      this.keys.charges(shard),
-      this.keys.chargedMessages(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.reservationId,
-      a.itemId,
-      a.outcome,
-      a.octets,
-      a.subscriber,
-      a.amount,
-      a.unitPrice,
-      a.nowIso,
-      this.keys.tag(shard),
-      dayOf(a.nowIso),
-      a.sessionId ?? '',
-      a.service,
-    ]);
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
+    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso } = a;
+    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso, shardTag, day: dayOf(nowIso) };
+    return answerOf(await this.scripts.debit({ ...at, reservationId }, args));
   }
 
-  release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('release', [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.reservation(shard, a.reservationId),
-      this.keys.expiryIndex(shard),
-      this.keys.outbox(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.reservationId,
-      a.subscriber,
-      a.nowIso,
-      this.keys.tag(shard),
-      a.sessionId ?? '',
-    ]);
+  async release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
+    const { reservationId, sessionId, nowIso } = a;
+    return answerOf(await this.scripts.release({ ...at, reservationId }, { ...base, reservationId, sessionId, nowIso, shardTag }));
   }
 
-  directDebit(a: {
+  async directDebit(a: {
     requestId: string;
     subscriber: string;
     service: string;
@@ -189,103 +154,31 @@ export class RedisCreditLedger {
     unitPrice: number;
     nowIso: string;
   }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    const args: (string | number)[] = [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.outbox(shard),
-      this.keys.charges(shard),
-      this.keys.chargedMessages(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.subscriber,
-      a.service,
-      a.sessionId ?? '',
-      a.currency,
-      a.total,
-      a.items.length,
-      a.outcome ?? '',
-      a.unitPrice,
-      a.nowIso,
-      this.keys.tag(shard),
-      dayOf(a.nowIso),
-    ];
-    for (let i = 0; i < a.items.length; i++) args.push(a.items[i].id, a.prices[i], a.items[i].octets);
-    return this.answer('direct-debit', args);
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
+    const { service, sessionId, currency, total, prices, outcome, unitPrice, nowIso } = a;
+    const items = { itemIds: a.items.map((i) => i.id), prices, octets: a.items.map((i) => i.octets) };
+    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, nowIso, shardTag, day: dayOf(nowIso) };
+    return answerOf(await this.scripts.directDebit(at, { ...args, ...items }));
   }
 
-  refund(a: { requestId: string; subscriber: string; cdrId: string; amount?: number; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('refund', [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, a.requestId, shard),
-      this.keys.outbox(shard),
-      this.keys.charges(shard),
-      this.keys.chargedMessages(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.cdrId,
-      a.amount ?? '',
-      a.subscriber,
-      a.nowIso,
-      this.keys.tag(shard),
-      a.sessionId ?? '',
-      MAX_MONEY,
-    ]);
+  async refund(a: { requestId: string; subscriber: string; cdrId: string; amount?: number; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
+    const { cdrId, amount, sessionId, nowIso } = a;
+    return answerOf(await this.scripts.refund(at, { ...base, cdrId, amount, sessionId, nowIso, shardTag, maxBalance: MAX_MONEY }));
   }
 
-  topUp(a: { requestId: string; subscriber: string; amount: number; nowIso: string }): Promise<ScriptAnswer> {
-    const shard = this.keys.shardOf(a.subscriber);
-    return this.answer('top-up', [
-      this.keys.account(a.subscriber, shard),
-      this.keys.idempotency(a.subscriber, `top-up:${a.requestId}`, shard),
-      this.keys.outbox(shard),
-      a.requestId,
-      this.idempotencyTtl,
-      a.amount,
-      a.subscriber,
-      a.nowIso,
-      this.keys.tag(shard),
-      MAX_MONEY,
-    ]);
+  async topUp(a: { requestId: string; subscriber: string; amount: number; nowIso: string }): Promise<ScriptAnswer> {
+    const { at, base, shardTag } = this.call(a.subscriber, a.requestId, `top-up:${a.requestId}`);
+    return answerOf(await this.scripts.topUp(at, { ...base, amount: a.amount, nowIso: a.nowIso, shardTag, maxBalance: MAX_MONEY }));
   }
 
-  async createAccount(a: {
-    subscriber: string;
-    balance: number;
-    currency: string;
-    nowIso: string;
-    lowBalance?: number;
-    usageCount?: number;
-    usageOctets?: number;
-  }): Promise<boolean> {
-    const r = await this.scripts['create-account'](
-      this.keys.account(a.subscriber),
-      a.subscriber,
-      a.balance,
-      a.currency,
-      a.nowIso,
-      a.lowBalance ?? '',
-      a.usageCount ?? '',
-      a.usageOctets ?? '',
-    );
-    return r === 1;
+  async createAccount(a: CreateAccountArgs): Promise<boolean> {
+    return (await this.scripts.createAccount({ subscriber: a.subscriber, shard: this.keys.shardOf(a.subscriber) }, a)) === 1;
   }
 
   /** `null` removes a threshold, `undefined` leaves it. */
-  async updateAccount(
-    subscriber: string,
-    u: { state?: string; lowBalance?: number | null; usageCount?: number | null; usageOctets?: number | null },
-  ): Promise<boolean> {
-    const t = (v: number | null | undefined) => (v === null ? '-' : v === undefined ? '' : v);
-    const r = await this.scripts['update-account'](
-      this.keys.account(subscriber),
-      u.state ?? '',
-      t(u.lowBalance),
-      t(u.usageCount),
-      t(u.usageOctets),
-    );
-    return r === 1;
+  async updateAccount(subscriber: string, u: UpdateAccountArgs): Promise<boolean> {
+    return (await this.scripts.updateAccount({ subscriber, shard: this.keys.shardOf(subscriber) }, u)) === 1;
   }
 
   async account(subscriber: string): Promise<AccountRecord | undefined> {
@@ -304,13 +197,10 @@ export class RedisCreditLedger {
   async expireDue(shard: number, nowMs: number, batch = 200): Promise<number> {
     const due = await this.redis.zrangebyscore(this.keys.expiryIndex(shard), '-inf', nowMs, 'LIMIT', 0, batch);
     let n = 0;
-    for (const rid of due) {
-      const resKey = this.keys.reservation(shard, rid);
-      const sub = await this.redis.hget(resKey, 'sub');
-      const acct = sub ? this.keys.account(sub, shard) : this.keys.account('-', shard);
-      n += Number(
-        await this.scripts['expire'](acct, resKey, this.keys.expiryIndex(shard), this.keys.outbox(shard), rid, nowMs, new Date(nowMs).toISOString()),
-      );
+    for (const reservationId of due) {
+      const sub = await this.redis.hget(this.keys.reservation(shard, reservationId), 'sub');
+      const at = { subscriber: sub || '-', shard, reservationId };
+      n += Number(await this.scripts.expire(at, { reservationId, nowMs, nowIso: new Date(nowMs).toISOString() }));
     }
     return n;
   }

@@ -1,14 +1,16 @@
 --[[
   Create an account with its opening balance (the "initial" term of the conservation rule).
-  KEYS[1] account hash
-  ARGV[1] subscriber   ARGV[2] opening balance   ARGV[3] currency   ARGV[4] now (ISO)   ARGV[5] low-balance threshold or ''
-  ARGV[6] daily usage count threshold or ''   ARGV[7] daily usage octets threshold or ''
+  KEYS[1] account (hash)
+  ARGV[1] the argument object `A` (JSON, ledger-scripts.ts CreateAccountArgs):
+  A.subscriber   A.balance  opening balance   A.currency   A.nowIso
+  A.lowBalance?  A.usageCount?  A.usageOctets?  thresholds (low balance; daily usage count and octets)
   Returns 1 when created, 0 when the account exists.
 ]]
+--@include int
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'sub', ARGV[1], 'balance', ARGV[2], 'initial', ARGV[2], 'reserved', 0, 'currency', ARGV[3],
-  'state', 'active', 'created', ARGV[4], 'sum:topup', 0, 'sum:refund', 0, 'sum:debit', 0)
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'thr:low', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'thr:count', ARGV[6]) end
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'thr:octets', ARGV[7]) end
+redis.call('HSET', KEYS[1], 'sub', A.subscriber, 'balance', int(A.balance), 'initial', int(A.balance), 'reserved', 0, 'currency', A.currency,
+  'state', 'active', 'created', A.nowIso, 'sum:topup', 0, 'sum:refund', 0, 'sum:debit', 0)
+if A.lowBalance ~= nil then redis.call('HSET', KEYS[1], 'thr:low', int(A.lowBalance)) end
+if A.usageCount ~= nil then redis.call('HSET', KEYS[1], 'thr:count', int(A.usageCount)) end
+if A.usageOctets ~= nil then redis.call('HSET', KEYS[1], 'thr:octets', int(A.usageOctets)) end
 return 1

@@ -8,72 +8,74 @@
   or by a direct debit — is settled here without a second charge: its hold returns to the available credit, no CDR
   is written (no money moved), and the answer names the first charge (`chargedBy`). The message's charge is its first
   chargeable outcome, whichever it was: a message charged for a 4xx or a timeout is not charged again when delivered.
-  KEYS[1] account hash   KEYS[2] idempotency key   KEYS[3] reservation hash   KEYS[4] shard CDR outbox stream
-  KEYS[5] shard charges hash (cdrId -> refundable charge)   KEYS[6] shard charge-once hash (sub\nitemId -> cdrId|outcome)
-  ARGV[1] requestId   ARGV[2] idempotency TTL (s)   ARGV[3] reservationId   ARGV[4] itemId   ARGV[5] outcome
-  ARGV[6] octets   ARGV[7] subscriber   ARGV[8] rated amount for the octets used   ARGV[9] unit price
-  ARGV[10] now (ISO)   ARGV[11] shard tag (cdrId prefix)   ARGV[12] day of the debit (yyyymmdd, usage counters)   ARGV[13] sessionId or ''
-  ARGV[14] service the debit was rated for (must be the reservation's)
+  KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] reservation (hash)
+  KEYS[4] outbox (shard CDR stream)   KEYS[5] charges (shard hash: cdrId -> refundable charge)
+  KEYS[6] chargedMessages (shard charge-once hash)
+  ARGV[1] the argument object `A` (JSON, ledger-scripts.ts DebitArgs):
+  A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.reservationId   A.itemId   A.outcome   A.octets   A.subscriber
+  A.amount      rated amount for the octets used         A.unitPrice   A.nowIso   A.shardTag  shard tag (cdrId prefix)
+  A.day         day of the debit (yyyymmdd, usage counters)   A.sessionId?
+  A.service     service the debit was rated for (must be the reservation's)
   Returns {response JSON, notifications JSON}.
 ]]
 --@include int
 --@include answer
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end
-local requestId, rid, itemId = ARGV[1], ARGV[3], ARGV[4]
+local requestId, rid, itemId, sub, outcome = A.requestId, A.reservationId, A.itemId, A.subscriber, A.outcome
 local r = redis.call('HMGET', KEYS[3], 'sub', 'svc', 'sid', 'cur', 'i:' .. itemId, 'd:' .. itemId, 'amt')
-if not r[1] or r[1] ~= ARGV[7] then
-  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002,
+if not r[1] or r[1] ~= sub then
+  return answer({requestId = requestId, result = RESULT.UNKNOWN_RESERVATION, resultCode = CODE.UNKNOWN_RESERVATION,
     message = 'reservation ' .. rid .. ' is unknown, expired or released'})
 end
 if not r[5] then
-  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002, currency = r[4],
+  return answer({requestId = requestId, result = RESULT.UNKNOWN_RESERVATION, resultCode = CODE.UNKNOWN_RESERVATION, currency = r[4],
     message = 'item ' .. itemId .. ' is not part of reservation ' .. rid})
 end
 if r[6] then
   -- `settled`: the item was charged by an earlier debit (a caller must not charge it another way)
-  return answer({requestId = requestId, result = 'UNKNOWN_RESERVATION', resultCode = 5002, currency = r[4], settled = true,
+  return answer({requestId = requestId, result = RESULT.UNKNOWN_RESERVATION, resultCode = CODE.UNKNOWN_RESERVATION, currency = r[4], settled = true,
     message = 'item ' .. itemId .. ' of reservation ' .. rid .. ' was already debited'})
 end
 local service, currency = r[2], r[4]
-if ARGV[14] ~= service then
-  return answer({requestId = requestId, result = 'INVALID_REQUEST', resultCode = 5004, currency = currency,
-    details = {'service: ' .. ARGV[14] .. ' differs from the reservation\'s service ' .. service}})
+if A.service ~= service then
+  return answer({requestId = requestId, result = RESULT.INVALID_REQUEST, resultCode = CODE.INVALID_REQUEST, currency = currency,
+    details = {'service: ' .. A.service .. ' differs from the reservation\'s service ' .. service}})
 end
 local hold = tonumber(r[5])
-local amount = tonumber(ARGV[8])
+local amount = A.amount
 if amount > hold then amount = hold end
 local acct = readAccount(KEYS[1], service)
 if not acct then
-  return answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, currency = currency,
-    message = 'no account for ' .. ARGV[7]})
+  return answer({requestId = requestId, result = RESULT.USER_UNKNOWN, resultCode = CODE.USER_UNKNOWN, currency = currency,
+    message = 'no account for ' .. sub})
 end
-local onceField = ARGV[7] .. '\n' .. itemId
+local onceField = sub .. '\n' .. itemId
 local first = redis.call('HGET', KEYS[6], onceField)
 if first then
   local firstCdr, firstOutcome = string.match(first, '^([^|]*)|(.*)$')
   local left = tonumber(r[7]) - hold
   redis.call('HSET', KEYS[1], 'reserved', int(acct.reserved - hold))
   redis.call('HSET', KEYS[3], 'amt', int(left), 'd:' .. itemId, '0')
-  return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, debitedAmount = 0, remainingReserved = left,
+  return answer({requestId = requestId, result = RESULT.SUCCESS, resultCode = CODE.SUCCESS, debitedAmount = 0, remainingReserved = left,
     currency = currency, chargedBy = {cdrId = firstCdr, outcome = firstOutcome}})
 end
 -- one write for the account's counters and the day's usage, one for the reservation (values computed here, exact)
 local balance, reserved = acct.balance - amount, acct.reserved - hold
-local usage, usageNotes = usageAfter(acct, service, 1, tonumber(ARGV[6]), ARGV[12])
+local usage, usageNotes = usageAfter(acct, service, 1, A.octets, A.day)
 redis.call('HSET', KEYS[1], 'balance', int(balance), 'reserved', int(reserved), 'sum:debit', int(acct.debits + amount),
   'u:' .. service, usage)
 local remaining = tonumber(r[7]) - hold
 redis.call('HSET', KEYS[3], 'amt', int(remaining), 'd:' .. itemId, int(amount))
-local sid = ARGV[13]
+local sid = A.sessionId or ''
 if sid == '' then sid = r[3] end
-local id = redis.call('XADD', KEYS[4], '*', 'type', 'debit', 'subscriber', ARGV[7], 'service', service, 'requestId', requestId,
-  'reservationId', rid, 'sessionId', sid, 'itemId', itemId, 'octets', ARGV[6], 'outcome', ARGV[5], 'amount', int(amount),
-  'currency', currency, 'balanceAfter', int(balance), 'timestamp', ARGV[10])
-local cdrId = ARGV[11] .. '-' .. id
-redis.call('HSET', KEYS[5], cdrId, int(amount) .. '|0|' .. ARGV[7] .. '|' .. service .. '|' .. currency .. '|' .. ARGV[5] .. '|' .. itemId)
-redis.call('HSET', KEYS[6], onceField, cdrId .. '|' .. ARGV[5])
-afterDecrease(KEYS[1], acct, service, tonumber(ARGV[9]), balance, reserved)
+local id = redis.call('XADD', KEYS[4], '*', 'type', 'debit', 'subscriber', sub, 'service', service, 'requestId', requestId,
+  'reservationId', rid, 'sessionId', sid, 'itemId', itemId, 'octets', int(A.octets), 'outcome', outcome, 'amount', int(amount),
+  'currency', currency, 'balanceAfter', int(balance), 'timestamp', A.nowIso)
+local cdrId = A.shardTag .. '-' .. id
+redis.call('HSET', KEYS[5], cdrId, int(amount) .. '|0|' .. sub .. '|' .. service .. '|' .. currency .. '|' .. outcome .. '|' .. itemId)
+redis.call('HSET', KEYS[6], onceField, cdrId .. '|' .. outcome)
+afterDecrease(KEYS[1], acct, service, A.unitPrice, balance, reserved)
 raise(usageNotes)
-return answer({requestId = requestId, result = 'SUCCESS', resultCode = 2001, debitedAmount = amount, cdrId = cdrId,
+return answer({requestId = requestId, result = RESULT.SUCCESS, resultCode = CODE.SUCCESS, debitedAmount = amount, cdrId = cdrId,
   remainingReserved = remaining, currency = currency})

@@ -1,10 +1,10 @@
 -- Shared by the scripts that answer a CH-2 request: idempotent answer storage and threshold checks (after `int`).
--- `answer` stores the response under the idempotency key (KEYS[2] by convention) in the same script that did the
+-- `answer` stores the response under the idempotency key (KEYS[2] by convention) for `A.idempotencyTtl` seconds in the same script that did the
 -- work, so a replayed requestId gets the first answer and changes nothing (ch2-contract.md "Guarantees").
 local notes = {}
 local function answer(resp)
   local j = cjson.encode(resp)
-  redis.call('SET', KEYS[2], j, 'EX', tonumber(ARGV[2]))
+  redis.call('SET', KEYS[2], j, 'EX', int(A.idempotencyTtl))
   if #notes == 0 then return {j, '[]'} end
   return {j, cjson.encode(notes)}
 end

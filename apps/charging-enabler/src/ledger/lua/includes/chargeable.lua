@@ -3,13 +3,13 @@
 local function chargeable(acctKey, requestId, subscriber, service, tariffCurrency)
   local acct = readAccount(acctKey, service)
   if not acct then
-    return nil, answer({requestId = requestId, result = 'USER_UNKNOWN', resultCode = 5030, message = 'no account for ' .. subscriber})
+    return nil, answer({requestId = requestId, result = RESULT.USER_UNKNOWN, resultCode = CODE.USER_UNKNOWN, message = 'no account for ' .. subscriber})
   end
   if acct.state ~= 'active' then
-    return nil, answer({requestId = requestId, result = 'END_USER_SERVICE_DENIED', resultCode = 4010, message = 'account is ' .. acct.state, currency = acct.currency})
+    return nil, answer({requestId = requestId, result = RESULT.END_USER_SERVICE_DENIED, resultCode = CODE.END_USER_SERVICE_DENIED, message = 'account is ' .. acct.state, currency = acct.currency})
   end
   if acct.currency ~= tariffCurrency then
-    return nil, answer({requestId = requestId, result = 'RATING_FAILED', resultCode = 5031, currency = acct.currency,
+    return nil, answer({requestId = requestId, result = RESULT.RATING_FAILED, resultCode = CODE.RATING_FAILED, currency = acct.currency,
       message = 'tariff for ' .. service .. ' is in ' .. tariffCurrency .. ' but the account is in ' .. acct.currency})
   end
   return acct, nil
