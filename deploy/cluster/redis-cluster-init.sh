@@ -12,7 +12,9 @@ fi
 # redis-cli --cluster create takes IP addresses, not names
 addrs=
 for n in $nodes; do
-  ip=$(getent hosts "${n%:*}" | awk '{print $1; exit}')
+  ip=$(getent hosts "${n%:*}" 2>/dev/null | awk '{print $1; exit}')
+  # busybox's nslookup where getent is missing
+  [ -n "$ip" ] || ip=$(nslookup "${n%:*}" 2>/dev/null | awk '/^Address:? / && $NF !~ /#/ {a=$NF} END {print a}')
   [ -n "$ip" ] || { echo "redis-cluster-init: cannot resolve ${n%:*}" >&2; exit 1; }
   addrs="$addrs $ip:${n#*:}"
 done
