@@ -16,16 +16,13 @@
  * Prints timings: host build, image build, image sizes, time to healthy (cold and after restart).
  */
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } = require('node:fs');
-const { createServer } = require('node:net');
-const { createSocket } = require('node:dgram');
+const { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
-const { join, resolve } = require('node:path');
+const { join } = require('node:path');
+const { ROOT, LD, secs, Failure, reporter, run, setupEngine, busyPorts, secret, http, healthWatcher: watchHealth, until, newestSource, redact } = require('./compose-helpers');
 
-const ROOT = resolve(__dirname, '..', '..');
-const LD = resolve(ROOT, '..', 'shared', 'tools', 'local-docker');
 const PROJECT = process.env.COMPOSE_TEST_PROJECT || 'imc-compose-test';
 const HEALTH_TIMEOUT_MS = 180_000;
 const SERVICES = ['nats', 'redis', 'charging-enabler', 'im-server'];
@@ -36,136 +33,17 @@ const CE = 'http://127.0.0.1:8081';
 const SERVICE = 'im.deferred-retrieval';
 
 const t0 = Date.now();
-const figures = [];
-const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
-const say = (s) => process.stdout.write(`compose-e2e: ${s}\n`);
-
-class Failure extends Error {}
-function check(cond, what, detail) {
-  if (!cond) throw new Failure(`${what}${detail === undefined ? '' : `: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`}`);
-  say(`ok - ${what}`);
-}
-
-/** Runs a command, output to ours; resolves with its exit code. */
-function run(cmd, args, opts = {}) {
-  return new Promise((res) => {
-    const p = spawn(cmd, args, { cwd: ROOT, stdio: opts.quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit', env: { ...process.env, ...opts.env } });
-    let out = '';
-    p.stdout?.on('data', (d) => (out += d));
-    p.stderr?.on('data', (d) => (out += d));
-    p.on('error', (e) => res({ code: 127, out: String(e) }));
-    p.on('exit', (code) => res({ code: code ?? 1, out }));
-  });
-}
-
-async function timed(label, fn) {
-  const s = Date.now();
-  const r = await fn();
-  const ms = Date.now() - s;
-  figures.push([label, secs(ms)]);
-  say(`${label}: ${secs(ms)}`);
-  return r;
-}
-
-/** The Debian mirrors for setup when apt has only deb822 sources (its own lookup needs /etc/apt/sources.list). */
-function aptMirror(suite) {
-  const r = spawnSync('sh', ['-c', `cat /etc/apt/sources.list.d/*.sources 2>/dev/null`], { encoding: 'utf8' });
-  for (const stanza of (r.stdout || '').split(/\n\s*\n/)) {
-    const uri = /^URIs:\s*(\S+)/m.exec(stanza)?.[1];
-    const suites = /^Suites:\s*(.+)$/m.exec(stanza)?.[1].split(/\s+/) ?? [];
-    if (uri && suites.includes(suite)) return uri;
-  }
-  return undefined;
-}
-
-function portFree(port, udp) {
-  return new Promise((res) => {
-    if (udp) {
-      const s = createSocket('udp4');
-      s.once('error', () => res(false));
-      s.bind(port, '0.0.0.0', () => s.close(() => res(true)));
-      return;
-    }
-    const srv = createServer();
-    srv.once('error', () => res(false));
-    srv.listen(port, '0.0.0.0', () => srv.close(() => res(true)));
-  });
-}
-
-function secret(prefix) {
-  // the characters that break a URL, and some that break config-file syntax
-  return `${prefix}@${randomBytes(4).toString('hex')}/p:w#1`;
-}
-
-async function http(base, method, path, token, body) {
-  const r = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.status, headers: r.headers, text, json };
-}
-
-/** Resolves when every service of the project reported healthy, from `docker events` started before `up`. */
-function healthWatcher() {
-  const since = Date.now();
-  const p = spawn('docker', ['events', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--filter', 'event=health_status', '--format', '{{.Status}}|{{index .Actor.Attributes "com.docker.compose.service"}}'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const healthy = new Set();
-  let buf = '';
-  let resolveAll;
-  let rejectAll;
-  const all = new Promise((res, rej) => {
-    resolveAll = res;
-    rejectAll = rej;
-  });
-  p.stdout.on('data', (d) => {
-    buf += d;
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i).trim();
-      buf = buf.slice(i + 1);
-      const [status, svc] = line.split('|');
-      if (/healthy$/.test(status) && !/unhealthy$/.test(status) && !healthy.has(svc)) {
-        healthy.add(svc);
-        say(`  ${svc} healthy at ${secs(Date.now() - since)}`);
-      }
-      else if (/unhealthy$/.test(status)) healthy.delete(svc);
-      if (SERVICES.every((s) => healthy.has(s))) resolveAll();
-    }
-  });
-  const timer = setTimeout(() => rejectAll(new Failure(`not every service was healthy within ${HEALTH_TIMEOUT_MS / 1000} s (healthy: ${[...healthy].join(', ') || 'none'})`)), HEALTH_TIMEOUT_MS);
-  all.catch(() => undefined).finally(() => {
-    clearTimeout(timer);
-    p.kill();
-  });
-  return all;
-}
+const { say, check, timed, figures } = reporter('compose-e2e');
+const healthWatcher = () => watchHealth({ project: PROJECT, services: SERVICES, timeoutMs: HEALTH_TIMEOUT_MS, say });
 
 async function main() {
   // 1. the engine: setup installs and starts what is missing; a daemon that was running is left running
-  const wasRunning = spawnSync('timeout', ['10', 'docker', 'info'], { stdio: 'ignore' }).status === 0;
-  const env = {};
-  if (!process.env.LOCAL_DOCKER_MIRROR && !existsSync('/etc/apt/sources.list')) {
-    const m = aptMirror('bookworm');
-    const s = aptMirror('bookworm-security');
-    if (m) env.LOCAL_DOCKER_MIRROR = m;
-    if (s) env.LOCAL_DOCKER_SECURITY_MIRROR = s;
-  }
-  const setup = await timed('docker setup', () => run(join(LD, 'setup'), [], { env }));
-  if (setup.code !== 0) {
+  const setup = await setupEngine(timed);
+  if (!setup.ok) {
     say(`FAILED: the Docker engine could not be made ready on this machine (${join('..', 'shared', 'tools', 'local-docker', 'setup')} exit ${setup.code}); the compose stack was NOT tested`);
     return { code: 1, stopDaemon: false };
   }
-  const cleanup = { stopDaemon: !wasRunning };
+  const cleanup = { stopDaemon: !setup.wasRunning };
 
   // 2. the env file for this run (not the developer's .env)
   const dir = mkdtempSync(join(tmpdir(), 'imc-compose-'));
@@ -187,9 +65,7 @@ async function main() {
     // 3. what an interrupted earlier run may have left (restart: unless-stopped brings it back with the daemon), then
     // the ports the stack takes on this host must be free
     await dc(['down', '-v', '--remove-orphans'], { quiet: true });
-    const busy = [];
-    for (const port of TCP_PORTS) if (!(await portFree(port, false))) busy.push(`${port}/tcp`);
-    if (!(await portFree(5060, true))) busy.push('5060/udp');
+    const busy = await busyPorts(TCP_PORTS, [5060]);
     if (busy.length) throw new Failure(`ports in use on this host: ${busy.join(', ')} (the stack needs them; stop what holds them)`);
     await scenario(dc, secrets);
     return { code: 0, ...cleanup };
@@ -204,37 +80,6 @@ async function main() {
     }
     throw Object.assign(e, { cleanup });
   }
-}
-
-/** Calls `probe` until `done(result)` or the deadline; returns the last result. */
-async function until(probe, done, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await probe();
-    if (done(r) || Date.now() > deadline) return r;
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
-
-/** mtime of the newest TypeScript source under apps/ and libs/. */
-function newestSource() {
-  let newest = 0;
-  const walk = (d) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.name === 'node_modules') continue;
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  for (const d of ['apps', 'libs']) walk(join(ROOT, d));
-  return newest;
-}
-
-function redact(text, secrets) {
-  let out = text;
-  for (const v of Object.values(secrets)) out = out.split(v).join('***');
-  return out;
 }
 
 async function scenario(dc, secrets) {
