@@ -136,6 +136,28 @@ describe('charged once per message', () => {
     ]);
   });
 
+  it('a charge a later delivery relied on is not refunded in full (a queued before-send refund replayed late)', async () => {
+    const sub = await account(100);
+    // session A: before-send debit of m applied, its answer lost; the im-server queues it with a refund-if-charged
+    const r1 = await reserve(sub, ['m']);
+    const d1 = await debit(sub, r1, 'm');
+    expect(d1).toMatchObject({ result: 'SUCCESS', debitedAmount: P });
+    // session B (before the queue drained) delivers m, settled on the first charge
+    const r2 = await reserve(sub, ['m']);
+    expect(await debit(sub, r2, 'm')).toMatchObject({ result: 'SUCCESS', debitedAmount: 0, chargedBy: { cdrId: d1.cdrId } });
+    // the queue replays A's debit and asks for the refund of what it thinks never left: refused, nothing moves
+    const refund = await ch2.refund({ ...common(sub), cdrId: d1.cdrId! });
+    expect(refund.result).toBe('INVALID_REQUEST');
+    expect(refund.details?.[0]).toMatch(/cannot be refunded in full/);
+    expect(await show(sub)).toMatchObject({ balance: 100 - P });
+    // a partial refund (an operator's goodwill) still goes through; the message stays charged once
+    expect((await ch2.refund({ ...common(sub), cdrId: d1.cdrId!, amount: 2 })).result).toBe('SUCCESS');
+    const r3 = await reserve(sub, ['m']);
+    expect((await debit(sub, r3, 'm')).debitedAmount).toBe(0);
+    for (const r of [r1, r2, r3]) await ch2.release({ ...common(sub), reservationId: r });
+    await expectConserved(sub, 100);
+  });
+
   it('the mark belongs to the subscriber: the same message id of another subscriber is charged', async () => {
     const a = await account(100);
     const b = await account(100);

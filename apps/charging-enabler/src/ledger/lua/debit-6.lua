@@ -8,6 +8,7 @@
   or by a direct debit — is settled here without a second charge: its hold returns to the available credit, no CDR
   is written (no money moved), and the answer names the first charge (`chargedBy`). The message's charge is its first
   chargeable outcome, whichever it was: a message charged for a 4xx or a timeout is not charged again when delivered.
+  Such a settlement marks the first charge as relied on (`|relied`): refund-5.lua then refuses to refund it in full.
   KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] reservation (hash)
   KEYS[4] outbox (shard CDR stream)   KEYS[5] charges (shard hash: cdrId -> refundable charge)
   KEYS[6] chargedMessages (shard charge-once hash)
@@ -53,7 +54,10 @@ end
 local onceField = sub .. '\n' .. itemId
 local first = redis.call('HGET', KEYS[6], onceField)
 if first then
-  local firstCdr, firstOutcome = string.match(first, '^([^|]*)|(.*)$')
+  -- `<cdrId>|<outcome>[|relied]`: this delivery now relies on that charge, so it may no longer be refunded in full
+  -- (refund-5.lua): a queued before-send refund must not leave a delivered message uncharged
+  if string.sub(first, -7) ~= '|relied' then redis.call('HSET', KEYS[6], onceField, first .. '|relied') end
+  local firstCdr, firstOutcome = string.match(first, '^([^|]*)|([^|]*)')
   local left = tonumber(r[7]) - hold
   redis.call('HSET', KEYS[1], 'reserved', int(acct.reserved - hold))
   redis.call('HSET', KEYS[3], 'amt', int(left), 'd:' .. itemId, '0')

@@ -33,9 +33,12 @@ local itemIds, prices, itemOctets = A.itemIds, A.prices, A.octets
 local total, octets, fresh, first = 0, 0, {}, nil
 for i = 1, #itemIds do
   local id = itemIds[i]
-  local mark = redis.call('HGET', KEYS[5], sub .. '\n' .. id)
+  local field = sub .. '\n' .. id
+  local mark = redis.call('HGET', KEYS[5], field)
   if mark then
     first = first or mark
+    -- this charge covers the item now: it may no longer be refunded in full (refund-5.lua)
+    if string.sub(mark, -7) ~= '|relied' then redis.call('HSET', KEYS[5], field, mark .. '|relied') end
   else
     fresh[#fresh + 1] = id
     total = total + prices[i]
@@ -43,7 +46,7 @@ for i = 1, #itemIds do
   end
 end
 if #fresh == 0 then
-  local firstCdr, firstOutcome = string.match(first, '^([^|]*)|(.*)$')
+  local firstCdr, firstOutcome = string.match(first, '^([^|]*)|([^|]*)')
   return answer({requestId = requestId, result = RESULT.SUCCESS, resultCode = CODE.SUCCESS, debitedAmount = 0, currency = currency,
     chargedBy = {cdrId = firstCdr, outcome = firstOutcome}})
 end

@@ -3,7 +3,8 @@
   Bounded by what that charge took minus what was already refunded, and refused (nothing changed) when it would
   take the balance above A.maxBalance.
   A charge of one message refunded in full no longer counts as the message's charge: its charge-once mark (KEYS[5])
-  is removed, so a later delivery of the message is charged (a `before-send` charge whose message never left). The
+  is removed, so a later delivery of the message is charged (a `before-send` charge whose message never left) — unless
+  a later delivery already relied on it (the mark ends `|relied`): then a full refund is refused, a partial one allowed. The
   refund CDR names the message and the outcome of the charge it refunds, when the charge was for one message.
   KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] outbox (shard CDR stream)
   KEYS[4] charges (shard hash: cdrId -> refundable charge)   KEYS[5] chargedMessages (shard charge-once hash)
@@ -35,6 +36,16 @@ if A.amount ~= nil then amount = A.amount end
 if amount > left or amount <= 0 then
   return answer({requestId = requestId, result = RESULT.INVALID_REQUEST, resultCode = CODE.INVALID_REQUEST, currency = currency,
     details = {'amount: ' .. amount .. ' exceeds what charge ' .. cdrId .. ' can still refund (' .. left .. ')'}})
+end
+-- a charge a later delivery of the same message relied on (debit-6.lua settled it as `chargedBy` this charge) is never
+-- refunded in full: that would leave a delivered message uncharged (a queued before-send refund replayed after the
+-- message was delivered in another session). A partial refund is still allowed.
+if itemId and itemId ~= '' and amount == left then
+  local mark = redis.call('HGET', KEYS[5], sub .. '\n' .. itemId)
+  if mark and string.sub(mark, 1, #cdrId + 1) == cdrId .. '|' and string.sub(mark, -7) == '|relied' then
+    return answer({requestId = requestId, result = RESULT.INVALID_REQUEST, resultCode = CODE.INVALID_REQUEST, currency = currency,
+      details = {'cdrId: charge ' .. cdrId .. ' covers message ' .. itemId .. ', delivered since relying on it: it cannot be refunded in full'}})
+  end
 end
 local balance, max = redis.call('HGET', KEYS[1], 'balance'), A.maxBalance
 -- no addition before the check: a sum past 2^53 would be rounded
