@@ -237,14 +237,31 @@ describe('password guessing is throttled, per source and per account', () => {
     // relayed by 127.0.0.30: its own Via on top, the client's below it with the address it came from
     const viaProxy = (client: string, password: string, ch: string) =>
       sipRequest('REGISTER', uri, erin, authorization(ch, userOf(erin), password, 'REGISTER', uri)).replace(
-        /^(Via: [^\r]*\r\n)/m,
-        `$1Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK${randomBytes(6).toString('hex')};rport=5060;received=${client}\r\n`,
+        /^Via: [^\r]*\r\n/m,
+        `Via: SIP/2.0/UDP 127.0.0.30:5060;branch=z9hG4bK${randomBytes(6).toString('hex')}\r\n` +
+          `Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK${randomBytes(6).toString('hex')};rport=5060;received=${client}\r\n`,
       );
     for (let i = 0; i < 5; i++) expect((await sipUdp(port, viaProxy('192.0.2.1', `wrong-${i}`, await challengeFrom(port, 'REGISTER', uri, erin)), '127.0.0.30')).status).toBe(403);
     const blocked = await sipUdp(port, viaProxy('192.0.2.1', 'secret-pw', await challengeFrom(port, 'REGISTER', uri, erin)), '127.0.0.30');
     expect(blocked.header('warning')).toMatch(/too many failed authentications/);
     // another client through the same proxy is not blocked
     expect((await sipUdp(port, viaProxy('192.0.2.2', 'secret-pw', await challengeFrom(port, 'REGISTER', uri, erin)), '127.0.0.30')).status).toBe(200);
+  });
+
+  it('a client sending from the trusted address but not through the proxy cannot name its source in a second Via', async () => {
+    const fay = await provision(s, uniqueUser('fay'), 0);
+    const port = s.im.sipUdpPort;
+    const uri = 'sip:example.com';
+    // its own Via on top (not the proxy's sent-by), a made-up one below, a new made-up source each time
+    const forged = (i: number, password: string, ch: string) =>
+      sipRequest('REGISTER', uri, fay, authorization(ch, userOf(fay), password, 'REGISTER', uri)).replace(
+        /^(Via: [^\r]*\r\n)/m,
+        `$1Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK${randomBytes(6).toString('hex')};received=198.51.100.${i}\r\n`,
+      );
+    for (let i = 0; i < 5; i++) expect((await sipUdp(port, forged(i, `wrong-${i}`, await challengeFrom(port, 'REGISTER', uri, fay)), '127.0.0.30')).status).toBe(403);
+    // all five counted against 127.0.0.30 itself: the sixth is throttled whatever source it claims
+    const blocked = await sipUdp(port, forged(99, 'secret-pw', await challengeFrom(port, 'REGISTER', uri, fay)), '127.0.0.30');
+    expect(blocked.header('warning')).toMatch(/too many failed authentications/);
   });
 });
 

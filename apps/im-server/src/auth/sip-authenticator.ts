@@ -55,6 +55,10 @@ export class SipAuthenticator {
   private sourceOf(tx: ServerTx): string {
     const from = tx.flow.remoteAddress;
     if (!this.config.trustedProxies.includes(from)) return from;
+    // the top Via must be the proxy's own (its sent-by a trusted proxy): a client reaching this server directly from a
+    // trusted address (a shared host, a NAT or Docker gateway) cannot name any source it likes in a second Via
+    const top = tx.request.vias[0];
+    if (!top || !this.config.trustedProxies.includes(top.host.replace(/^\[|\]$/g, ''))) return from;
     const below = tx.request.vias[1];
     const client = below ? (below.params.received ?? below.host) : undefined;
     return client && client.length <= 64 && /^[0-9A-Fa-f.:[\]]+$/.test(client) ? client : from;
