@@ -5,6 +5,7 @@
  * whichever im-server the dispatcher picked; the CDR stream is replicated on the NATS cluster.
  */
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { connect, NatsConnection } from 'nats';
 import { natsConnectionOptions } from '@imc/runtime';
 import { unwrapCpim } from '@imc/msrp';
@@ -53,7 +54,9 @@ maybe('two enablers and two im-servers on a Redis Cluster and a NATS cluster, Ka
     const jsm = await nc.jetstreamManager();
     const info = await waitFor(() => jsm.streams.info(ns.env.CDR_STREAM).catch(() => undefined), 'the CDR stream');
     expect(info.config.num_replicas).toBe(3);
-    expect(info.cluster?.replicas?.length).toBe(2);
+    // three peers hold it: the leader and two replicas (while a leader is being elected, all three show as replicas)
+    const peers = new Set([info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((r) => r.name)].filter(Boolean));
+    expect(peers.size).toBe(3);
   });
 
   it.each([
@@ -107,5 +110,25 @@ maybe('two enablers and two im-servers on a Redis Cluster and a NATS cluster, Ka
       return r.status === 200 && me?.state === 'down' ? r.json : undefined;
     }, 'the killed replica reported down', 15000, 200);
     expect(after.topology.redis.nodes.filter((n: { state: string }) => n.state === 'up')).toHaveLength(5);
+  });
+
+  it('is no open relay: an in-dialog request routed through it to a host that is not an im-server gets 403', async () => {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    try {
+      const local = sock.address().port;
+      const answer = new Promise<string>((resolve) => sock.once('message', (m) => resolve(m.toString('latin1'))));
+      sock.send(
+        `MESSAGE sip:victim@127.0.0.2:6379 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKrelay1;rport\r\n` +
+          `Route: <sip:127.0.0.1:${edge.port};lr>\r\nMax-Forwards: 70\r\nFrom: <sip:mallory@example.com>;tag=m1\r\n` +
+          `To: <sip:victim@example.com>;tag=v1\r\nCall-ID: relay1@example.com\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\n` +
+          `Content-Length: 4\r\n\r\nPING`,
+        edge.port,
+        '127.0.0.1',
+      );
+      expect((await answer).split('\r\n')[0]).toBe('SIP/2.0 403 Not relaying');
+    } finally {
+      sock.close();
+    }
   });
 });
