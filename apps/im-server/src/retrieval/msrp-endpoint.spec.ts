@@ -29,7 +29,12 @@ describe('planMsrpAnswer: the transport of the answer follows the offer (RFC 326
     if (!p.ok) expect(p.reason).toMatch(reason);
   });
 
-  it('WebSocket offers are answered even when TLS is required (the browser path is RFC 7977, not msrps)', () => {
-    expect(planMsrpAnswer(media('TCP/WS/MSRP', 'msrp://x.invalid:9/a;ws'), listeners, { advertisedHost: 'im.example', msrpTls: { cert: 'x', require: true } }).ok).toBe(true);
+  it('when TLS is required a plaintext WebSocket offer is refused; a secure one (TLS ended at a proxy) is answered', () => {
+    const required = { advertisedHost: 'im.example', msrpTls: { cert: 'x', require: true } };
+    const ws = planMsrpAnswer(media('TCP/WS/MSRP', 'msrp://x.invalid:9/a;ws'), listeners, required);
+    expect(ws.ok).toBe(false);
+    if (!ws.ok) expect(ws.reason).toMatch(/MSRP over TLS is required/);
+    expect(planMsrpAnswer(media('TCP/WSS/MSRP', 'msrps://x.invalid:9/a;ws'), listeners, required).ok).toBe(true);
+    expect(planMsrpAnswer(media('TCP/WS/MSRP', 'msrp://x.invalid:9/a;ws'), listeners, { advertisedHost: 'im.example', msrpTls: { cert: 'x', require: false } }).ok).toBe(true);
   });
 });

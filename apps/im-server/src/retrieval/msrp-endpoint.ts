@@ -51,6 +51,9 @@ export function planMsrpAnswer(
     case 'TCP/WS/MSRP':
     case 'TCP/WSS/MSRP':
       if (!listeners.ws) return { ok: false, reason: 'MSRP over WebSocket is not enabled here' };
+      // MSRP_REQUIRE_TLS: a plaintext WebSocket offer is refused like plaintext TCP; a TCP/WSS/MSRP offer is answered
+      // on the WebSocket listener, which must then sit behind a TLS-terminating proxy (the server has no wss listener)
+      if (media.proto === 'TCP/WS/MSRP' && c.msrpTls?.require) return { ok: false, reason: 'MSRP over TLS is required here: offer TCP/WSS/MSRP (through the TLS proxy) or TCP/TLS/MSRP' };
       // RFC 7977 §5.3: a WebSocket client is always the active side
       return { ok: true, proto: media.proto, port: listeners.ws, localPath: `msrp://${host}:${listeners.ws}/${sid};ws`, setup: 'passive' };
     case 'TCP/TLS/MSRP':
