@@ -13,6 +13,7 @@ import { loadEnablerConfig } from '../../apps/charging-enabler/src/config';
 import { admin, ch2ClientFor, common, Namespace, startEnabler, subscriber, testNamespace, waitFor } from '../support/enabler-harness';
 
 const RETENTION_MS = 45 * DAY_MS;
+const MARK_MS = 400 * DAY_MS;
 
 describe('CDR retention', () => {
   let ns: Namespace;
@@ -26,7 +27,7 @@ describe('CDR retention', () => {
     ns = testNamespace();
     e = await startEnabler(ns);
     ({ nc, ch2 } = await ch2ClientFor(ns, { timeoutMs: 5000 }));
-    retention = new CdrRetention(e.redis, e.ledger.keys, RETENTION_MS, 7); // small batches: a shard takes several calls
+    retention = new CdrRetention(e.redis, e.ledger.keys, RETENTION_MS, MARK_MS, 7); // small batches: a shard takes several calls
   });
   afterAll(async () => {
     await nc?.close();
@@ -94,6 +95,9 @@ describe('CDR retention', () => {
     expect(loadEnablerConfig({ ...ns.env, CDR_RETENTION_DAYS: '31' }).cdrRetentionDays).toBe(31);
     expect(() => loadEnablerConfig({ ...ns.env, CDR_RETENTION_DAYS: '0' })).toThrow(/CDR_RETENTION_DAYS/);
     expect(() => loadEnablerConfig({ ...ns.env, CDR_RETENTION_DAYS: '1.5' })).toThrow(/CDR_RETENTION_DAYS/);
+    // the charge-once marks must outlive any stored message (the im-server keeps one at most 365 days)
+    expect(loadEnablerConfig(ns.env).chargeOnceDays).toBe(400);
+    expect(() => loadEnablerConfig({ ...ns.env, CHARGE_ONCE_DAYS: '30' })).toThrow(/CHARGE_ONCE_DAYS/);
   });
 
   it('trims only what is past retention and relayed, and the report does not change', async () => {
@@ -124,7 +128,11 @@ describe('CDR retention', () => {
     expect(await report()).toEqual(everything);
     expect(await report(`?to=${middle}`)).toEqual(firstHalf);
     expect(await report(`?from=${middle + 1}`)).toEqual(secondHalf);
-    // the charge-once marks left with their CDRs (nothing grows without bound); the second half's stay
+    // the charge-once marks outlive the CDRs (a stored message may still be delivered again): none swept yet
+    expect(await retention.sweepMarks(middle + RETENTION_MS)).toBe(0);
+    expect(await marksOf(subs)).toBe(8 * 2);
+    // past CHARGE_ONCE_DAYS for the first half only: its marks go (nothing grows without bound), the second half's stay
+    expect(await retention.sweepMarks(middle + MARK_MS)).toBe(4 * 2);
     expect(await marksOf(subs.slice(0, 4))).toBe(0);
     expect(await marksOf(subs.slice(4, 8))).toBe(4 * 2);
     // the trimmed charges left the refund index: they can no longer be refunded through CH-2

@@ -73,6 +73,7 @@ export async function startChargingEnabler(env: Env, extraModules: Type<unknown>
       duplicateWindowSeconds: config.cdrDuplicateWindowSeconds,
       replicas: config.cdrStreamReplicas,
       retentionMs: config.cdrRetentionDays * DAY_MS,
+      markMs: config.chargeOnceDays * DAY_MS,
     },
   };
   const relayEvents = {

@@ -35,6 +35,11 @@ export interface EnablerConfig extends ServiceEnv {
    * (CDR_RETENTION_DAYS, default 45: a billing month plus a margin); older CDRs are read from JetStream.
    */
   cdrRetentionDays: number;
+  /**
+   * How long a message's charge-once mark is kept after its charge (CHARGE_ONCE_DAYS, default 400): longer than any
+   * stored message can wait for a redelivery (the im-server's IM_MESSAGE_TTL_SECONDS is at most 365 days).
+   */
+  chargeOnceDays: number;
 }
 
 export function loadEnablerConfig(env: Env): EnablerConfig {
@@ -61,5 +66,6 @@ export function loadEnablerConfig(env: Env): EnablerConfig {
     cdrDuplicateWindowSeconds: r.int('CDR_DUPLICATE_WINDOW_SECONDS', 600, 1, 86400),
     cdrStreamReplicas: r.int('CDR_STREAM_REPLICAS', 0, 0, 5),
     cdrRetentionDays: r.int('CDR_RETENTION_DAYS', 45, 1, 3660),
+    chargeOnceDays: r.int('CHARGE_ONCE_DAYS', 400, 366, 3660),
   };
 }

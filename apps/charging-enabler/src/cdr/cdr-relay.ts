@@ -46,6 +46,8 @@ export interface RelayOptions {
   batch?: number;
   /** How long CDRs stay in the outbox after they were written (CDR_RETENTION_DAYS); none: never trimmed. */
   retentionMs?: number;
+  /** How long a charge-once mark is kept after its charge (CHARGE_ONCE_DAYS, ms); swept with the trim. */
+  markMs?: number;
   /** How often the outbox is trimmed (default 10 minutes). */
   trimEveryMs?: number;
   onRelayed?: (n: number) => void;
@@ -79,7 +81,7 @@ export class CdrRelay {
     redis.defineCommand('imc_relay_lease', { numberOfKeys: 1, lua: LEASE_LUA });
     this.publisher = new CdrPublisher(nc, opts.subjectPrefix);
     this.recovery = new CdrRecovery(redis, keys, nc, this.publisher, { stream: opts.stream, subjectPrefix: opts.subjectPrefix });
-    if (opts.retentionMs) this.retention = new CdrRetention(redis, keys, opts.retentionMs);
+    if (opts.retentionMs) this.retention = new CdrRetention(redis, keys, opts.retentionMs, opts.markMs ?? opts.retentionMs);
     void (async () => {
       for await (const s of nc.status()) if (s.type === Events.Reconnect) this.verifyNeeded = true;
     })().catch(() => undefined);
@@ -160,6 +162,7 @@ export class CdrRelay {
         this.nextTrimAt = Date.now() + (this.opts.trimEveryMs ?? DEFAULT_TRIM_EVERY_MS);
         const n = await this.retention.trim();
         if (n) this.opts.onTrimmed?.(n);
+        await this.retention.sweepMarks();
       }
     } catch (e) {
       this.streamReady = false;

@@ -50,9 +50,8 @@ export class LedgerKeys {
   }
   /**
    * The charge-once marks of a shard's subscribers: field `<subscriber>\n<message id>` → `<cdrId>|<outcome>` of the
-   * charge that covered the message (retrieval-flow.md "Charged once, whatever crashes"). A mark leaves with its CDR
-   * when the outbox is trimmed after CDR_RETENTION_DAYS (cdr/lua/trim-outbox-5.lua), as the charge leaves the
-   * charges hash.
+   * charge that covered the message (retrieval-flow.md "Charged once, whatever crashes"). Marks are swept
+   * CHARGE_ONCE_DAYS after their charge (cdr/lua/sweep-marks-1.lua): longer than any stored message lives.
    */
   chargedMessages(shard: number): string {
     return `${this.prefix}once:{s${shard}}`;

@@ -3,12 +3,9 @@
   leaves Redis only once JetStream acknowledged it), folding what leaves into the shard's opening figures in the same
   script, so that opening figures + the CDRs still in the outbox always account for every change of every balance:
   per account `t:<sub>` += top-ups, `r:<sub>` += refunds, `d:<sub>` += debits and direct debits; `upto` = the last
-  trimmed entry id. A trimmed charge leaves the refund index too: it can no longer be refunded through CH-2. And the
-  charge-once mark of the message it charged leaves with it (the mark points at this CDR): a stored message lives
-  IM_MESSAGE_TTL_SECONDS (7 days by default), far less than the retention, so no redelivery can need the mark any more
-  and the marks do not grow without bound.
+  trimmed entry id. A trimmed charge leaves the refund index too: it can no longer be refunded through CH-2.
   KEYS[1] shard CDR outbox stream   KEYS[2] shard relay position   KEYS[3] shard charges hash (refund index)
-  KEYS[4] shard opening figures hash   KEYS[5] shard charge-once marks
+  KEYS[4] shard opening figures hash
   ARGV[1] cutoff (ms): entries written before it are past retention   ARGV[2] most entries to trim in this call
   ARGV[3] shard tag (cdrId prefix)
   Returns {entries trimmed, last trimmed entry id or ''}.
@@ -23,24 +20,15 @@ if #entries == 0 then return {0, ''} end
 local prefix = {['top-up'] = 't:', refund = 'r:', debit = 'd:', ['direct-debit'] = 'd:'}
 for i = 1, #entries do
   local id, f = entries[i][1], entries[i][2]
-  local t, sub, amount, item
+  local t, sub, amount
   for j = 1, #f, 2 do
     local k = f[j]
-    if k == 'type' then t = f[j + 1] elseif k == 'subscriber' then sub = f[j + 1] elseif k == 'amount' then amount = f[j + 1]
-    elseif k == 'itemId' then item = f[j + 1] end
+    if k == 'type' then t = f[j + 1] elseif k == 'subscriber' then sub = f[j + 1] elseif k == 'amount' then amount = f[j + 1] end
   end
   local p = prefix[t]
   -- HINCRBY with the stored decimal string: Redis adds exactly in 64-bit integers
   if p and sub and amount then redis.call('HINCRBY', KEYS[4], p .. sub, amount) end
-  if p == 'd:' then
-    local cdrId = ARGV[3] .. '-' .. id
-    redis.call('HDEL', KEYS[3], cdrId)
-    if sub and item then
-      local field = sub .. '\n' .. item
-      local mark = redis.call('HGET', KEYS[5], field)
-      if mark and string.sub(mark, 1, #cdrId + 1) == cdrId .. '|' then redis.call('HDEL', KEYS[5], field) end
-    end
-  end
+  if p == 'd:' then redis.call('HDEL', KEYS[3], ARGV[3] .. '-' .. id) end
 end
 local lastId = entries[#entries][1]
 redis.call('HSET', KEYS[4], 'upto', lastId)
