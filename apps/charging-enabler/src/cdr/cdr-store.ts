@@ -60,7 +60,7 @@ export interface OpeningTotals {
 export class CdrStore {
   constructor(private readonly redis: RedisClient, private readonly keys: LedgerKeys) {}
 
-  /** Per account, the totals of its CDRs that left the outbox after their retention (lua/trim-outbox-5.lua). */
+  /** Per account, the totals of its CDRs that left the outbox after their retention (lua/trim-outbox-4.lua). */
   async openings(): Promise<Map<string, OpeningTotals>> {
     const out = new Map<string, OpeningTotals>();
     const field = { 't:': 'topUps', 'r:': 'refunds', 'd:': 'debits' } as const;
