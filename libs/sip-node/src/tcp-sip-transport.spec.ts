@@ -301,6 +301,28 @@ describe('TcpSipTransport: slow senders', () => {
     }
   });
 
+  it('a large message still arriving at a fair rate gets more time; it is delivered whole', async () => {
+    const h = await Harness.start({ messageTimeoutMs: 300, maxBodyBytes: 1024 * 1024 });
+    try {
+      const body = 'x'.repeat(10 * 40 * 1024);
+      const text = request('big-slow', 22, ['Content-Type: text/plain'], String(body.length)) + body;
+      const c = await open(h.port);
+      // a slow uplink, paced by the sender: 40 KiB every 60 ms, well above MIN_PROGRESS_BYTES per 300 ms period,
+      // while the whole takes two or more periods
+      const head = text.length - body.length;
+      c.socket.write(text.slice(0, head));
+      for (let i = 0; i < 10; i++) {
+        c.socket.write(body.slice(i * 40 * 1024, (i + 1) * 40 * 1024));
+        await new Promise((r) => setTimeout(r, 60));
+      }
+      await waitUntil(() => h.received.length === 1);
+      expect(h.transport.dropped.slow).toBe(0);
+      c.socket.destroy();
+    } finally {
+      await h.close();
+    }
+  });
+
   it('the clock is per message: whole messages keep a connection alive, a stalled header section does not', async () => {
     const h = await Harness.start({ messageTimeoutMs: 200 });
     try {

@@ -32,6 +32,12 @@ const DEFAULT_MAX_HEADER = 65536;
 const LINGER_MS = 5000;
 const CONTENT_LENGTH_LINE = /^(?:content-length|l)[ \t]*:/i;
 export const DEFAULT_MESSAGE_TIMEOUT_MS = 5000;
+/**
+ * A message still arriving when its time is up gets another period if at least this much of it came in during the
+ * last one (32 KiB per 5 s ≈ 6.5 KB/s): a 1 MB MESSAGE over a slow uplink arrives whole, a sender trickling bytes to
+ * hold the connection (and the memory of a half-received message) does not.
+ */
+export const MIN_PROGRESS_BYTES = 32 * 1024;
 export const DEFAULT_MAX_PARTIAL_PER_SOURCE = 16;
 
 /**
@@ -192,15 +198,19 @@ export class TcpSipTransport implements SipTransport {
         counted = true;
       }
       if (!deadline && messageTimeoutMs > 0) {
-        deadline = setTimeout(() => {
-          deadline = undefined;
-          if (socket.destroyed || gaveUp) return;
-          gaveUp = true;
-          this.dropped.slow++;
-          settle();
-          this.refuse(socket, flow, Buffer.concat(head), 408, 'Request Timeout', maxHeader, 0);
-        }, messageTimeoutMs);
-        deadline.unref();
+        const arm = (countAtArm: number) => {
+          deadline = setTimeout(() => {
+            deadline = undefined;
+            if (socket.destroyed || gaveUp) return;
+            if (count - countAtArm >= MIN_PROGRESS_BYTES) return arm(count); // still coming in at a fair rate
+            gaveUp = true;
+            this.dropped.slow++;
+            settle();
+            this.refuse(socket, flow, Buffer.concat(head), 408, 'Request Timeout', maxHeader, 0);
+          }, messageTimeoutMs);
+          deadline.unref();
+        };
+        arm(count);
       }
       return true;
     };
