@@ -20,6 +20,8 @@ import { CdrPublisher } from './cdr-publisher';
 
 /** How far before the stream's last message a repair compares (JetStream's default sync interval is 2 minutes). */
 export const DEFAULT_RECOVERY_LOOKBACK_MS = 15 * 60_000;
+/** How far the stream's clock (NATS) may run behind the outbox's (Redis) when choosing where to start reading. */
+const CLOCK_MARGIN_MS = 60_000;
 const BATCH = 500;
 
 export interface RepublishResult {
@@ -82,8 +84,18 @@ export class CdrRecovery {
    * `record`: store the sequence of each shard's position (only the relay, which holds the shards' leases).
    */
   private async compare(from: Map<number, number | undefined>, record: boolean): Promise<RepublishResult> {
-    const starts = [...from.values()];
-    const earliest = starts.some((f) => f === undefined) ? undefined : Math.min(...(starts as number[]));
+    // the stream is read from the oldest CDR any compared shard still holds (less the clock margin), never from its
+    // own beginning: the outbox keeps CDR_RETENTION_DAYS, the stream keeps everything since the first day
+    const starts: number[] = [];
+    for (const [shard, f] of from) {
+      if (f !== undefined) starts.push(f);
+      else {
+        const first = (await this.redis.xrange(this.keys.outbox(shard), '-', '+', 'COUNT', 1)) as [string, string[]][];
+        if (first.length) starts.push(Number(first[0][0].split('-')[0]) - CLOCK_MARGIN_MS);
+      }
+    }
+    // no shard holds a CDR: only the stream's last moments can matter (the record of each shard's position)
+    const earliest = Math.max(0, starts.length ? Math.min(...starts) : Date.now() - CLOCK_MARGIN_MS);
     const tags = new Set([...from.keys()].map((s) => `${this.keys.tag(s)}-`));
     const inStream = new Map<string, number>();
     const source = new JetStreamCdrSource(this.nc, this.opts.stream, this.opts.subjectPrefix);
