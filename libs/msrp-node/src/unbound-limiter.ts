@@ -28,11 +28,11 @@ export class UnboundLimiter {
     const n = this.bySource.get(source) ?? 0;
     if (n >= this.maxPerSource) {
       this.dropped.perSource++;
-      return { ok: false, reason: `more than ${this.maxPerSource} connections without a bound session from this source` };
+      return { ok: false, reason: `already ${this.maxPerSource} connections without a bound session from this source` };
     }
     if (this.total >= this.maxTotal) {
       this.dropped.total++;
-      return { ok: false, reason: `more than ${this.maxTotal} connections without a bound session in total` };
+      return { ok: false, reason: `already ${this.maxTotal} connections without a bound session in total` };
     }
     this.bySource.set(source, n + 1);
     this.total++;
