@@ -6,7 +6,7 @@
  */
 import { BindRefusal, MsrpSession, newSessionId } from '@imc/msrp';
 import { WebSocket } from 'ws';
-import { MsrpTcpServer, MsrpWsServer, nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
+import { MsrpTcpServer, MsrpWsServer, nodeMsrpClock, nodeRandom, UnboundLimiter } from '@imc/msrp-node';
 import { findBinary } from '@imc/runtime';
 import { bindSend, okFor, rawMsrp, selfSignedCert } from '../support/msrp-raw';
 
@@ -123,6 +123,33 @@ maybe('MSRP binding over raw sockets', () => {
     await c.closed;
     expect(c.frames).toEqual([]);
     expect(t.s.bound).toBe(false);
+  });
+
+  it('TLS: a connection beyond the per-source allowance of unbound ones is closed at once; one that binds frees its slot', async () => {
+    const unbound = new UnboundLimiter(1, 8);
+    const capped = new MsrpTcpServer(directory, events, {}, { tls: { cert: cert.cert, key: cert.key }, bindTimeoutMs: 0, unbound });
+    const port = await capped.listen(0, '127.0.0.1');
+    try {
+      const sid = newSessionId(nodeRandom);
+      const localPath = `msrps://127.0.0.1:${port}/${sid};tcp`;
+      const clientPath = `msrps://client.invalid:9/${newSessionId(nodeRandom)};tcp`;
+      sessions.set(sid, new MsrpSession({ localPath, remotePath: clientPath, clock: nodeMsrpClock, random: nodeRandom, sendOnly: true }));
+      const first = await rawMsrp('127.0.0.1', port, true);
+      const over = await rawMsrp('127.0.0.1', port, true);
+      await over.closed;
+      expect(over.frames).toEqual([]);
+      expect(refusals.at(-1)?.reason).toBe('already 1 connections without a bound session from this source');
+      expect(unbound.dropped.perSource).toBe(1);
+      first.write(bindSend(localPath, clientPath));
+      expect((await first.next()).status).toBe(200);
+      expect(unbound.size).toEqual({ unbound: 0, sources: 0 }); // bound: no longer counted
+      const next = await rawMsrp('127.0.0.1', port, true);
+      next.write(bindSend(localPath.replace(sid, newSessionId(nodeRandom)), clientPath));
+      expect((await next.next()).status).toBe(481); // admitted (and then refused for its unknown session)
+      first.end();
+    } finally {
+      await capped.close();
+    }
   });
 
   it('over WebSocket too, a connection that binds nothing is closed after the bind timeout', async () => {

@@ -20,9 +20,10 @@ export interface RawMsrp {
   end(): void;
 }
 
-export function rawMsrp(host: string, port: number, tls: boolean): Promise<RawMsrp> {
+/** `localAddress` (plain TCP) picks the source: another loopback address, e.g. 127.0.0.2, looks like another peer. */
+export function rawMsrp(host: string, port: number, tls: boolean, localAddress?: string): Promise<RawMsrp> {
   return new Promise((resolve, reject) => {
-    const sock: Socket = tls ? tlsConnect({ host, port, rejectUnauthorized: false }) : netConnect({ host, port });
+    const sock: Socket = tls ? tlsConnect({ host, port, rejectUnauthorized: false }) : netConnect({ host, port, localAddress });
     const parser = new MsrpParser();
     const frames: MsrpFrame[] = [];
     const waiters: (() => void)[] = [];

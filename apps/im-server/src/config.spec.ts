@@ -36,6 +36,12 @@ describe('im-server configuration: bad-input limits', () => {
   it('has bounded defaults', () => {
     const c = loadImServerConfig(base);
     expect(c).toMatchObject({ sipTcpMessageTimeoutMs: 5000, sipTcpMaxPartialPerSource: 16, sipTcpIdleTimeoutMs: 900000, sipMaxTransactions: 100000 });
+    expect(c).toMatchObject({ msrpMaxUnboundPerSource: 16, msrpMaxUnbound: 1024 });
+  });
+
+  it('takes the MSRP allowances of connections without a bound session, the per-source one within the total', () => {
+    expect(loadImServerConfig({ ...base, MSRP_MAX_UNBOUND_PER_SOURCE: '4', MSRP_MAX_UNBOUND: '64' })).toMatchObject({ msrpMaxUnboundPerSource: 4, msrpMaxUnbound: 64 });
+    expect(() => loadImServerConfig({ ...base, MSRP_MAX_UNBOUND_PER_SOURCE: '32', MSRP_MAX_UNBOUND: '8' })).toThrow('MSRP_MAX_UNBOUND_PER_SOURCE must not exceed MSRP_MAX_UNBOUND (8)');
   });
 
   it('reads them from the environment', () => {
@@ -49,6 +55,8 @@ describe('im-server configuration: bad-input limits', () => {
     ['SIP_TCP_MAX_PARTIAL_PER_SOURCE', '0'],
     ['SIP_TCP_IDLE_TIMEOUT_MS', '-1'],
     ['SIP_MAX_TRANSACTIONS', '10'],
+    ['MSRP_MAX_UNBOUND_PER_SOURCE', '0'],
+    ['MSRP_MAX_UNBOUND', 'many'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => loadImServerConfig({ ...base, [name]: value })).toThrow(name);
   });

@@ -34,6 +34,9 @@ export interface ImServerConfig extends ServiceEnv {
   msrpTls?: { cert: string; key: string; port: number; require: boolean };
   /** A connection to an MSRP listener that has bound no session after this long is closed. */
   msrpBindTimeoutMs: number;
+  /** Connections to the MSRP listeners (TCP, TLS and WebSocket together) without a bound session, per source IP and in total. */
+  msrpMaxUnboundPerSource: number;
+  msrpMaxUnbound: number;
   /**
    * a=setup answered to an `actpass` MSRP-over-TCP offer (MSRP_SETUP): `active` (RFC 6135's answer: the server
    * connects to the client's path) or `passive` (the client connects to the server's path: for a server that cannot
@@ -144,6 +147,9 @@ export function loadImServerConfig(env: Env): ImServerConfig {
       throw new ConfigError(msrpCertFile ? 'MSRP_TLS_CERT' : 'SIP_TLS_CERT', `is not a usable certificate and key pair: ${(e as Error).message}`);
     }
   }
+  const msrpMaxUnboundPerSource = r.int('MSRP_MAX_UNBOUND_PER_SOURCE', 16, 1, 100000);
+  const msrpMaxUnbound = r.int('MSRP_MAX_UNBOUND', 1024, 1, 1000000);
+  if (msrpMaxUnboundPerSource > msrpMaxUnbound) throw new ConfigError('MSRP_MAX_UNBOUND_PER_SOURCE', `must not exceed MSRP_MAX_UNBOUND (${msrpMaxUnbound})`);
   if (msrpRequireTls && !msrpTls) throw new ConfigError('MSRP_REQUIRE_TLS', 'needs a certificate (MSRP_TLS_CERT/MSRP_TLS_KEY or SIP_TLS_CERT/SIP_TLS_KEY) and a non-zero MSRP_TLS_PORT');
   return {
     ...common,
@@ -159,6 +165,8 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     msrpWsPort: r.port('MSRP_WS_PORT', 2856),
     msrpTls,
     msrpBindTimeoutMs: r.int('MSRP_BIND_TIMEOUT_MS', 30000, 1, 600000),
+    msrpMaxUnboundPerSource,
+    msrpMaxUnbound,
     msrpSetup: r.oneOf('MSRP_SETUP', ['active', 'passive'] as const, 'active'),
     auth,
     depositAuth: r.oneOf('SIP_DEPOSIT_AUTH', ['digest', 'none'] as const, auth),

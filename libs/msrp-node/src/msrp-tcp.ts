@@ -1,11 +1,15 @@
 /**
  * MSRP over TCP (RFC 4975 §6) and over TLS (`msrps`, RFC 4975 §14): a listener and a client connector that only move
  * bytes into `MsrpConnection`. A connection that has bound no session within `bindTimeoutMs` of opening is closed
- * (§5.4: the active side sends its first request right after connecting), so idle sockets cannot pile up.
+ * (§5.4: the active side sends its first request right after connecting), so idle sockets cannot pile up; and at
+ * most `unbound`'s allowance of such connections may be open per source address and in total (the next is closed at
+ * once). A first request is checked as soon as its headers are in (`MsrpConnection`), so an unbound connection never
+ * holds a body.
  */
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { connect as tlsConnect, ConnectionOptions, createServer as createTlsServer, PeerCertificate, SecureContextOptions, TLSSocket } from 'node:tls';
 import { MsrpConnection, MsrpConnectionEvents, MsrpParserLimits, SessionDirectory } from '@imc/msrp';
+import { UnboundLimiter } from './unbound-limiter';
 
 export interface MsrpTcpOptions {
   /** Certificate and key (PEM): the listener speaks TLS and binds only `msrps://…;tcp` sessions. */
@@ -14,13 +18,37 @@ export interface MsrpTcpOptions {
   bindTimeoutMs?: number;
   /** A TLS handshake that does not finish this long after the TCP connection opened is dropped (default 10 s). */
   handshakeTimeoutMs?: number;
+  /** Connections without a bound session allowed per source and in total (shareable between listeners; default 16 / 1024). */
+  unbound?: UnboundLimiter;
 }
 
 function peerOf(socket: Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
 
-function wire(socket: Socket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits, secure: boolean, bindTimeoutMs = 0): MsrpConnection {
+/**
+ * An accepted connection takes a slot of `limiter` until it binds a session or ends; without one it is closed at
+ * once (undefined is returned).
+ */
+function accept(socket: Socket, limiter: UnboundLimiter, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits, secure: boolean, bindTimeoutMs: number): MsrpConnection | undefined {
+  const slot = limiter.acquire(socket.remoteAddress ?? '');
+  if (!slot.ok) {
+    events.onRefused?.({ status: 0, reason: slot.reason, peer: peerOf(socket) });
+    socket.destroy();
+    return undefined;
+  }
+  socket.once('close', slot.release);
+  const counted: MsrpConnectionEvents = {
+    ...events,
+    onBound: (s) => {
+      slot.release();
+      events.onBound?.(s);
+    },
+  };
+  return wire(socket, directory, counted, limits, secure, bindTimeoutMs, slot.release);
+}
+
+function wire(socket: Socket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits, secure: boolean, bindTimeoutMs = 0, onEnd?: () => void): MsrpConnection {
   socket.setNoDelay(true);
   const conn = new MsrpConnection(
     (b) => {
@@ -32,7 +60,10 @@ function wire(socket: Socket, directory: SessionDirectory, events: MsrpConnectio
       }
       socket.write(b);
     },
-    () => socket.end(),
+    () => {
+      onEnd?.(); // a refused or timed-out connection gives its slot back as it ends, before its socket has closed
+      socket.end();
+    },
     directory,
     events,
     limits,
@@ -65,7 +96,12 @@ export class MsrpTcpServer {
     private readonly events: MsrpConnectionEvents = {},
     private readonly limits: MsrpParserLimits = {},
     private readonly options: MsrpTcpOptions = {},
-  ) {}
+  ) {
+    this.unbound = options.unbound ?? new UnboundLimiter();
+  }
+
+  /** The allowance of connections without a bound session this listener draws on. */
+  readonly unbound: UnboundLimiter;
 
   /** `msrps` when the listener has a certificate. */
   get secure(): boolean {
@@ -74,6 +110,7 @@ export class MsrpTcpServer {
 
   listen(port: number, host = '0.0.0.0'): Promise<number> {
     const bindTimeoutMs = this.options.bindTimeoutMs ?? 30000;
+    const unbound = this.unbound;
     const track = (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -82,7 +119,7 @@ export class MsrpTcpServer {
       let srv: Server;
       if (this.options.tls) {
         const tls = createTlsServer({ ...this.options.tls, handshakeTimeout: this.options.handshakeTimeoutMs ?? 10000, minVersion: 'TLSv1.2' }, (s: TLSSocket) => {
-          wire(s, this.directory, this.events, this.limits, true, bindTimeoutMs);
+          accept(s, unbound, this.directory, this.events, this.limits, true, bindTimeoutMs);
         });
         tls.on('connection', track); // the raw sockets, so close() also drops handshakes in progress
         tls.on('tlsClientError', (e: Error, s: TLSSocket) => {
@@ -93,7 +130,7 @@ export class MsrpTcpServer {
       } else {
         srv = createServer((s) => {
           track(s);
-          wire(s, this.directory, this.events, this.limits, false, bindTimeoutMs);
+          accept(s, unbound, this.directory, this.events, this.limits, false, bindTimeoutMs);
         });
       }
       srv.once('error', reject);

@@ -1,17 +1,22 @@
 /**
  * MSRP over WebSocket (RFC 7977): subprotocol `msrp` (§4.1), one or more MSRP frames per WebSocket message. As over
- * TCP, a connection that has bound no session within `bindTimeoutMs` is closed.
+ * TCP, a connection that has bound no session within `bindTimeoutMs` is closed, and at most `unbound`'s allowance of
+ * such connections may be open per source address and in total (the next is closed at once).
  */
 import { createServer, Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { MsrpConnection, MsrpConnectionEvents, MsrpParserLimits, SessionDirectory } from '@imc/msrp';
+import { UnboundLimiter } from './unbound-limiter';
 
-function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits, peer = '', secure = false): MsrpConnection {
+function wire(ws: WebSocket, directory: SessionDirectory, events: MsrpConnectionEvents, limits: MsrpParserLimits, peer = '', secure = false, onEnd?: () => void): MsrpConnection {
   const conn = new MsrpConnection(
     (b) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(b);
     },
-    () => ws.close(),
+    () => {
+      onEnd?.(); // a refused or timed-out connection gives its slot back as it ends
+      ws.close();
+    },
     directory,
     events,
     limits,
@@ -48,8 +53,13 @@ export class MsrpWsServer {
     private readonly directory: SessionDirectory,
     private readonly events: MsrpConnectionEvents = {},
     private readonly limits: MsrpParserLimits = {},
-    private readonly options: { bindTimeoutMs?: number } = {},
-  ) {}
+    private readonly options: { bindTimeoutMs?: number; unbound?: UnboundLimiter } = {},
+  ) {
+    this.unbound = options.unbound ?? new UnboundLimiter();
+  }
+
+  /** The allowance of connections without a bound session this listener draws on. */
+  readonly unbound: UnboundLimiter;
 
   listen(port: number, host = '0.0.0.0'): Promise<number> {
     const http = createServer((_req, res) => {
@@ -59,7 +69,20 @@ export class MsrpWsServer {
     this.wss = new WebSocketServer({ server: http, maxPayload: 32 * 1024 * 1024, handleProtocols: (p) => (p.has('msrp') ? 'msrp' : false) });
     this.wss.on('connection', (ws, req) => {
       const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
-      closeUnbound(ws, wire(ws, this.directory, this.events, this.limits, peer), this.events, this.options.bindTimeoutMs ?? 30000, peer);
+      const slot = this.unbound.acquire(req.socket.remoteAddress ?? '');
+      if (!slot.ok) {
+        this.events.onRefused?.({ status: 0, reason: slot.reason, peer });
+        return ws.terminate();
+      }
+      ws.once('close', slot.release);
+      const events: MsrpConnectionEvents = {
+        ...this.events,
+        onBound: (s) => {
+          slot.release();
+          this.events.onBound?.(s);
+        },
+      };
+      closeUnbound(ws, wire(ws, this.directory, events, this.limits, peer, false, slot.release), this.events, this.options.bindTimeoutMs ?? 30000, peer);
     });
     return new Promise((resolve, reject) => {
       http.once('error', reject);

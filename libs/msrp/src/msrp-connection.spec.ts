@@ -144,3 +144,68 @@ describe('binding a connection to a session (RFC 4975 §5.4, §6.1, §14.1)', ()
     expect(t.session.bound).toBe(false);
   });
 });
+
+describe('screening a header section before its body (RFC 4975 §7.3, §14.1)', () => {
+  const headers = (to: string, from: string, tid = 'tid000h1') =>
+    enc(`MSRP ${tid} SEND\r\nTo-Path: ${to}\r\nFrom-Path: ${from}\r\nMessage-ID: m1\r\nByte-Range: 1-*/16777216\r\nContent-Type: text/plain\r\n\r\n`);
+
+  it('a SEND naming an unknown session is answered 481 and closed after its headers, and none of its body is kept', () => {
+    const t = server();
+    t.conn.push(headers(SERVER.replace('Secret', 'Guess0'), CLIENT));
+    expect(t.out.map((f) => [f.tid, f.status])).toEqual([['tid000h1', 481]]);
+    expect(t.isClosed()).toBe(true);
+    expect(t.refusals).toEqual([{ status: 481, reason: 'unknown session-id', peer: '198.51.100.9:40000' }]);
+    expect(t.conn.bufferedBytes).toBe(0);
+    t.conn.push(new Uint8Array(1024 * 1024).fill(0x61)); // the body that follows is never parsed nor kept
+    expect(t.conn.bufferedBytes).toBe(0);
+    expect(t.out).toHaveLength(1);
+  });
+
+  it.each([
+    ['a wrong From-Path', SERVER, 'msrps://attacker.example:9/cl1ent;tcp', 481, 'From-Path does not match the path offered in SDP'],
+    ['another host in the To-Path', SERVER.replace('im.example.net', 'evil.example'), CLIENT, 481, 'To-Path does not match the session'],
+  ])('%s: refused after the headers too', (_n, to, from, status, reason) => {
+    const t = server();
+    t.conn.push(headers(to, from));
+    expect(t.out.map((f) => f.status)).toEqual([status]);
+    expect(t.isClosed()).toBe(true);
+    expect(t.refusals.map((r) => r.reason)).toEqual([reason]);
+    expect(t.session.bound).toBe(false);
+  });
+
+  it('a session bound to another connection: 506 after the headers', () => {
+    const first = server();
+    first.conn.push(bind(SERVER, CLIENT));
+    const second = connection(first.session);
+    second.conn.push(headers(SERVER, CLIENT, 'tid000h2'));
+    expect(second.out.map((f) => f.status)).toEqual([506]);
+    expect(second.isClosed()).toBe(true);
+    expect(first.session.bound).toBe(true);
+  });
+
+  it('a response with a body before any request is closed after its headers', () => {
+    const t = server();
+    t.conn.push(enc(`MSRP tid000h3 200 OK\r\nTo-Path: ${SERVER}\r\nFrom-Path: ${CLIENT}\r\nContent-Type: text/plain\r\n\r\nabc`));
+    expect(t.out).toEqual([]);
+    expect(t.isClosed()).toBe(true);
+    expect(t.refusals.map((r) => r.reason)).toEqual(['a response before any request on the connection']);
+  });
+
+  it('a first request that passes waits for its body, binds when whole, and is screened only once', () => {
+    const t = server();
+    const whole = enc(`MSRP tid000h4 SEND\r\nTo-Path: ${SERVER}\r\nFrom-Path: ${CLIENT}\r\nMessage-ID: m1\r\nByte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nabc\r\n-------tid000h4$\r\n`);
+    for (const b of whole) t.conn.push(new Uint8Array([b])); // one byte at a time: the header check runs on every push after the blank line
+    expect(t.refusals).toEqual([]);
+    expect(t.isClosed()).toBe(false);
+    expect(t.bound).toEqual([t.session]);
+  });
+
+  it('once its sessions have ended, a bound connection screens a header section for a new session like a fresh one', () => {
+    const t = server();
+    t.conn.push(bind(SERVER, CLIENT));
+    t.session.close();
+    t.conn.push(headers(SERVER.replace('Secret', 'Guess0'), CLIENT, 'tid000h5'));
+    expect(t.out.map((f) => f.status)).toEqual([200, 481]);
+    expect(t.isClosed()).toBe(true);
+  });
+});

@@ -15,6 +15,9 @@
  * - a session already bound to another connection gets **506** (§10.10) and the connection is closed;
  * - a response on a connection that carries no session is garbage: closed;
  * - an unparseable frame gets 400 and the connection is closed (the stream cannot be resynchronised).
+ * These checks run as soon as a request's header section is complete, before its body is buffered (§7.3: the
+ * To-Path alone decides; §14.1: the session-id is what a peer must know), so a peer that names no session of ours
+ * is refused after its headers and cannot make the connection hold up to a chunk's worth of body first.
  * Every refusal is reported through `onRefused` with the peer and the reason — never the session-id, which is a secret.
  */
 import { MsrpFrame, sessionIdOf } from './msrp-frame';
@@ -55,8 +58,13 @@ export interface MsrpLink {
   peer?: string;
 }
 
+/** The binding rules' verdict on a request for a session this connection does not carry yet. */
+type Admission = { ok: true; session: MsrpSession } | { ok: false; status: 481 | 506; reason: string };
+
 export class MsrpConnection {
   private readonly parser: MsrpParser;
+  /** The frame in progress whose header section was screened already (it is screened once). */
+  private screened?: MsrpFrame;
   private readonly sessions = new Set<MsrpSession>();
   private ended = false;
   /** A session was bound here once: from then on, responses for unknown sessions are stale, not garbage. */
@@ -112,6 +120,33 @@ export class MsrpConnection {
       this.dispatch(ev.frame);
       if (this.ended) return;
     }
+    // a frame whose headers are in and whose body is still coming: screen it now, before its body is buffered
+    const pending = this.parser.pendingHeaders;
+    if (pending && pending !== this.screened) {
+      this.screened = pending;
+      this.screen(pending);
+    }
+  }
+
+  /** Bytes the parser holds (a frame in progress); 0 once the connection has ended. */
+  get bufferedBytes(): number {
+    return this.ended ? 0 : this.parser.bufferedBytes;
+  }
+
+  /**
+   * The binding rules applied to a header section whose body has not arrived: a frame for a session this connection
+   * carries waits for its body; anything that would be refused once whole is refused now, and the connection closed.
+   */
+  private screen(f: MsrpFrame): void {
+    const sid = sessionIdOf(f.toPath[0] ?? '');
+    for (const s of this.sessions) if (s.id === sid) return;
+    for (const s of this.sessions) if (s.isClosed) this.sessions.delete(s);
+    if (f.method === undefined) {
+      if (!this.everBound) this.refuse(f, 0, 'a response before any request on the connection');
+      return;
+    }
+    const a = this.admit(f, sid);
+    if (!a.ok) this.refuse(f, a.status, a.reason);
   }
 
   /** Answers a request (never a REPORT, §7.1.2) with `status`, reports why, and closes the connection. */
@@ -140,23 +175,33 @@ export class MsrpConnection {
       if (!this.everBound) this.refuse(f, 0, 'a response before any request on the connection');
       return;
     }
-    const session = sid ? this.directory.find(sid, f.fromPath[f.fromPath.length - 1]) : undefined;
-    // §7.3.1: "… the receiving device MUST respond with a 481" when the session does not exist
-    if (!session || session.isClosed) return this.refuse(f, 481, 'unknown session-id');
-    // §5.4 / §6.1: the To-Path is exactly the session's own URI, carried on the transport that URI names
-    const own = parseMsrpUri(session.localPath);
-    if (f.toPath.length !== 1 || !sameMsrpUri(f.toPath[0], session.localPath)) return this.refuse(f, 481, 'To-Path does not match the session');
-    if ((this.link.scheme && own?.scheme !== this.link.scheme) || (this.link.transport && own?.transport !== this.link.transport))
-      return this.refuse(f, 481, `session offered over another transport than ${this.link.scheme ?? 'msrp'}/${this.link.transport ?? '?'}`);
-    // §5.4: the From-Path must end in the path the peer announced in SDP
-    if (!sameMsrpUri(f.fromPath[f.fromPath.length - 1] ?? '', session.remotePath)) return this.refuse(f, 481, 'From-Path does not match the path offered in SDP');
-    // one user at a time: a connection carrying someone's live session binds no other user's
-    for (const s of this.sessions) if (s.owner !== session.owner) return this.refuse(f, 481, "another user's session on a connection already bound");
+    const a = this.admit(f, sid);
+    if (!a.ok) return this.refuse(f, a.status, a.reason);
+    const session = a.session;
     if (!session.bind((b) => this.write(b))) return this.refuse(f, 506, 'session already bound to another connection');
     this.everBound = true;
     this.sessions.add(session);
     this.events.onBound?.(session);
     session.receive(f);
+  }
+
+  /** The binding rules (see the header) for the first request of a session on this connection; binds nothing. */
+  private admit(f: MsrpFrame, sid: string | undefined): Admission {
+    const session = sid ? this.directory.find(sid, f.fromPath[f.fromPath.length - 1]) : undefined;
+    // §7.3.1: "… the receiving device MUST respond with a 481" when the session does not exist
+    if (!session || session.isClosed) return { ok: false, status: 481, reason: 'unknown session-id' };
+    // §5.4 / §6.1: the To-Path is exactly the session's own URI, carried on the transport that URI names
+    const own = parseMsrpUri(session.localPath);
+    if (f.toPath.length !== 1 || !sameMsrpUri(f.toPath[0], session.localPath)) return { ok: false, status: 481, reason: 'To-Path does not match the session' };
+    if ((this.link.scheme && own?.scheme !== this.link.scheme) || (this.link.transport && own?.transport !== this.link.transport))
+      return { ok: false, status: 481, reason: `session offered over another transport than ${this.link.scheme ?? 'msrp'}/${this.link.transport ?? '?'}` };
+    // §5.4: the From-Path must end in the path the peer announced in SDP
+    if (!sameMsrpUri(f.fromPath[f.fromPath.length - 1] ?? '', session.remotePath)) return { ok: false, status: 481, reason: 'From-Path does not match the path offered in SDP' };
+    // one user at a time: a connection carrying someone's live session binds no other user's
+    for (const s of this.sessions) if (s.owner !== session.owner) return { ok: false, status: 481, reason: "another user's session on a connection already bound" };
+    // §10.10 (506): the session is bound to another connection already
+    if (session.bound) return { ok: false, status: 506, reason: 'session already bound to another connection' };
+    return { ok: true, session };
   }
 
   /** The transport closed (or we close it). */

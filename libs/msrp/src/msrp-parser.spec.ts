@@ -100,6 +100,22 @@ describe('MSRP parser (RFC 4975 §7)', () => {
   it('random bytes never throw out of the parser (property)', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 500 }), (b) => Array.isArray(new MsrpParser().push(b))), { numRuns: 2000 });
   });
+
+  it('shows the header section of a frame whose body is still coming, from the blank line on, and never a bodiless one', () => {
+    const p = new MsrpParser();
+    const all = enc.encode(SEND);
+    const blank = SEND.indexOf('\r\n\r\n') + 4;
+    for (let i = 0; i < all.length; i++) {
+      frames(p, all.subarray(i, i + 1));
+      if (i + 1 < blank || i + 1 === all.length) expect(p.pendingHeaders).toBeUndefined();
+      else expect(p.pendingHeaders).toMatchObject({ tid: 'a786hjs2', method: 'SEND', fromPath: ['msrp://im.example.net:2855/98cjs9p0;tcp'], body: new Uint8Array(0) });
+    }
+    expect(p.bufferedBytes).toBe(0);
+    for (const b of enc.encode(OK)) {
+      frames(p, new Uint8Array([b]));
+      expect(p.pendingHeaders).toBeUndefined();
+    }
+  });
 });
 
 describe('CPIM, IMDN, SDP', () => {

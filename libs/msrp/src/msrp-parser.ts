@@ -56,6 +56,20 @@ export class MsrpParser {
     return this.state === S.Failed;
   }
 
+  /**
+   * The request or response whose header section is complete and whose body is still arriving (its `body` is empty
+   * until the frame event), else undefined. A connection screens it before buffering the body: RFC 4975 §7.3 lets the
+   * receiver answer from the To-Path alone, and an unbound peer must not make us hold a body (§14.1).
+   */
+  get pendingHeaders(): MsrpFrame | undefined {
+    return this.state === S.Body ? this.frame : undefined;
+  }
+
+  /** Bytes held and not yet given out as frames. */
+  get bufferedBytes(): number {
+    return this.len - this.pos;
+  }
+
   push(chunk: Uint8Array): MsrpParseEvent[] {
     const out: MsrpParseEvent[] = [];
     if (this.state === S.Failed) return out;

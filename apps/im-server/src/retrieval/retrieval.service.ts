@@ -4,7 +4,7 @@
  */
 import type { InviteServerTransaction, SipRequest } from '@imc/sip';
 import type { BindRefusal, MsrpSession } from '@imc/msrp';
-import { MsrpTcpServer, MsrpWsServer } from '@imc/msrp-node';
+import { MsrpTcpServer, MsrpWsServer, UnboundLimiter } from '@imc/msrp-node';
 import type { ImServerConfig } from '../config';
 import type { DeferredStore } from '../store/deferred-store';
 import type { ChargingGateway } from '../charging/charging-gateway';
@@ -41,7 +41,9 @@ export class RetrievalService implements RetrievalHandler {
       // RFC 4975 §14.1: the session-id is the secret that binds a connection; the log names the peer and the reason only
       onRefused: (r: BindRefusal) => this.log(`MSRP connection from ${r.peer} refused${r.status ? ` (${r.status})` : ''}: ${r.reason}`),
     };
-    const options = { bindTimeoutMs: this.config.msrpBindTimeoutMs };
+    // one allowance for the three listeners: until its first request binds, a connection is anonymous (RFC 4975 §14.1)
+    const unbound = new UnboundLimiter(this.config.msrpMaxUnboundPerSource, this.config.msrpMaxUnbound);
+    const options = { bindTimeoutMs: this.config.msrpBindTimeoutMs, unbound };
     const limits = { maxChunkBytes: Math.max(this.config.maxMessageBytes * 2, 1024 * 1024) };
     if (this.config.msrpTcpPort) {
       this.tcp = new MsrpTcpServer(directory, events, limits, options);
