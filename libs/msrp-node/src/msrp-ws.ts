@@ -66,7 +66,9 @@ export class MsrpWsServer {
       res.writeHead(426, { upgrade: 'websocket' });
       res.end('MSRP over WebSocket (RFC 7977): connect with subprotocol "msrp"\n');
     });
-    this.wss = new WebSocketServer({ server: http, maxPayload: 32 * 1024 * 1024, handleProtocols: (p) => (p.has('msrp') ? 'msrp' : false) });
+    // a client sends responses, REPORTs and small requests; ws collects a whole message before the MSRP parser (and
+    // its binding check) sees it, so an unbound peer could otherwise hold up to this much each (the caps bound how many)
+    this.wss = new WebSocketServer({ server: http, maxPayload: 2 * 1024 * 1024, handleProtocols: (p) => (p.has('msrp') ? 'msrp' : false) });
     this.wss.on('connection', (ws, req) => {
       const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
       const slot = this.unbound.acquire(req.socket.remoteAddress ?? '');
