@@ -40,7 +40,7 @@ async function main() {
   // 1. the engine: setup installs and starts what is missing; a daemon that was running is left running
   const setup = await setupEngine(timed);
   if (!setup.ok) {
-    say(`FAILED: the Docker engine could not be made ready on this machine (${join('..', 'shared', 'tools', 'local-docker', 'setup')} exit ${setup.code}); the compose stack was NOT tested`);
+    say(`FAILED: the Docker engine could not be made ready on this machine (${join(LD, 'setup')} exit ${setup.code}); the compose stack was NOT tested`);
     return { code: 1, stopDaemon: false };
   }
   const cleanup = { stopDaemon: !setup.wasRunning };

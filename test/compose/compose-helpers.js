@@ -3,15 +3,33 @@
  * timings, running commands, the local-docker engine, free ports, the admin HTTP APIs, waiting for health.
  */
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 const { existsSync, readdirSync, statSync } = require('node:fs');
 const { createServer } = require('node:net');
 const { createSocket } = require('node:dgram');
-const { join, resolve } = require('node:path');
+const { isAbsolute, join, resolve } = require('node:path');
 
 const ROOT = resolve(__dirname, '..', '..');
-const LD = resolve(ROOT, '..', 'shared', 'tools', 'local-docker');
+/**
+ * The local-docker tool: `../shared/tools/local-docker` beside the project; for a clone made elsewhere (CI clones the
+ * repository into a fresh folder), beside the repository it was cloned from (its `origin`, when that is a local
+ * folder); or LOCAL_DOCKER_TOOL. The first that has a `setup` wins; the test fails, saying so, when none does.
+ */
+function findLocalDocker() {
+  const candidates = [];
+  if (process.env.LOCAL_DOCKER_TOOL) candidates.push(resolve(process.env.LOCAL_DOCKER_TOOL));
+  candidates.push(resolve(ROOT, '..', 'shared', 'tools', 'local-docker'));
+  try {
+    const origin = execFileSync('git', ['-C', ROOT, 'config', '--get', 'remote.origin.url'], { encoding: 'utf8' }).trim();
+    const local = origin.startsWith('file://') ? origin.slice(7) : origin;
+    if (local && isAbsolute(local) && existsSync(local)) candidates.push(resolve(local, '..', 'shared', 'tools', 'local-docker'));
+  } catch {
+    /* not a git checkout, or no origin */
+  }
+  return candidates.find((d) => existsSync(join(d, 'setup'))) ?? candidates[1];
+}
+const LD = findLocalDocker();
 
 const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
