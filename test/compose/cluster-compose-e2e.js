@@ -16,7 +16,7 @@ const { spawnSync } = require('node:child_process');
 const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { ROOT, LD, secs, Failure, reporter, run, setupEngine, busyPorts, secret, http, healthWatcher, until, distFresh, redact } = require('./compose-helpers');
+const { ROOT, LD, runComposeTest, secs, Failure, reporter, run, setupEngine, busyPorts, secret, http, healthWatcher, until, distFresh, redact } = require('./compose-helpers');
 
 const PROJECT = process.env.COMPOSE_TEST_PROJECT || 'imc-ccompose-test';
 const COMPOSE_FILE = join('deploy', 'cluster', 'docker-compose.yml');
@@ -196,20 +196,4 @@ async function scenario(dc, secrets) {
   check(logs.code === 0 && leaked.length === 0, 'no secret appears in the containers’ logs', leaked);
 }
 
-main()
-  .then(async ({ code, stopDaemon, down }) => {
-    if (down) await down();
-    if (stopDaemon) {
-      say('stopping the Docker daemon this test started');
-      await run(join(LD, 'stop'), []);
-    }
-    printFigures();
-    say(`${code === 0 ? 'PASSED' : 'FAILED'} in ${secs(Date.now() - t0)}`);
-    process.exit(code);
-  })
-  .catch(async (e) => {
-    say(`FAILED: ${e instanceof Failure ? e.message : e.stack}`);
-    if (e.cleanup?.down) await e.cleanup.down();
-    if (e.cleanup?.stopDaemon) await run(join(LD, 'stop'), []);
-    process.exit(1);
-  });
+runComposeTest(main, { say, t0, printFigures });

@@ -21,7 +21,7 @@ const { randomBytes } = require('node:crypto');
 const { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
-const { ROOT, LD, secs, Failure, reporter, run, setupEngine, busyPorts, secret, http, healthWatcher: watchHealth, until, newestSource, redact } = require('./compose-helpers');
+const { ROOT, LD, runComposeTest, secs, Failure, reporter, run, setupEngine, busyPorts, secret, http, healthWatcher: watchHealth, until, newestSource, redact } = require('./compose-helpers');
 
 const PROJECT = process.env.COMPOSE_TEST_PROJECT || 'imc-compose-test';
 const HEALTH_TIMEOUT_MS = 180_000;
@@ -33,7 +33,7 @@ const CE = 'http://127.0.0.1:8081';
 const SERVICE = 'im.deferred-retrieval';
 
 const t0 = Date.now();
-const { say, check, timed, figures } = reporter('compose-e2e');
+const { say, check, timed, figures, printFigures } = reporter('compose-e2e');
 const healthWatcher = () => watchHealth({ project: PROJECT, services: SERVICES, timeoutMs: HEALTH_TIMEOUT_MS, say });
 
 async function main() {
@@ -206,20 +206,4 @@ async function scenario(dc, secrets) {
   check(/sip_requests_total/.test(metrics) && leaked(metrics).length === 0, 'no secret appears in /metrics', leaked(metrics));
 }
 
-main()
-  .then(async ({ code, stopDaemon, down }) => {
-    if (down) await down();
-    if (stopDaemon) {
-      say('stopping the Docker daemon this test started');
-      await run(join(LD, 'stop'), []);
-    }
-    say(`figures:\n${figures.map(([k, v]) => `  ${k.padEnd(60)} ${v}`).join('\n')}`);
-    say(`${code === 0 ? 'PASSED' : 'FAILED'} in ${secs(Date.now() - t0)}`);
-    process.exit(code);
-  })
-  .catch(async (e) => {
-    say(`FAILED: ${e instanceof Failure ? e.message : e.stack}`);
-    if (e.cleanup?.down) await e.cleanup.down();
-    if (e.cleanup?.stopDaemon) await run(join(LD, 'stop'), []);
-    process.exit(1);
-  });
+runComposeTest(main, { say, t0, printFigures });

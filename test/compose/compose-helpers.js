@@ -217,4 +217,28 @@ function redact(text, secrets) {
   return out;
 }
 
-module.exports = { ROOT, LD, secs, Failure, reporter, run, aptMirror, setupEngine, portFree, busyPorts, secret, http, healthWatcher, until, newestSource, distFresh, redact };
+/**
+ * Runs a compose test's `main()` to its end: takes the stack down, stops the Docker daemon when the test started it,
+ * prints the figures and the verdict, and exits with the test's code (1 on any failure).
+ */
+function runComposeTest(main, { say, t0, printFigures }) {
+  main()
+    .then(async ({ code, stopDaemon, down }) => {
+      if (down) await down();
+      if (stopDaemon) {
+        say('stopping the Docker daemon this test started');
+        await run(join(LD, 'stop'), []);
+      }
+      printFigures();
+      say(`${code === 0 ? 'PASSED' : 'FAILED'} in ${secs(Date.now() - t0)}`);
+      process.exit(code);
+    })
+    .catch(async (e) => {
+      say(`FAILED: ${e instanceof Failure ? e.message : e.stack}`);
+      if (e.cleanup?.down) await e.cleanup.down();
+      if (e.cleanup?.stopDaemon) await run(join(LD, 'stop'), []);
+      process.exit(1);
+    });
+}
+
+module.exports = { ROOT, LD, runComposeTest, secs, Failure, reporter, run, aptMirror, setupEngine, portFree, busyPorts, secret, http, healthWatcher, until, newestSource, distFresh, redact };

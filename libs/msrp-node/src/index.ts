@@ -3,3 +3,4 @@ export * from './msrp-ws';
 export * from './node-clock';
 export * from './node-random';
 export * from './unbound-limiter';
+export * from './fingerprint';

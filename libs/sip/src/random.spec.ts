@@ -1,4 +1,5 @@
-import { createResponse, Dialog, parseSipMessage, randomString, randomToken, randomUint31, SeededRandom, SipRequest, webCryptoRandom, BRANCH_BITS, RandomSource } from './index';
+import { createResponse, Dialog, parseSipMessage, randomString, randomToken, randomUint31, SipRequest, webCryptoRandom, BRANCH_BITS, RandomSource } from './index';
+import { SeededRandom } from './test-random';
 
 const invite = (): SipRequest => {
   const raw =

@@ -14,9 +14,8 @@
  * (RFC 4572 §5) or, without one, against the trusted CAs and the host of its path (RFC 4975 §14.2).
  */
 import { X509Certificate } from 'node:crypto';
-import type { PeerCertificate } from 'node:tls';
 import { answerSetup, MsrpConnection, MsrpConnectionEvents, MsrpMedia, MsrpProto, newSessionId } from '@imc/msrp';
-import { connectMsrpTcp, connectMsrpTls, nodeRandom } from '@imc/msrp-node';
+import { checkFingerprint, connectMsrpTcp, connectMsrpTls, nodeRandom } from '@imc/msrp-node';
 
 export interface MsrpListeners {
   tcp: number;
@@ -73,12 +72,6 @@ export function planMsrpAnswer(
   }
 }
 
-/** RFC 4572 §5: the certificate presented must hash to the fingerprint in the SDP. */
-function matchesFingerprint(want: { hash: string; value: string }, cert: PeerCertificate): Error | undefined {
-  if (want.hash !== 'sha-256' && want.hash !== 'sha-1') return new Error(`unsupported fingerprint hash ${want.hash}`);
-  const got = want.hash === 'sha-256' ? cert.fingerprint256 : cert.fingerprint;
-  return got?.toUpperCase() === want.value ? undefined : new Error('the certificate does not match the SDP fingerprint');
-}
 
 /** We are the active side: connect to the client's path (TCP, or TLS for msrps). */
 export async function connectToClient(media: MsrpMedia, events: MsrpConnectionEvents): Promise<MsrpConnection> {
@@ -91,5 +84,5 @@ export async function connectToClient(media: MsrpMedia, events: MsrpConnectionEv
   if (m[1].toLowerCase() !== 'msrps') return connectMsrpTcp(host, port, none, events);
   const fp = media.fingerprint;
   // with a fingerprint the CA chain does not matter (self-signed certificates are the norm, RFC 4572 §1)
-  return connectMsrpTls(host, port, none, events, {}, fp ? { verifyPeer: (cert) => matchesFingerprint(fp, cert) } : {});
+  return connectMsrpTls(host, port, none, events, {}, fp ? { verifyPeer: (cert) => checkFingerprint(fp, cert) } : {});
 }

@@ -1,6 +1,6 @@
 /** MSRP over TLS (`msrps`, RFC 4975 §14) in Node, through `libs/msrp-node`'s connector: the client is active. */
 import type { MsrpConnection, SessionDirectory } from '@imc/msrp';
-import { connectMsrpTls } from '@imc/msrp-node';
+import { connectMsrpTls, checkFingerprint, sdpFingerprint } from '@imc/msrp-node';
 import type { MsrpOfferSide, MsrpTransport } from '../msrp-transport';
 
 /**
@@ -16,14 +16,8 @@ export class NodeTlsMsrpTransport implements MsrpTransport {
   async connect(answer: { path: string; sdp: string }, directory: SessionDirectory): Promise<MsrpConnection> {
     const m = /^msrps:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\//i.exec(answer.path);
     if (!m) throw new Error(`the answer to a TCP/TLS/MSRP offer carried no msrps path (${answer.path})`);
-    const fp = /^a=fingerprint:(\S+) (\S+)/m.exec(answer.sdp);
-    const verifyPeer = fp
-      ? (cert: { fingerprint256?: string; fingerprint?: string }) => {
-          const hash = fp[1].toLowerCase();
-          const got = hash === 'sha-256' ? cert.fingerprint256 : hash === 'sha-1' ? cert.fingerprint : undefined;
-          return got?.toUpperCase() === fp[2].toUpperCase() ? undefined : new Error('the server certificate does not match the a=fingerprint of its answer (RFC 4572)');
-        }
-      : undefined;
+    const fp = sdpFingerprint(answer.sdp);
+    const verifyPeer = fp ? (cert: { fingerprint256?: string; fingerprint?: string }) => checkFingerprint(fp, cert, 'the server certificate') : undefined;
     return (this.conn = await connectMsrpTls(m[1].replace(/^\[|\]$/g, ''), Number(m[2]), directory, {}, {}, { verifyPeer, ca: this.ca }));
   }
   close(): void {
