@@ -13,10 +13,9 @@
  */
 'use strict';
 const { spawnSync } = require('node:child_process');
-const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
-const { tmpdir } = require('node:os');
+const { rmSync } = require('node:fs');
 const { join } = require('node:path');
-const { ROOT, LD, runComposeTest, secs, Failure, reporter, run, setupEngine, busyPorts, secret, http, healthWatcher, until, distFresh, redact } = require('./compose-helpers');
+const { ROOT, LD, runComposeTest, writeComposeEnv, secs, Failure, reporter, run, setupEngine, busyPorts, http, healthWatcher, until, distFresh, redact } = require('./compose-helpers');
 
 const PROJECT = process.env.COMPOSE_TEST_PROJECT || 'imc-ccompose-test';
 const COMPOSE_FILE = join('deploy', 'cluster', 'docker-compose.yml');
@@ -45,15 +44,8 @@ async function main() {
     return { code: 1 };
   }
   const cleanup = { stopDaemon: !setup.wasRunning };
-  const dir = mkdtempSync(join(tmpdir(), 'imc-ccompose-'));
-  const envFile = join(dir, 'compose.env');
-  const secrets = { ADMIN_TOKEN: secret('adm'), NATS_PASSWORD: secret('nats'), REDIS_PASSWORD: secret('redis') };
   // host networking: every node on loopback, the im-servers trust the edge's loopback address
-  writeFileSync(
-    envFile,
-    [...Object.entries(secrets).map(([k, v]) => `${k}=${v}`), 'NATS_USER=imc', 'SIP_DOMAIN=example.com', 'SIP_ADVERTISED_HOST=127.0.0.1', 'IMC_BIND=127.0.0.1', 'SIP_TRUSTED_PROXIES=127.0.0.1', 'LOG_LEVEL=info', ''].join('\n'),
-    { mode: 0o600 },
-  );
+  const { dir, envFile, secrets } = writeComposeEnv('imc-ccompose-', ['IMC_BIND=127.0.0.1', 'SIP_TRUSTED_PROXIES=127.0.0.1']);
   const dc = (args, opts = {}) =>
     // the im-servers end a retrieval's session after 1 s idle (30 s by default) so that SIPp gets the BYE at once
     run(join(LD, 'compose-host-net'), ['-q', '--env', 'HTTP_HOST=127.0.0.1', '--env', 'SIP_BIND_HOST=127.0.0.1', '--env', 'IM_SESSION_IDLE_MS=1000', '.', '-p', PROJECT, '--env-file', envFile, ...args], {

@@ -18,10 +18,9 @@
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } = require('node:fs');
-const { tmpdir } = require('node:os');
+const { existsSync, rmSync, statSync } = require('node:fs');
 const { join } = require('node:path');
-const { ROOT, LD, runComposeTest, secs, Failure, reporter, run, setupEngine, busyPorts, secret, http, healthWatcher: watchHealth, until, newestSource, redact } = require('./compose-helpers');
+const { ROOT, LD, runComposeTest, writeComposeEnv, secs, Failure, reporter, run, setupEngine, busyPorts, http, healthWatcher: watchHealth, until, newestSource, redact } = require('./compose-helpers');
 
 const PROJECT = process.env.COMPOSE_TEST_PROJECT || 'imc-compose-test';
 const HEALTH_TIMEOUT_MS = 180_000;
@@ -46,14 +45,7 @@ async function main() {
   const cleanup = { stopDaemon: !setup.wasRunning };
 
   // 2. the env file for this run (not the developer's .env)
-  const dir = mkdtempSync(join(tmpdir(), 'imc-compose-'));
-  const envFile = join(dir, 'compose.env');
-  const secrets = { ADMIN_TOKEN: secret('adm'), NATS_PASSWORD: secret('nats'), REDIS_PASSWORD: secret('redis') };
-  writeFileSync(
-    envFile,
-    [...Object.entries(secrets).map(([k, v]) => `${k}=${v}`), 'NATS_USER=imc', 'SIP_DOMAIN=example.com', 'SIP_ADVERTISED_HOST=127.0.0.1', 'LOG_LEVEL=info', ''].join('\n'),
-    { mode: 0o600 },
-  );
+  const { dir, envFile, secrets } = writeComposeEnv('imc-compose-');
   const dc = (args, opts) =>
     run(join(LD, 'compose-host-net'), ['-q', '--env', 'HTTP_HOST=127.0.0.1', '--env', 'SIP_BIND_HOST=127.0.0.1', '.', '-p', PROJECT, '--env-file', envFile, ...args], opts);
   cleanup.down = async () => {

@@ -5,7 +5,8 @@
 'use strict';
 const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const { existsSync, readdirSync, statSync } = require('node:fs');
+const { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } = require('node:fs');
+const { tmpdir } = require('node:os');
 const { createServer } = require('node:net');
 const { createSocket } = require('node:dgram');
 const { isAbsolute, join, resolve } = require('node:path');
@@ -218,6 +219,19 @@ function redact(text, secrets) {
 }
 
 /**
+ * The env file of one test run (never the developer's .env): fresh secrets with `@ / : #` in each (see `secret`),
+ * the NATS user, the SIP domain and address, and `extra` lines; readable by the owner only, in a temporary folder.
+ */
+function writeComposeEnv(prefix, extra = []) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const envFile = join(dir, 'compose.env');
+  const secrets = { ADMIN_TOKEN: secret('adm'), NATS_PASSWORD: secret('nats'), REDIS_PASSWORD: secret('redis') };
+  const lines = [...Object.entries(secrets).map(([k, v]) => `${k}=${v}`), 'NATS_USER=imc', 'SIP_DOMAIN=example.com', 'SIP_ADVERTISED_HOST=127.0.0.1', ...extra, 'LOG_LEVEL=info', ''];
+  writeFileSync(envFile, lines.join('\n'), { mode: 0o600 });
+  return { dir, envFile, secrets };
+}
+
+/**
  * Runs a compose test's `main()` to its end: takes the stack down, stops the Docker daemon when the test started it,
  * prints the figures and the verdict, and exits with the test's code (1 on any failure).
  */
@@ -241,4 +255,4 @@ function runComposeTest(main, { say, t0, printFigures }) {
     });
 }
 
-module.exports = { ROOT, LD, runComposeTest, secs, Failure, reporter, run, aptMirror, setupEngine, portFree, busyPorts, secret, http, healthWatcher, until, newestSource, distFresh, redact };
+module.exports = { ROOT, LD, runComposeTest, writeComposeEnv, secs, Failure, reporter, run, aptMirror, setupEngine, portFree, busyPorts, secret, http, healthWatcher, until, newestSource, distFresh, redact };
