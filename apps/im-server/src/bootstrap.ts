@@ -114,7 +114,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   });
   const sipAuth = new SipAuthenticator(config, digest, throttle, users, metrics, (m) => logger.warn(m));
   const sip = new SipServer(config, store, users, metrics, sipLog, sipAuth);
-  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m));
+  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void sip.notifyWaiting(aor));
   sip.retrieval = retrieval;
   const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor));
 

@@ -20,7 +20,7 @@ import type { DeferredStore, StoredMessageMeta } from '../store/deferred-store';
 import type { ChargingGateway } from '../charging/charging-gateway';
 import type { ImMetrics } from '../observability/im-metrics';
 import type { ServerTx } from '../sip/sip-context';
-import type { SipServer } from '../sip/sip-server';
+import type { SipFrontPort } from '../sip/sip-port';
 
 export enum RetrievalState {
   Reserving = 'Reserving',
@@ -33,7 +33,7 @@ export enum RetrievalState {
 
 export interface RetrievalDeps {
   config: ImServerConfig;
-  sip: SipServer;
+  sip: SipFrontPort;
   store: DeferredStore;
   charging: ChargingGateway;
   metrics: ImMetrics;
@@ -41,6 +41,8 @@ export interface RetrievalDeps {
   register: (s: MsrpSession) => void;
   unregister: (s: MsrpSession) => void;
   onEnded: (s: RetrievalSession) => void;
+  /** The user's mailbox changed (message-summary NOTIFY to their subscriptions). */
+  mailboxChanged: (aor: string) => void;
   log: (m: string) => void;
 }
 
@@ -215,7 +217,7 @@ export class RetrievalSession {
     this.d.metrics.inviteLatency.observe((performance.now() - this.startedAt) / 1000);
     this.state = RetrievalState.Answered;
     // §13.3.1.4: retransmit the 2xx until the ACK; after 64·T1 without one, BYE
-    this.retransmitter = new Uas2xxRetransmitter(serializeSipMessage(ok), this.tx.sink, this.d.sip.clock, this.d.sip.layer.timers, () => {
+    this.retransmitter = new Uas2xxRetransmitter(serializeSipMessage(ok), this.tx.sink, this.d.sip.clock, this.d.sip.timers, () => {
       if (!this.acked) void this.hangUp('no ACK for the 200 OK');
     });
     this.retransmitter.start(false);
@@ -384,7 +386,7 @@ export class RetrievalSession {
     await Promise.all(inFlight);
     if (this.state === RetrievalState.Delivering) {
       this.state = RetrievalState.Idle;
-      void this.d.sip.notifyWaiting(this.aor);
+      this.d.mailboxChanged(this.aor);
       this.timer(c.sessionIdleMs, () => {
         if (this.state === RetrievalState.Idle) void this.hangUp('idle');
       });

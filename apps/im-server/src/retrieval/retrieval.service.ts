@@ -10,7 +10,7 @@ import type { DeferredStore } from '../store/deferred-store';
 import type { ChargingGateway } from '../charging/charging-gateway';
 import type { ImMetrics } from '../observability/im-metrics';
 import type { RetrievalHandler, ServerTx } from '../sip/sip-context';
-import type { SipServer } from '../sip/sip-server';
+import type { SipFrontPort } from '../sip/sip-port';
 import { RetrievalSession, RetrievalState } from './retrieval-session';
 
 export class RetrievalService implements RetrievalHandler {
@@ -24,11 +24,13 @@ export class RetrievalService implements RetrievalHandler {
 
   constructor(
     private readonly config: ImServerConfig,
-    private readonly sip: SipServer,
+    private readonly sip: SipFrontPort,
     private readonly store: DeferredStore,
     private readonly charging: ChargingGateway,
     private readonly metrics: ImMetrics,
     private readonly log: (m: string) => void,
+    /** The user's mailbox changed (message-summary NOTIFY to their subscriptions). */
+    private readonly mailboxChanged: (aor: string) => void,
   ) {}
 
   async start(): Promise<void> {
@@ -95,6 +97,7 @@ export class RetrievalService implements RetrievalHandler {
         this.metrics.sessions.set(this.byCallId.size);
       },
       log: this.log,
+      mailboxChanged: this.mailboxChanged,
     });
     this.byCallId.set(session.callId, session);
     this.metrics.sessions.set(this.byCallId.size);

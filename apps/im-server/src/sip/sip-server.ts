@@ -38,6 +38,7 @@ import type { UserStore } from '../store/user-store';
 import type { ImMetrics } from '../observability/im-metrics';
 import type { RetrievalHandler, ServerTx } from './sip-context';
 import type { SipAuthenticator } from '../auth/sip-authenticator';
+import type { SipFrontPort } from './sip-port';
 
 export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY';
 const KNOWN_METHODS = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'INFO', 'UPDATE', 'PRACK', 'REFER', 'PUBLISH']);
@@ -77,7 +78,7 @@ export interface SipLogger {
   error(m: string): void;
 }
 
-export class SipServer {
+export class SipServer implements SipFrontPort {
   readonly layer: TransactionLayer;
   private readonly transports: SipTransport[] = [];
   udp?: UdpSipTransport;
@@ -173,6 +174,15 @@ export class SipServer {
 
   sinkFor(flow: SipFlow): TransactionSink {
     return { reliable: flow.reliable, send: (b) => flow.send(b) };
+  }
+
+  get timers() {
+    return this.layer.timers;
+  }
+
+  async send(req: SipRequest, flow: SipFlow): Promise<number | 'timeout'> {
+    const out = await this.layer.sendRequest(req, this.sinkFor(flow)).done;
+    return out.kind === 'response' ? out.response.status : 'timeout';
   }
 
   // ---------------------------------------------------------------- inbound
@@ -519,9 +529,7 @@ export class SipServer {
 
   /** Sends an in-dialog request (BYE) from a retrieval session through a client transaction. */
   async sendInDialog(dialog: Dialog, flow: SipFlow, method: string): Promise<number | 'timeout'> {
-    const req = dialog.createRequest(method, this.viaFor(flow));
-    const out = await this.layer.sendRequest(req, this.sinkFor(flow)).done;
-    return out.kind === 'response' ? out.response.status : 'timeout';
+    return this.send(dialog.createRequest(method, this.viaFor(flow)), flow);
   }
 
   /** For the retrieval side: the invite transaction type guard. */

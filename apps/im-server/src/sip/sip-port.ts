@@ -1,0 +1,24 @@
+/**
+ * The SIP front's port: everything a request handler (registrar, pager deposit, message-summary, the retrieval
+ * gate) and a retrieval session may ask of the SIP front. Handlers depend on this interface only, never on the
+ * class behind it: sending, in-dialog requests, the clock, the protocol timers and the random source.
+ */
+import type { Clock, Dialog, RandomSource, SipRequest, SipTimers, TransactionSink } from '@imc/sip';
+import type { SipFlow } from '@imc/sip-node';
+
+export interface SipFrontPort {
+  /** The clock every SIP timer runs on (a fake one in unit specs). */
+  readonly clock: Clock;
+  /** T1, T2, T4 (RFC 3261 §17) as configured. */
+  readonly timers: SipTimers;
+  /** Tags, branches and Call-IDs (RFC 3261 §19.3). */
+  readonly random: RandomSource;
+  /** The Via sent-by (and Contact port) for a request or answer we send on a flow. */
+  viaFor(flow: SipFlow): { transport: string; host: string; port: number };
+  /** Where a transaction writes for a flow. */
+  sinkFor(flow: SipFlow): TransactionSink;
+  /** Sends a request we originate on a flow through a client transaction: the final status, or 'timeout'. */
+  send(req: SipRequest, flow: SipFlow): Promise<number | 'timeout'>;
+  /** Sends an in-dialog request (BYE, NOTIFY) built from the dialog: the final status, or 'timeout'. */
+  sendInDialog(dialog: Dialog, flow: SipFlow, method: string): Promise<number | 'timeout'>;
+}
