@@ -27,6 +27,7 @@ import { SipAuthenticator } from './auth/sip-authenticator';
 import { RetrievalService } from './retrieval/retrieval.service';
 import { ChargingGateway } from './charging/charging-gateway';
 import { ChargingRetryQueue } from './charging/charging-retry-queue';
+import { DeferredQuoter } from './aoc/deferred-quote';
 
 export interface RunningImServer {
   app: INestApplication;
@@ -126,7 +127,9 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   };
 
-  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance: (aor) => charging.balance(aor) }), {
+  const balance = (aor: string) => charging.balance(aor);
+  const quoter = new DeferredQuoter({ pending: (aor) => store.pending(aor), price: (aor, items) => charging.price(aor, items), balance });
+  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance, quoter }), {
     logger: config.logLevel === 'silent' ? false : logger,
     abortOnError: false,
   });

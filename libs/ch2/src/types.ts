@@ -110,6 +110,9 @@ export interface BalanceResponse extends Ch2ResponseBase {
 }
 export interface PriceResponse extends Ch2ResponseBase {
   amount?: number;
+  /** The price of each item, in the order asked (their sum is `amount`). */
+  prices?: number[];
+  window?: string;
 }
 
 export interface Ch2RequestMap {
