@@ -28,6 +28,8 @@ import { RetrievalService } from './retrieval/retrieval.service';
 import { ChargingGateway } from './charging/charging-gateway';
 import { ChargingRetryQueue } from './charging/charging-retry-queue';
 import { DeferredQuoter } from './aoc/deferred-quote';
+import { ReceiptSender } from './receipts/receipt-sender';
+import { ReceiptService } from './receipts/receipt.service';
 
 export interface RunningImServer {
   app: INestApplication;
@@ -47,6 +49,8 @@ export interface RunningImServer {
   retryQueue: ChargingRetryQueue;
   charging: ChargingGateway;
   retrieval: RetrievalService;
+  /** IMDN receipts back to senders (receipts/): `delivered` after an MSRP 200 OK, `failed` from the expiry sweep. */
+  receipts: ReceiptService;
   /** The SIP front (tests read the sizes of its bounded maps). */
   sip: SipServer;
   redis: RedisClient;
@@ -118,6 +122,20 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void sip.notifyWaiting(aor));
   sip.retrieval = retrieval;
   const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor));
+  // a UDP binding is reached by its address; a TCP/WS/TLS binding's open connection is known only inside the SIP
+  // front (its flowFor is not on the port yet), so such a sender gets the receipt stored instead
+  const receiptSender = new ReceiptSender(sip, (b) => (b.transport === 'UDP' && sip.udp ? sip.udp.flowTo(b.address, b.port) : undefined), config.advertisedHost);
+  const receipts = new ReceiptService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    domain: config.domain,
+    markerTtlSeconds: config.messageTtlSeconds + 86400,
+    users,
+    store,
+    sender: receiptSender,
+    onStored: (aor) => void sip.notifyWaiting(aor),
+    log: (m) => logger.warn(m),
+  });
 
   const readiness = {
     ...readinessProbes(redis, nc),
@@ -163,7 +181,10 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   });
   retryQueue.start();
-  const sweeper = setInterval(() => void store.sweepExpired().catch(() => undefined), config.expirySweepMs);
+  const sweeper = setInterval(
+    () => void store.sweepExpired(async (n) => void (await receipts.failed(n))).catch((e: Error) => logger.warn(`expiry sweep: ${e.message}; will retry`)),
+    config.expirySweepMs,
+  );
   sweeper.unref();
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
   if (config.auth === 'none') logger.warn('SIP_AUTH=none: identities are taken from the From header — development only, never in production');
@@ -207,6 +228,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     retryQueue,
     charging,
     retrieval,
+    receipts,
     sip,
     redis,
     close,

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { defineLuaScripts, LuaFn, RedisClient } from '@imc/runtime';
+import { asksFor } from '../receipts/imdn-receipt';
 
 export interface DepositInput {
   from: string;
@@ -46,10 +47,6 @@ export interface ExpiredNotice {
   imdnMessageId: string;
   disposition: string;
   receivedAt: string;
-}
-
-export function wantsNegativeDelivery(disposition: string | undefined): boolean {
-  return !!disposition && disposition.split(',').some((d) => d.trim().toLowerCase() === 'negative-delivery');
 }
 
 export interface StoredMessage extends StoredMessageMeta {
@@ -143,7 +140,7 @@ export class DeferredStore {
     if (m.receipt) fields.push('rcpt', '1');
     // RFC 5438 §5.1: a failure report needs the original Message-ID; a receipt never asks for one (§7.1.1)
     const watch =
-      !m.receipt && m.imdnMessageId && wantsNegativeDelivery(m.disposition)
+      !m.receipt && m.imdnMessageId && asksFor(m.disposition, 'negative-delivery')
         ? JSON.stringify({ aor, id, from: m.from, to: m.to, imdnMessageId: m.imdnMessageId, disposition: m.disposition!, receivedAt: new Date(at).toISOString() } satisfies ExpiredNotice)
         : '';
     const [code, n] = (await this.lua.deposit(
@@ -221,6 +218,7 @@ export class DeferredStore {
    */
   async sweepExpired(onExpired?: (n: ExpiredNotice) => Promise<void>): Promise<number> {
     let n = 0;
+    let failure: unknown;
     const nodes = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis];
     for (const pattern of [this.orderPattern(), this.duePattern()]) {
       for (const node of nodes) {
@@ -234,11 +232,15 @@ export class DeferredStore {
             if (pattern === this.orderPattern()) {
               await this.pendingIds(aor, 1);
               n++;
-            } else if (onExpired) await this.handleDue(aor, onExpired);
+            } else if (onExpired) {
+              // one user's notice that could not be handled stays due; the other users' go on
+              await this.handleDue(aor, onExpired).catch((e: unknown) => (failure ??= e));
+            }
           }
         } while (cursor !== '0');
       }
     }
+    if (failure !== undefined) throw failure;
     return n;
   }
 
