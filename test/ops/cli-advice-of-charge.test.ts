@@ -4,7 +4,7 @@
  * Against a real stack (enabler, im-server, Redis, NATS); the tariff is 5 cents a message + 1 per started KiB.
  */
 import { run } from '../../apps/cli/src/main';
-import { account, deposit, pendingCount, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { account, deposit, pendingCount, provision, Stack, startStackForCli, uniqueUser } from '../support/stack-harness';
 
 describe('imc retrieve: advice of charge before', () => {
   let s: Stack;
@@ -24,11 +24,7 @@ describe('imc retrieve: advice of charge before', () => {
     return { code, out: lines.join('\n') };
   };
   beforeAll(async () => {
-    s = await startStack();
-    process.env.IMC_ENABLER_URL = `http://127.0.0.1:${s.enabler!.httpPort}`;
-    process.env.IMC_IM_URL = `http://127.0.0.1:${s.im.httpPort}`;
-    process.env.ADMIN_TOKEN = 'test-admin-token';
-    process.env.IMC_SIP_WS = s.sipWsUrl;
+    s = await startStackForCli();
   });
   afterAll(() => s.close());
 
