@@ -41,8 +41,9 @@ describe('AoC XML (TS 24.647)', () => {
 
 describe('multipart/mixed bodies (RFC 5621)', () => {
   it('the SDP and the AoC-S in one body; the SDP part comes back byte for byte', () => {
-    const { contentType, body } = sdpWithAoc(SDP, buildAocS({ currency: 'EUR', amount: 6 }));
+    const { contentType, body, headers } = sdpWithAoc(SDP, buildAocS({ currency: 'EUR', amount: 6 }));
     expect(contentType).toMatch(/^multipart\/mixed;boundary=imc-[0-9a-f]{24}$/);
+    expect(headers).toEqual([['Content-Disposition', 'session']]);
     expect(text(body)).toContain('Content-Type: application/vnd.etsi.aoc+xml\r\nContent-Disposition: signal;handling=optional\r\n\r\n<?xml');
     const read = readSipBody(text(body), contentType);
     expect(read.sdp).toBe(SDP);

@@ -36,10 +36,16 @@ export function buildMultipartMixed(parts: readonly BodyPart[], boundary = `imc-
   return { contentType: `multipart/mixed;boundary=${boundary}`, body: new TextEncoder().encode(out) };
 }
 
-/** The 200 OK body of a retrieval INVITE that negotiated AoC: the SDP answer and the AoC-S (RFC 5621 §3). */
-export function sdpWithAoc(sdp: string, aocXml: string): { contentType: string; body: Uint8Array } {
-  return buildMultipartMixed([
+/**
+ * The 200 OK body of a retrieval INVITE that negotiated AoC: the SDP answer and the AoC-S (RFC 5621 §3), and the
+ * header the 200 must carry with it: `Content-Disposition: session` on the multipart body as a whole. A UA infers
+ * "render" for a body other than application/sdp that has none (RFC 3261 §13.2.1, §20.11), and sip.js then finds no
+ * answer in the 200 and hangs up; with it, the body is read as the session description, whose SDP part is the answer.
+ */
+export function sdpWithAoc(sdp: string, aocXml: string): { contentType: string; body: Uint8Array; headers: [string, string][] } {
+  const m = buildMultipartMixed([
     { contentType: 'application/sdp', body: sdp },
     { contentType: AOC_CONTENT_TYPE, contentDisposition: 'signal;handling=optional', body: aocXml },
   ]);
+  return { ...m, headers: [['Content-Disposition', 'session']] };
 }

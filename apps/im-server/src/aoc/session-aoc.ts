@@ -18,6 +18,8 @@ type Settled<T> = { kind: 'answer'; res: T } | { kind: 'queued' };
 export interface SipBody {
   contentType: string;
   body: Uint8Array;
+  /** Headers that go with the body (the multipart 200 OK's `Content-Disposition: session`). */
+  headers?: [string, string][];
 }
 
 export class SessionAoc {
@@ -32,7 +34,10 @@ export class SessionAoc {
     return new SessionAoc(acceptsAoc(accept));
   }
 
-  /** The 200 OK body: SDP only unless AoC was negotiated and the reservation priced the granted messages. */
+  /**
+   * The 200 OK body: SDP only unless AoC was negotiated and the reservation priced the granted messages. Send it
+   * with its headers: `tx.respond(200, 'OK', { headers: [...others, ...(b.headers ?? [])], body: b.body, contentType: b.contentType })`.
+   */
   answerBody(sdp: string, reserve: ReserveResponse | undefined): SipBody {
     if (reserve?.currency) this.currency = reserve.currency;
     if (!this.negotiated || !reserve?.currency || reserve.reservedAmount === undefined) return { contentType: 'application/sdp', body: new TextEncoder().encode(sdp) };
