@@ -57,3 +57,14 @@ export function receiptDepositOf(contentType: string, body: Uint8Array): { recei
 export function asksFor(disposition: string | undefined, kind: 'positive-delivery' | 'negative-delivery' | 'display'): boolean {
   return !!disposition && disposition.split(',').some((d) => d.trim().toLowerCase() === kind);
 }
+
+/**
+ * The retrieval's split of what waits (retrieval-flow.md "Delivery notifications"): the messages to reserve and
+ * charge, in order, and the stored receipts, delivered free beside them.
+ */
+export function partitionReceipts<T extends { receipt?: true }>(pending: readonly T[]): { chargeable: T[]; receipts: T[] } {
+  const chargeable: T[] = [];
+  const receipts: T[] = [];
+  for (const m of pending) (m.receipt ? receipts : chargeable).push(m);
+  return { chargeable, receipts };
+}
