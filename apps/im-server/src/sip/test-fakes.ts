@@ -83,9 +83,18 @@ export class FakeSipFront implements SipFrontPort, SipFrontLookups {
     return { reliable: flow.reliable, send: (b: Uint8Array) => flow.send(b) };
   }
 
+  private waiters: { n: number; wake: () => void }[] = [];
+
   async send(req: SipRequest, flow: SipFlow): Promise<number | 'timeout'> {
     this.sent.push({ req, flow });
+    for (const w of this.waiters.filter((x) => this.sent.length >= x.n)) w.wake();
     return this.status;
+  }
+
+  /** Resolves once `n` requests in all have been sent. */
+  sentCount(n: number): Promise<void> {
+    if (this.sent.length >= n) return Promise.resolve();
+    return new Promise((wake) => this.waiters.push({ n, wake }));
   }
 
   sendInDialog(dialog: Dialog, flow: SipFlow, method: string): Promise<number | 'timeout'> {

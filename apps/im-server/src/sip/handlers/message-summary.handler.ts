@@ -57,7 +57,8 @@ export class MessageSummaryHandler implements SipHandler, MailboxWatchers {
     const sub: Subscription = { dialog, flow: tx.flow, expiresAt: Date.now() + expires * 1000, transport: tx.flow.transport };
     const list = (this.subscriptions.get(aor) ?? []).filter((x) => x !== inDialog && x.expiresAt > Date.now());
     if (expires > 0) list.push(sub);
-    this.subscriptions.set(aor, list);
+    if (list.length) this.subscriptions.set(aor, list);
+    else this.subscriptions.delete(aor); // nobody watches: the user's entry goes too
     tx.respond(200, 'OK', { toTag: localTag, headers: [['Expires', String(expires)], ['Contact', `<sip:${this.config.advertisedHost}:${this.sip.viaFor(tx.flow).port};transport=${tx.flow.transport.toLowerCase()}>`]] });
     // RFC 6665 §4.2.1.2: a NOTIFY with the current state at once (terminated when this was an unsubscribe)
     void this.sendSummary(aor, sub, expires === 0);
