@@ -113,8 +113,8 @@ const OUTCOMES = new Set(['delivered', 'rejected', 'timeout']);
 /** A monitoring key's name (the admin API's path segment and ch2.usage's `monitoringKey`). */
 export const MONITORING_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MEASURES = ['count', 'octets', 'sessionMs'] as const;
-/** The largest usage threshold (2^50: exact through every JSON and Lua number on the way). */
-export const MAX_USAGE_THRESHOLD = 2 ** 50;
+/** The largest usage threshold: 10^14, below which the ledger's JSON (cjson, 14 significant digits) is exact. */
+export const MAX_USAGE_THRESHOLD = 10 ** 14;
 
 /** Checks usage thresholds `{count?, octets?, sessionMs?}` (each an integer of at least 1), naming `field`'s members. */
 export function checkUsageThresholds(v: unknown, field: string, bad: string[]): void {

@@ -156,7 +156,7 @@ export class ChargingService {
     return this.settle(r.subscriber, a);
   }
 
-  /** A direct debit charges each message once: one the charge-once marks name is left out (debit-6.lua, direct-debit-5.lua). */
+  /** A direct debit charges each message once: one the charge-once marks name is left out (debit-7.lua, direct-debit-6.lua). */
   private async directDebit(r: Ch2RequestMap['direct-debit']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
     const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets);
