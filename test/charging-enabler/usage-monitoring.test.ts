@@ -224,6 +224,21 @@ describe('usage monitoring', () => {
     expect((await usage(sub)).monitoringKeys).toEqual({});
   });
 
+  it("the relay's recovery reads the usage reports' subject: a report on the stream is never published again", async () => {
+    const t0 = Date.now();
+    const sub = await account();
+    await setKey(sub, 'r', { service: 'im.test', thresholds: { count: 1 } });
+    await dd(sub, 1);
+    const [report] = await relayed(sub);
+    const r = await admin(t.a.httpPort, 'POST', '/v1/cdrs/republish', { from: t0 });
+    expect(r.status).toBe(200);
+    expect(r.json.checked).toBeGreaterThanOrEqual(2); // the direct debit's CDR and the report
+    expect(r.json).toMatchObject({ republished: 0, duplicates: 0 });
+    expect((await streamReports(sub)).map((x) => x.cdrId)).toEqual([report.cdrId]);
+    const listed = await admin(t.a.httpPort, 'GET', `/v1/cdrs?subscriber=${encodeURIComponent(sub)}&type=usage-report`);
+    expect(listed.json.cdrs.map((c: { cdrId: string }) => c.cdrId)).toEqual([report.cdrId]);
+  });
+
   it('bad input is refused naming the fields', async () => {
     const sub = await account();
     const bad = await admin(t.a.httpPort, 'PUT', path(sub, '/monitoring-keys/k'), {
