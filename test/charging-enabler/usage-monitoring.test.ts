@@ -190,6 +190,19 @@ describe('usage monitoring', () => {
     expect(report.usage.sessionMs).toBeLessThanOrEqual(elapsed + 50); // Redis and the test share this machine's clock
   });
 
+  it('an expired session counts its whole validity as session time', async () => {
+    const sub = await account();
+    await setKey(sub, 'e', { service: 'im.test', thresholds: { sessionMs: 1 } });
+    const rq = { ...common(sub), items: [{ id: 'x', octets: 1 }], validitySeconds: 1 };
+    const r = { ...(await t.ch2.reserve(rq)), requestId: rq.requestId };
+    expect(r.result).toBe('SUCCESS');
+    const [report] = await waitFor(async () => {
+      const x = await outboxReports(sub);
+      return x.length > 0 && x;
+    }, 'the expiry to report the session', 10000);
+    expect(report).toMatchObject({ trigger: 'threshold', reached: 'sessionMs', requestId: r.requestId, usage: { count: 0, octets: 0, sessionMs: 1000 } });
+  });
+
   it('many concurrent debits through two replicas: exactly one report per crossing, with exact sums', async () => {
     const sub = await account();
     await setKey(sub, 'c', { service: '*', thresholds: { count: 100, octets: 1_000_000 } });
