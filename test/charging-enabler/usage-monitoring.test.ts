@@ -196,10 +196,9 @@ describe('usage monitoring', () => {
     const rq = { ...common(sub), items: [{ id: 'x', octets: 1 }], validitySeconds: 1 };
     const r = { ...(await t.ch2.reserve(rq)), requestId: rq.requestId };
     expect(r.result).toBe('SUCCESS');
-    const [report] = await waitFor(async () => {
-      const x = await outboxReports(sub);
-      return x.length > 0 && x;
-    }, 'the expiry to report the session', 10000);
+    let reports: UsageReport[] = [];
+    await waitFor(async () => (reports = await outboxReports(sub)).length > 0, 'the expiry to report the session', 10000);
+    const [report] = reports;
     expect(report).toMatchObject({ trigger: 'threshold', reached: 'sessionMs', requestId: r.requestId, usage: { count: 0, octets: 0, sessionMs: 1000 } });
   });
 
