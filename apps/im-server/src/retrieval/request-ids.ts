@@ -1,5 +1,5 @@
 /**
- * Every CH-2 requestId a retrieval makes, built in one place (ch2-contract.md "requestId"; retrieval-flow.md
+ * Every CH-2 requestId a retrieval makes, built in one place (ch2-contract.md "Idempotent"; retrieval-flow.md
  * "Charged once, whatever crashes"). Each is derived from what it settles, never random, so a retried request is
  * the same request: the enabler answers a replay from its record instead of charging or reserving again. CH-2
  * caps a requestId at 128 characters, so anything a client chose (the Call-ID) is hashed.

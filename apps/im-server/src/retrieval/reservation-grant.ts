@@ -1,5 +1,6 @@
 /**
- * What the session may deliver and on which reservation (retrieval-flow.md steps 2–3 and "Renewal"):
+ * What the session may deliver and on which reservation (retrieval-flow.md "Retrieval": steps 2–3 and
+ * the Renewal case):
  *
  * - `charged`: a CH-2 reservation covers the granted messages; it is renewed for the messages left when it is about
  *   to expire (or was lost), comparing its `expiresAt` with the SIP front's clock (wall time in production);

@@ -1,5 +1,5 @@
 /**
- * One retrieval per user at a time (retrieval-flow.md "One retrieval at a time"): a second one would reserve and
+ * One retrieval per user at a time (retrieval-flow.md "Retrieval", the lease row): a second one would reserve and
  * deliver the same messages again. The lease outlives a reservation's validity and is refreshed every third of its
  * life, on the SIP front's clock, while the session holds it.
  */
@@ -49,8 +49,7 @@ export class RetrievalLease {
   /** Gives the lease back: taken and never held (ended while it was being taken), or held. */
   async drop(taken = this.held): Promise<void> {
     this.stop();
-    const was = taken;
     this.held = false;
-    if (was) await this.store.unlockRetrieval(this.aor, this.owner);
+    if (taken) await this.store.unlockRetrieval(this.aor, this.owner);
   }
 }
