@@ -21,9 +21,6 @@ import { canMove, describeEnd, EndReason, EndReasons, IllegalTransitionError, is
 import type { MsrpLeg, RetrievalDeps } from './retrieval-ports';
 import type { ServerTx } from '../sip/sip-context';
 
-export { RetrievalState } from './retrieval-state';
-export type { RetrievalDeps } from './retrieval-ports';
-
 export class RetrievalSession {
   private current = RetrievalState.Reserving;
   readonly callId: string;
@@ -81,11 +78,7 @@ export class RetrievalSession {
   }
 
   private get answered(): boolean {
-    return this.current === RetrievalState.Answered || this.current === RetrievalState.Delivering || this.current === RetrievalState.Idle;
-  }
-
-  private warn(status: number, reason: string, text: string, extra: [string, string][] = []): void {
-    this.tx.respond(status, reason, { toTag: this.localTag, headers: [['Warning', `399 ${this.d.config.advertisedHost} "${text}"`], ...extra] });
+    return [RetrievalState.Answered, RetrievalState.Delivering, RetrievalState.Idle].includes(this.current);
   }
 
   private get inviteKey(): InviteKey {
@@ -165,8 +158,8 @@ export class RetrievalSession {
 
   /** A final answer before 200 OK; then the one end path gives back whatever was taken (lease, reservation). */
   private refuse(status: number, reason: string, text?: string, extra: [string, string][] = []): void {
-    if (text) this.warn(status, reason, text, extra);
-    else this.tx.respond(status, reason, { toTag: this.localTag, headers: extra });
+    const warning: [string, string][] = text ? [['Warning', `399 ${this.d.config.advertisedHost} "${text}"`]] : [];
+    this.tx.respond(status, reason, { toTag: this.localTag, headers: [...warning, ...extra] });
     void this.finish(EndReasons.refused(status));
   }
 
