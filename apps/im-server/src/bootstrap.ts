@@ -18,7 +18,14 @@ import { DeferredStore } from './store/deferred-store';
 import { UserStore } from './store/user-store';
 import { DepositService } from './deposit/deposit.service';
 import { ImMetrics } from './observability/im-metrics';
-import { nodeDigestCrypto, SipServer } from './sip/sip-server';
+import { SipFront } from './sip/sip-front';
+import { SipRouter } from './sip/sip-router';
+import { OptionsHandler } from './sip/handlers/options.handler';
+import { RegistrarHandler } from './sip/handlers/registrar.handler';
+import { PagerHandler } from './sip/handlers/pager.handler';
+import { MessageSummaryHandler } from './sip/handlers/message-summary.handler';
+import { RetrievalGateHandler } from './sip/handlers/retrieval-gate.handler';
+import { nodeDigestCrypto } from './auth/node-digest-crypto';
 import { DigestServer, systemClock } from '@imc/sip';
 import { AuthKeys } from './auth/auth-keys';
 import { RedisNonceCounts } from './auth/redis-nonce-counts';
@@ -52,7 +59,7 @@ export interface RunningImServer {
   /** IMDN receipts back to senders (receipts/): `delivered` after an MSRP 200 OK, `failed` from the expiry sweep. */
   receipts: ReceiptService;
   /** The SIP front (tests read the sizes of its bounded maps). */
-  sip: SipServer;
+  sip: SipFront;
   redis: RedisClient;
   close(): Promise<void>;
 }
@@ -118,13 +125,22 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     nonceCounts: new RedisNonceCounts(redis, authKeys),
   });
   const sipAuth = new SipAuthenticator(config, digest, throttle, users, metrics, (m) => logger.warn(m));
-  const sip = new SipServer(config, store, users, metrics, sipLog, sipAuth);
-  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void sip.notifyWaiting(aor));
-  sip.retrieval = retrieval;
-  const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor));
-  // a UDP binding is reached by its address; a TCP/WS/TLS binding's open connection is known only inside the SIP
-  // front (its flowFor is not on the port yet), so such a sender gets the receipt stored instead
-  const receiptSender = new ReceiptSender(sip, (b) => (b.transport === 'UDP' && sip.udp ? sip.udp.flowTo(b.address, b.port) : undefined), config.advertisedHost);
+  // the SIP front, then what depends on its port (message-summary, retrieval, the other handlers), then the
+  // router over the handlers, which the front is started with: every part gets what it needs by constructor
+  const sip = new SipFront(config, metrics, sipLog);
+  const summary = new MessageSummaryHandler(config, sip, store, sipAuth);
+  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void summary.notifyWaiting(aor));
+  const router = new SipRouter(
+    [
+      new OptionsHandler(),
+      new RegistrarHandler(config, users, sipAuth, summary),
+      new PagerHandler(config, sip, store, users, metrics, sipAuth, summary),
+      summary,
+      new RetrievalGateHandler(config, sip, sipAuth, retrieval),
+    ],
+    { clock: sip.clock, t1: config.sipT1 },
+  );
+  const deposits = new DepositService(store, config.domain, (aor) => void summary.notifyWaiting(aor));
   const receipts = new ReceiptService({
     redis,
     keyPrefix: config.keyPrefix,
@@ -132,8 +148,8 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     markerTtlSeconds: config.messageTtlSeconds + 86400,
     users,
     store,
-    sender: receiptSender,
-    onStored: (aor) => void sip.notifyWaiting(aor),
+    sender: new ReceiptSender(sip, (b) => sip.flowTo(b), config.advertisedHost),
+    onStored: (aor) => void summary.notifyWaiting(aor),
     log: (m) => logger.warn(m),
   });
 
@@ -162,7 +178,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
 
   await retrieval.start();
-  await sip.start();
+  await sip.start(router);
   // NATS deposit subject for other IM components (retrieval-flow.md "Deposit")
   const depositSub = nc.subscribe(`${config.subjectPrefix}im.deferred.deposit`, {
     queue: 'im-server',

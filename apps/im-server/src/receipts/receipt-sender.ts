@@ -1,9 +1,9 @@
 /**
  * Sends a receipt to a registered sender as a pager-mode SIP MESSAGE (RFC 3428) through the SIP front's port, to
- * each live binding in turn until one answers 2xx — the way the SIP front relays a MESSAGE to a registered
- * recipient (sip-server.ts `forwardMessage`, which this repeats against the port: the SIP front keeps its own copy
- * until the two are merged). The flow of a binding comes from `flowFor`: the SIP front knows its open connections;
- * a UDP binding needs only the address.
+ * each live binding in turn until one answers 2xx — the way the pager handler relays a MESSAGE to a registered
+ * recipient (sip/handlers/pager.handler.ts `forward`, whose request building this repeats: the two are to be merged
+ * into one builder on the port). The flow of a binding comes from `flowFor` — the front's `SipFrontLookups.flowTo`:
+ * the connection the binding registered on while it is open, or a UDP flow to its address.
  */
 import { BRANCH_BITS, CALL_ID_BITS, MAGIC_COOKIE, randomToken, SipRequest } from '@imc/sip';
 import type { SipFlow } from '@imc/sip-node';
