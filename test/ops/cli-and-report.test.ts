@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../apps/cli/src/main';
 import { admin, ch2ClientFor, common, waitFor } from '../support/enabler-harness';
-import { deposit, imAdmin, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { deposit, imAdmin, provision, Stack, startStackForCli, uniqueUser } from '../support/stack-harness';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -21,11 +21,7 @@ describe('imc CLI and the billing report', () => {
     return { code, out: lines.join('\n') };
   };
   beforeAll(async () => {
-    s = await startStack();
-    process.env.IMC_ENABLER_URL = `http://127.0.0.1:${s.enabler!.httpPort}`;
-    process.env.IMC_IM_URL = `http://127.0.0.1:${s.im.httpPort}`;
-    process.env.ADMIN_TOKEN = 'test-admin-token';
-    process.env.IMC_SIP_WS = s.sipWsUrl;
+    s = await startStackForCli();
   });
   afterAll(() => s.close());
 

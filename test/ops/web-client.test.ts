@@ -1,7 +1,8 @@
 /**
  * The browser client in headless Chromium: log in with SIP credentials (REGISTER over SIP-over-WebSocket), see
  * the waiting count from message-summary, retrieve over SIP + MSRP-over-WebSocket, read the messages on the page;
- * the account is charged the tariff price per message. Saves a screenshot as a test artifact.
+ * the account is charged the tariff price per message; the price of what waits is shown beside the Retrieve button
+ * (advice of charge). Saves a screenshot as a test artifact.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +54,10 @@ const haveChromium = existsSync('/usr/bin/chromium');
       await page.waitForFunction(() => document.getElementById('waiting')?.textContent === '2');
       expect(await page.isVisible('#login')).toBe(false);
       await page.waitForFunction(() => document.getElementById('balance')?.textContent === '1.00 EUR');
+      // advice of charge beside the Retrieve button (GET /v1/me/deferred): two messages at 6 cents, both covered
+      await page.waitForFunction(() => document.getElementById('quote')?.textContent === 'price 0.12 EUR — your credit covers them all');
+      expect(await page.isVisible('#quote')).toBe(true);
+      expect((await admin(s.enabler!.httpPort, 'GET', `/v1/accounts/${encodeURIComponent(bob)}`)).json).toMatchObject({ balance: 100, reserved: 0 });
 
       await page.click('#retrieve');
       await page.waitForFunction(() => document.querySelectorAll('#messages .message').length === 2);
@@ -62,6 +67,7 @@ const haveChromium = existsSync('/usr/bin/chromium');
       await page.waitForFunction(() => /2 message\(s\) received/.test(document.getElementById('status')?.textContent ?? ''));
       // the server's NOTIFY after the deletions brings the waiting count to 0
       await page.waitForFunction(() => document.getElementById('waiting')?.textContent === '0');
+      await page.waitForFunction(() => document.getElementById('quote')?.textContent === '');
 
       // the balance effect, on the page and in the account: two messages at the tariff's minimum price (6 cents)
       await page.waitForFunction(() => document.getElementById('balance')?.textContent === '0.88 EUR');

@@ -132,3 +132,13 @@ export async function pendingCount(s: Stack, aor: string): Promise<number> {
 export function uniqueUser(tag: string): string {
   return `${tag}${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** A stack for the imc CLI's tests: started, with the CLI's environment (IMC_*, ADMIN_TOKEN) pointing at it. */
+export async function startStackForCli(): Promise<Stack> {
+  const s = await startStack();
+  process.env.IMC_ENABLER_URL = `http://127.0.0.1:${s.enabler!.httpPort}`;
+  process.env.IMC_IM_URL = `http://127.0.0.1:${s.im.httpPort}`;
+  process.env.ADMIN_TOKEN = 'test-admin-token';
+  process.env.IMC_SIP_WS = s.sipWsUrl;
+  return s;
+}

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 // the redaction alone: the CLI does not load the services' runtime (Nest, ioredis)
 import { redactUrl } from '@imc/runtime/redact-url';
+import { money } from './money';
 
 export class UsageError extends Error {}
 
@@ -25,7 +26,7 @@ export function parseArgs(argv: string[]): Parsed {
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
-      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !['json', 'ws', 'tcp', 'tls', 'help'].includes(a.slice(2))) flags[a.slice(2)] = argv[++i];
+      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !['json', 'ws', 'tcp', 'tls', 'help', 'yes'].includes(a.slice(2))) flags[a.slice(2)] = argv[++i];
       else flags[a.slice(2)] = true;
     } else positional.push(a);
   }
@@ -41,7 +42,7 @@ const HELP: Record<string, string> = {
   imc account suspend|activate <subscriber>
   imc user add <aor> --password <password>
   imc deposit <to-aor> <text> [--from <aor> [--password <password>]]
-  imc retrieve <aor> --password <password> [--ws | --tcp | --tls] [--expect N] [--idle-ms 1500]
+  imc retrieve <aor> --password <password> [--ws | --tcp | --tls] [--expect N] [--idle-ms 1500] [--yes]
   imc report [--from ISO] [--to ISO] [--format csv|json|html] [--source store|jetstream] [--out FILE]
 
 Options: --json (machine-readable output), --help (per command).
@@ -57,7 +58,7 @@ imc account suspend <subscriber> | imc account activate <subscriber>`,
 imc deposit <to-aor> <text> --from <aor> --password <password> [--json]
   sends a SIP MESSAGE (RFC 3428) as that user over SIP-over-WebSocket (IMC_SIP_WS), answering the digest challenge`,
   retrieve:
-    'imc retrieve <aor> --password <password> [--ws | --tcp | --tls] [--expect N] [--idle-ms MS] [--json]\n  REGISTER, INVITE sip:deferred@<domain>, receive over MSRP (--ws, the default: MSRP over WebSocket; --tcp: MSRP over TCP; --tls: MSRP over TLS, the server\'s certificate checked against the a=fingerprint of its answer), print the messages and the charge.',
+    'imc retrieve <aor> --password <password> [--ws | --tcp | --tls] [--expect N] [--idle-ms MS] [--yes] [--json]\n  shows what the waiting messages cost and how many your credit covers (GET /v1/me/deferred), asks before going on (--yes: do not ask; stdin not a terminal: no question), then REGISTER, INVITE sip:deferred@<domain> asking for advice of charge, receive over MSRP (--ws, the default: MSRP over WebSocket; --tcp: MSRP over TCP; --tls: MSRP over TLS, the server\'s certificate checked against the a=fingerprint of its answer), print the messages and the charge (the server\'s AoC-E when it sends one).',
   report: `imc report [--from ISO] [--to ISO] [--format csv|json|html] [--source store|jetstream] [--out FILE]
   billing report from the enabler, built from its CDR store (default) or read back from the JetStream CDR stream`,
 };
@@ -92,10 +93,6 @@ function fail(r: { status: number; json: any; text: string }, what: string): nev
   throw new Error(`${what}: HTTP ${r.status} ${Array.isArray(msg) ? msg.join('; ') : msg}`);
 }
 
-function money(minor: number, currency: string): string {
-  return `${(minor / 100).toFixed(2)} ${currency}`;
-}
-
 function need(p: Parsed, i: number, what: string): string {
   const v = p.positional[i];
   if (!v) throw new UsageError(`missing ${what}`);
@@ -128,7 +125,7 @@ const FLAGS: Record<string, string[]> = {
   account: ['balance', 'currency', 'amount', 'request-id'],
   user: ['password'],
   deposit: ['from', 'password'],
-  retrieve: ['password', 'ws', 'tcp', 'tls', 'expect', 'idle-ms'],
+  retrieve: ['password', 'ws', 'tcp', 'tls', 'expect', 'idle-ms', 'yes'],
   report: ['from', 'to', 'format', 'out', 'source'],
 };
 
@@ -141,7 +138,25 @@ function checkFlags(cmd: string, p: Parsed): void {
   }
 }
 
-export async function run(argv: string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
+/** A yes/no question on the terminal; none when stdin is not a TTY (scripts, CI). */
+function terminalQuestion(): ((q: string) => Promise<string>) | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return async (q) => {
+    const rl = (await import('node:readline/promises')).createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      return await rl.question(q);
+    } finally {
+      rl.close();
+    }
+  };
+}
+
+export async function run(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
+  /** Asks the user a question (tests give one); default: the terminal's, when stdin is a TTY. */
+  ask?: (q: string) => Promise<string>,
+): Promise<number> {
   const [cmd, ...rest] = argv;
   const p = parseArgs(rest);
   const json = p.flags.json === true;
@@ -212,32 +227,21 @@ export async function run(argv: string[], out: (s: string) => void = (s) => proc
       const aor = need(p, 0, 'aor (e.g. sip:bob@example.com)');
       const password = strFlag(p, 'password', true);
       if ([p.flags.ws, p.flags.tcp, p.flags.tls].filter(Boolean).length > 1) throw new UsageError('--ws and --tcp exclude each other, and --tls excludes both (MSRP over WebSocket, TCP or TLS)');
-      const { retrieve } = await import('./retrieval-client');
-      const before = await http(ce, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`).catch(() => undefined);
-      if (!json) out(`retrieving deferred messages for ${aor}…`);
-      const res = await retrieve({
-        sipWsUrl: env('IMC_SIP_WS', 'ws://127.0.0.1:5066'),
+      const { retrieveCommand } = await import('./retrieve-command');
+      return retrieveCommand({
         aor,
         password,
         msrp: p.flags.tcp ? 'tcp' : p.flags.tls ? 'tls' : 'ws', // --ws is the default
         expect: intFlag(p, 'expect', false),
         idleMs: intFlag(p, 'idle-ms', false) ?? 1500,
-        timeoutMs: 60000,
-        onMessage: (m) => {
-          if (!json) out(`  [${m.dateTime ?? '?'}] ${m.from ?? '?'}: ${m.text}`);
-        },
+        yes: p.flags.yes === true,
+        json,
+        sipWsUrl: env('IMC_SIP_WS', 'ws://127.0.0.1:5066'),
+        im,
+        account: () => http(ce, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`),
+        out,
+        ask: ask ?? terminalQuestion(),
       });
-      const after = await http(ce, 'GET', `/v1/accounts/${encodeURIComponent(aor)}`).catch(() => undefined);
-      const charged = before?.status === 200 && after?.status === 200 ? before.json.balance - after.json.balance : undefined;
-      if (json) {
-        out(JSON.stringify({ status: res.status, messages: res.messages.map(({ raw: _raw, ...m }) => m), charged, currency: after?.json?.currency }));
-      } else if (res.status !== 200) {
-        out(`refused: ${res.status} ${res.reason ?? ''}${res.warning ? ` (${res.warning})` : ''}`);
-      } else {
-        out(`${res.messages.length} message(s) received`);
-        if (charged !== undefined) out(`charged ${money(charged, after!.json.currency)}; balance now ${money(after!.json.balance, after!.json.currency)}`);
-      }
-      return res.status === 200 || res.status === 404 ? 0 : 1;
     }
     case 'report': {
       const format = strFlag(p, 'format') ?? 'json';

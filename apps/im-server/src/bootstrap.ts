@@ -34,6 +34,9 @@ import { SipAuthenticator } from './auth/sip-authenticator';
 import { RetrievalService } from './retrieval/retrieval.service';
 import { ChargingGateway } from './charging/charging-gateway';
 import { ChargingRetryQueue } from './charging/charging-retry-queue';
+import { DeferredQuoter } from './aoc/deferred-quote';
+import { ReceiptSender } from './receipts/receipt-sender';
+import { ReceiptService } from './receipts/receipt.service';
 
 export interface RunningImServer {
   app: INestApplication;
@@ -53,6 +56,8 @@ export interface RunningImServer {
   retryQueue: ChargingRetryQueue;
   charging: ChargingGateway;
   retrieval: RetrievalService;
+  /** IMDN receipts back to senders (receipts/): `delivered` after an MSRP 200 OK, `failed` from the expiry sweep. */
+  receipts: ReceiptService;
   /** The SIP front (tests read the sizes of its bounded maps). */
   sip: SipFront;
   redis: RedisClient;
@@ -136,6 +141,17 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     { clock: sip.clock, t1: config.sipT1 },
   );
   const deposits = new DepositService(store, config.domain, (aor) => void summary.notifyWaiting(aor));
+  const receipts = new ReceiptService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    domain: config.domain,
+    markerTtlSeconds: config.messageTtlSeconds + 86400,
+    users,
+    store,
+    sender: new ReceiptSender(sip, (b) => sip.flowTo(b), config.advertisedHost),
+    onStored: (aor) => void summary.notifyWaiting(aor),
+    log: (m) => logger.warn(m),
+  });
 
   const readiness = {
     ...readinessProbes(redis, nc),
@@ -145,7 +161,9 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   };
 
-  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance: (aor) => charging.balance(aor) }), {
+  const balance = (aor: string) => charging.balance(aor);
+  const quoter = new DeferredQuoter({ pending: (aor) => store.pending(aor), price: (aor, items) => charging.price(aor, items), balance });
+  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance, quoter }), {
     logger: config.logLevel === 'silent' ? false : logger,
     abortOnError: false,
   });
@@ -179,7 +197,10 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   });
   retryQueue.start();
-  const sweeper = setInterval(() => void store.sweepExpired().catch(() => undefined), config.expirySweepMs);
+  const sweeper = setInterval(
+    () => void store.sweepExpired(async (n) => void (await receipts.failed(n))).catch((e: Error) => logger.warn(`expiry sweep: ${e.message}; will retry`)),
+    config.expirySweepMs,
+  );
   sweeper.unref();
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
   if (config.auth === 'none') logger.warn('SIP_AUTH=none: identities are taken from the From header — development only, never in production');
@@ -223,6 +244,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     retryQueue,
     charging,
     retrieval,
+    receipts,
     sip,
     redis,
     close,

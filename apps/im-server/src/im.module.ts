@@ -1,7 +1,8 @@
 /** The im-server's Nest module: admin HTTP, health and metrics over the parts built by the bootstrap. */
 import { DynamicModule, Module } from '@nestjs/common';
 import type { ImServerConfig } from './config';
-import { IM_ADMIN_TOKEN, IM_BALANCE, IM_CONFIG, IM_READINESS, ImReadiness } from './tokens';
+import { IM_ADMIN_TOKEN, IM_BALANCE, IM_CONFIG, IM_QUOTE, IM_READINESS, ImReadiness } from './tokens';
+import type { DeferredQuoter } from './aoc/deferred-quote';
 import { BalanceLookup, MeController } from './http/me.controller';
 import { DeferredStore } from './store/deferred-store';
 import { UserStore } from './store/user-store';
@@ -21,6 +22,8 @@ export interface ImParts {
   metrics: ImMetrics;
   readiness: ImReadiness & { sample(): Promise<void> };
   balance: BalanceLookup;
+  /** Advice of charge before a retrieval (`GET /v1/me/deferred`). */
+  quoter: Pick<DeferredQuoter, 'quote'>;
   throttle: LoginThrottle;
 }
 
@@ -35,6 +38,7 @@ export class ImModule {
         { provide: IM_READINESS, useValue: p.readiness },
         { provide: IM_ADMIN_TOKEN, useValue: p.config.adminToken },
         { provide: IM_BALANCE, useValue: p.balance },
+        { provide: IM_QUOTE, useValue: p.quoter },
         { provide: DeferredStore, useValue: p.store },
         { provide: UserStore, useValue: p.users },
         { provide: DepositService, useValue: p.deposits },

@@ -5,10 +5,10 @@
  * Web Crypto as the random source.
  */
 import type { MsrpClock, MsrpRandom } from '@imc/msrp';
-import { ReceivedMessage, RegisterRefusedError, retrieveDeferred, RetrievalResult, SipUser, Summary, WebSocketMsrpTransport } from '@imc/retrieval-client';
+import { AocInfo, ReceivedMessage, RegisterRefusedError, retrieveDeferred, RetrievalResult, SipUser, Summary, WebSocketMsrpTransport } from '@imc/retrieval-client';
 
-export { parseSummary } from '@imc/retrieval-client';
-export type { Summary };
+export { formatAocMoney, parseSummary } from '@imc/retrieval-client';
+export type { AocInfo, Summary };
 export type BrowserMessage = ReceivedMessage;
 
 const browserClock: MsrpClock = {
@@ -42,6 +42,9 @@ export interface RetrievalOutcome {
   reason?: string;
   warning?: string;
   messages: BrowserMessage[];
+  /** Advice of charge the server sent (TS 24.647): the price granted (AoC-S) and the cost after (AoC-E). */
+  aocS?: AocInfo;
+  aocE?: AocInfo;
 }
 
 /** One logged-in SIP user: registered, subscribed to message-summary, able to retrieve. */
@@ -91,7 +94,7 @@ export class WebImClient {
     }
     // a subscription refresh brings a NOTIFY with the count now left (RFC 6665 §4.2.1.2)
     if (r.status === 200) await user.refreshSummary();
-    return { status: r.status, reason: r.reason, warning: r.warning, messages: r.messages };
+    return { status: r.status, reason: r.reason, warning: r.warning, messages: r.messages, aocS: r.aocS, aocE: r.aocE };
   }
 
   async logout(): Promise<void> {

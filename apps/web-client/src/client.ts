@@ -3,7 +3,7 @@
  * count from message-summary, a Retrieve button and the list of messages received. The SIP-over-WebSocket URL is
  * `ws://<this host>:5066` unless the page is opened with `?sip=ws://…`.
  */
-import { BrowserMessage, Summary, WebImClient } from './browser-retrieval';
+import { AocInfo, BrowserMessage, formatAocMoney, Summary, WebImClient } from './browser-retrieval';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -31,6 +31,7 @@ let client: WebImClient | undefined;
 function showSummary(s: Summary): void {
   $('waiting').textContent = String(s.newMessages);
   $<HTMLButtonElement>('retrieve').disabled = s.newMessages === 0;
+  void showQuote();
 }
 
 let credentials = '';
@@ -46,6 +47,33 @@ async function showBalance(): Promise<void> {
   } catch {
     /* page not served by the im-server: no balance */
   }
+}
+
+const cents = (n: number, currency: string) => `${(n / 100).toFixed(2)} ${currency}`;
+
+/**
+ * Advice of charge beside the Retrieve button (GET /v1/me/deferred): what the waiting messages cost and how many of
+ * them the credit covers — asked again whenever the waiting count changes; nothing is reserved by asking.
+ */
+async function showQuote(): Promise<void> {
+  if (!credentials) return;
+  try {
+    const r = await fetch('/v1/me/deferred', { headers: { authorization: `Basic ${credentials}` } });
+    if (!r.ok) return;
+    const q = (await r.json()) as { count: number; price: number; currency: string; affordable: number; receipts?: number };
+    const covers = q.affordable === q.count ? 'your credit covers them all' : `your credit covers ${q.affordable} of ${q.count}`;
+    $('quote').textContent = q.count === 0 ? (q.receipts ? `${q.receipts} receipt(s), free` : '') : `price ${cents(q.price, q.currency)} — ${covers}`;
+    $('quote').hidden = false;
+  } catch {
+    /* page not served by the im-server: no quote */
+  }
+}
+
+/** The server's advice of charge after a retrieval (AoC-E), or undefined when it sent none. */
+function adviceText(e: AocInfo | undefined): string | undefined {
+  if (!e) return undefined;
+  const cost = e.free ? 'free' : e.amount ? formatAocMoney(e.amount) : 'not known yet';
+  return `cost ${cost}${e.balanceAfter ? `, balance after ${formatAocMoney(e.balanceAfter)}` : ''}`;
 }
 
 async function login(ev: Event): Promise<void> {
@@ -69,6 +97,7 @@ async function login(ev: Event): Promise<void> {
   $('who').textContent = aor;
   credentials = btoa(unescape(encodeURIComponent(`${aor.slice(4, aor.indexOf('@'))}:${$<HTMLInputElement>('password').value}`)));
   void showBalance();
+  void showQuote();
   status('logged in');
 }
 
@@ -79,8 +108,9 @@ async function retrieve(): Promise<void> {
   try {
     const r = await client.retrieve();
     if (r.status !== 200) status(`refused: ${r.status} ${r.reason ?? ''}${r.warning ? ` — ${r.warning}` : ''}`, true);
-    else status(`${r.messages.length} message(s) received; each was charged to your account at the operator's tariff`);
+    else status(`${r.messages.length} message(s) received; ${adviceText(r.aocE) ?? "each was charged to your account at the operator's tariff"}`);
     await showBalance();
+    await showQuote();
   } catch (e) {
     status((e as Error).message, true);
   }

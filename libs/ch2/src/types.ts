@@ -110,6 +110,9 @@ export interface BalanceResponse extends Ch2ResponseBase {
 }
 export interface PriceResponse extends Ch2ResponseBase {
   amount?: number;
+  /** The price of each item, in the order asked (their sum is `amount`). */
+  prices?: number[];
+  window?: string;
 }
 
 /** What a monitoring key measures (docs/windows-and-usage.md "Usage monitoring"). */

@@ -1,4 +1,5 @@
 // Browser-safe: the Node side is '@imc/retrieval-client/node' (src/node/).
+export * from './aoc';
 export * from './message-summary';
 export * from './msrp-offer-handler';
 export * from './msrp-transport';

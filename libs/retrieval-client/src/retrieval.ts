@@ -7,6 +7,7 @@
  */
 import { SessionState } from 'sip.js';
 import { IncomingMessage, MsrpClock, MsrpRandom, MsrpSession, newSessionId, unwrapCpim } from '@imc/msrp';
+import { ACCEPT_WITH_AOC, AocInfo, readSipBody } from './aoc';
 import { msrpOffer, MsrpTransport } from './msrp-transport';
 import type { SipUser } from './sip-user';
 
@@ -35,6 +36,14 @@ export interface RetrievalOptions {
   /** End this long after the messages started to flow (default 30 s). */
   timeoutMs?: number;
   onMessage?: (m: ReceivedMessage) => void;
+  /**
+   * Ask for advice of charge (default true): the INVITE's Accept lists `application/vnd.etsi.aoc+xml` (TS 24.647),
+   * so a server that knows it answers with SDP + AoC-S (RFC 5621) and puts AoC-E in the BYE or in its 200 to ours.
+   * A server that does not answers SDP only, as before.
+   */
+  adviceOfCharge?: boolean;
+  /** Each AoC body the server sent: AoC-S with the 200 OK, AoC-E at the end. */
+  onAdvice?: (a: AocInfo) => void;
   /** Called once the session is bound, with the function that ends the retrieval from the client's side. */
   onStarted?: (end: () => void, received: readonly ReceivedMessage[]) => void;
 }
@@ -46,6 +55,10 @@ export interface RetrievalResult {
   reason?: string;
   warning?: string;
   endedBy: 'client' | 'server' | 'refused';
+  /** The price of the granted messages (AoC-S), when the server sent it. */
+  aocS?: AocInfo;
+  /** The session's cost and the balance after (AoC-E), when the server sent it. */
+  aocE?: AocInfo;
 }
 
 /** A received MSRP message with its message/cpim envelope (RFC 3862) opened, when it has one. */
@@ -78,7 +91,20 @@ export async function retrieveDeferred(user: SipUser, o: RetrievalOptions): Prom
   let session: MsrpSession | undefined;
   try {
     const side = await o.transport.prepare(cid);
-    const { inviter, answerSdp } = user.call(o.deferredUri ?? `sip:deferred@${user.domain}`, msrpOffer(side, o.clock.now()));
+    const { inviter, answerSdp } = user.call(o.deferredUri ?? `sip:deferred@${user.domain}`, msrpOffer(side, o.clock.now()), o.adviceOfCharge === false ? [] : [`Accept: ${ACCEPT_WITH_AOC}`]);
+    const advice = (body: string | undefined, contentType: string | undefined) => {
+      const aoc = body ? readSipBody(body, contentType).aoc : undefined;
+      if (aoc?.kind === 'aoc-s') result.aocS = aoc;
+      else if (aoc?.kind === 'aoc-e') result.aocE = aoc;
+      if (aoc) o.onAdvice?.(aoc);
+    };
+    // the server's BYE may carry the AoC-E; with a delegate, sip.js leaves the answer to us
+    inviter.delegate = {
+      onBye: (bye) => {
+        advice(bye.request.body, bye.request.getHeader('Content-Type'));
+        void bye.accept();
+      },
+    };
     const established = new Promise<void>((resolve) => {
       inviter.stateChange.addListener((s) => {
         if (s === SessionState.Established) resolve();
@@ -96,6 +122,7 @@ export async function retrieveDeferred(user: SipUser, o: RetrievalOptions): Prom
         },
         onAccept: (r) => {
           result.status = r.message.statusCode ?? 200;
+          advice(r.message.body, r.message.getHeader('Content-Type'));
         },
       },
     });
@@ -129,7 +156,7 @@ export async function retrieveDeferred(user: SipUser, o: RetrievalOptions): Prom
     timeout = o.clock.setTimer(o.timeoutMs ?? 30000, () => done('client'));
     o.onStarted?.(() => done('client'), messages);
     result.endedBy = await finished;
-    if (result.endedBy === 'client' && inviter.state === SessionState.Established) await inviter.bye().catch(() => undefined);
+    if (result.endedBy === 'client' && inviter.state === SessionState.Established) await byeAndRead(inviter, o.clock, advice);
     return result;
   } finally {
     idle?.cancel();
@@ -137,4 +164,19 @@ export async function retrieveDeferred(user: SipUser, o: RetrievalOptions): Prom
     session?.close();
     o.transport.close();
   }
+}
+
+/** Our BYE, waiting (at most 2 s) for its final answer, whose body may carry the AoC-E. */
+async function byeAndRead(inviter: { bye(o: object): Promise<unknown> }, clock: MsrpClock, advice: (body: string | undefined, ct: string | undefined) => void): Promise<void> {
+  let timer: { cancel(): void } | undefined;
+  await new Promise<void>((resolve) => {
+    timer = clock.setTimer(2000, resolve);
+    type Answer = { message: { body?: string; getHeader(n: string): string | undefined } };
+    const done = (r?: Answer) => {
+      if (r) advice(r.message.body, r.message.getHeader('Content-Type'));
+      resolve();
+    };
+    inviter.bye({ requestDelegate: { onAccept: (r: Answer) => done(r), onReject: () => done() } }).catch(() => done());
+  });
+  timer?.cancel();
 }

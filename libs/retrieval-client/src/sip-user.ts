@@ -84,13 +84,13 @@ export class SipUser {
     await this.subscriber?.subscribe();
   }
 
-  /** An Inviter to `target` whose INVITE will carry `offer`. */
-  call(target: string, offer: string): MsrpCall {
+  /** An Inviter to `target` whose INVITE will carry `offer` (and `extraHeaders`, e.g. an Accept asking for AoC). */
+  call(target: string, offer: string, extraHeaders: string[] = []): MsrpCall {
     const uri = UserAgent.makeURI(target);
     if (!uri) throw new Error(`not a SIP URI: ${target}`);
     this.offer = offer;
     this.handler = undefined;
-    return { inviter: new Inviter(this.ua, uri), answerSdp: () => this.handler?.answerSdp };
+    return { inviter: new Inviter(this.ua, uri, { extraHeaders }), answerSdp: () => this.handler?.answerSdp };
   }
 
   /**

@@ -223,7 +223,8 @@ export class ChargingService {
   private async price(r: Ch2RequestMap['price']): Promise<AnyResponse> {
     const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, r.items.map((i) => i.octets));
     if (!rating) return this.noTariff(r.requestId, r.service);
-    // RFC 4006 §8.7 Cost-Information: the price of the items, no account change.
-    return reply(r.requestId, 'SUCCESS', { amount: rating.total, currency: rating.currency, ...(rating.window ? { window: rating.window } : {}) });
+    // RFC 4006 §8.7 Cost-Information: the price of the items, no account change; `prices` per item, in order (advice
+    // of charge: how many of them, in order, a balance covers)
+    return reply(r.requestId, 'SUCCESS', { amount: rating.total, prices: rating.prices, currency: rating.currency, ...(rating.window ? { window: rating.window } : {}) });
   }
 }

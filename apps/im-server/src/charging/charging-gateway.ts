@@ -25,7 +25,7 @@
  * only its refund in full (no byte of the message left) lets a later delivery be charged.
  */
 import { randomUUID } from 'node:crypto';
-import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
+import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, PriceResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
 import { RequestIds } from '../retrieval/request-ids';
 import { ChargingRetryQueue, directDebitFor, needsDirectDebit, QueuedOp } from './charging-retry-queue';
 
@@ -72,6 +72,16 @@ export class ChargingGateway {
   async balance(subscriber: string) {
     try {
       return await this.timed('ch2.balance', () => this.ch2.balance({ ...this.common(subscriber, `bal:${randomUUID()}`, 'web') }));
+    } catch (e) {
+      if (e instanceof Ch2UnavailableError) return undefined;
+      throw e;
+    }
+  }
+
+  /** PRICE_ENQUIRY for advice of charge (nothing held, nothing charged); undefined when the enabler does not answer. */
+  async price(subscriber: string, items: Ch2Item[]): Promise<PriceResponse | undefined> {
+    try {
+      return await this.timed('ch2.price', () => this.ch2.price({ ...this.common(subscriber, `prc:${randomUUID()}`, 'aoc'), items }));
     } catch (e) {
       if (e instanceof Ch2UnavailableError) return undefined;
       throw e;

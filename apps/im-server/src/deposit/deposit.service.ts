@@ -4,6 +4,7 @@
  */
 import { checkSubscriber } from '@imc/ch2';
 import type { DeferredStore, DepositResult } from '../store/deferred-store';
+import { receiptDepositOf } from '../receipts/imdn-receipt';
 
 export interface DepositRequest {
   to: string;
@@ -41,12 +42,16 @@ export class DepositService {
     if (bad.length) return { ok: false, status: 400, error: 'invalid deposit', details: bad };
     const body = d.text !== undefined ? Buffer.from(d.text as string, 'utf8') : Buffer.from(d.bodyBase64 as string, 'base64');
     if (body.length === 0) return { ok: false, status: 400, error: 'invalid deposit', details: ['body: must not be empty'] };
+    const contentType = (d.contentType as string | undefined) ?? 'text/plain;charset=UTF-8';
+    // an IMDN passed on (a recipient's `displayed`): stored as a receipt, never charged (retrieval-flow.md IMDN)
+    const receipt = receiptDepositOf(contentType, body);
     const r: DepositResult = await this.store.deposit(to!, {
       from: from!,
       to: to!,
-      contentType: (d.contentType as string | undefined) ?? 'text/plain;charset=UTF-8',
+      contentType,
       body,
-      imdnMessageId: typeof d.imdnMessageId === 'string' ? d.imdnMessageId : undefined,
+      imdnMessageId: typeof d.imdnMessageId === 'string' ? d.imdnMessageId : receipt?.imdnMessageId,
+      ...(receipt ? { receipt: true } : {}),
     });
     if (!r.ok) return { ok: false, status: r.status === 513 ? 413 : 507, error: r.reason };
     this.onStored(to!);

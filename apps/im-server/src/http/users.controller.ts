@@ -49,7 +49,9 @@ export class UsersController {
   @ApiOperation({ summary: 'Pending deferred messages, oldest first (metadata, not bodies)' })
   async pending(@Param('aor') raw: string) {
     const messages = await this.store.pending(this.aor(raw));
-    return { messages: messages.map(({ id, from, to, contentType, octets, receivedAt, expiresAt }) => ({ id, from, to, contentType, octets, receivedAt, expiresAt })) };
+    return {
+      messages: messages.map(({ id, from, to, contentType, octets, receivedAt, expiresAt, receipt }) => ({ id, from, to, contentType, octets, receivedAt, expiresAt, ...(receipt ? { receipt } : {}) })),
+    };
   }
 
   @Post(':aor/deferred')

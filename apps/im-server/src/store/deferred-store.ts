@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { defineLuaScripts, LuaFn, RedisClient } from '@imc/runtime';
+import { asksFor } from '../receipts/imdn-receipt';
 
 export interface DepositInput {
   from: string;
@@ -15,6 +16,8 @@ export interface DepositInput {
   imdnMessageId?: string;
   disposition?: string;
   receivedAt?: Date;
+  /** An IMDN stored for its (offline) addressee: delivered like a message, never charged (receipts/). */
+  receipt?: boolean;
 }
 
 export interface StoredMessageMeta {
@@ -27,6 +30,23 @@ export interface StoredMessageMeta {
   expiresAt: string;
   imdnMessageId?: string;
   disposition?: string;
+  /** A stored IMDN: left out of every reservation and price, delivered free. */
+  receipt?: true;
+}
+
+/**
+ * What a `failed` IMDN needs once a message that asked `negative-delivery` expires undelivered (the message's own
+ * hash is gone by then): kept beside the message from its deposit, moved to a due list when it expires.
+ */
+export interface ExpiredNotice {
+  /** The recipient whose message expired (the mailbox). */
+  aor: string;
+  id: string;
+  from: string;
+  to: string;
+  imdnMessageId: string;
+  disposition: string;
+  receivedAt: string;
 }
 
 export interface StoredMessage extends StoredMessageMeta {
@@ -44,7 +64,7 @@ export interface StoreLimits {
   ttlSeconds: number;
 }
 
-const META = ['from', 'to', 'ct', 'octets', 'at', 'exp', 'imdn', 'disp'] as const;
+const META = ['from', 'to', 'ct', 'octets', 'at', 'exp', 'imdn', 'disp', 'rcpt'] as const;
 
 export class DeferredStore {
   private readonly lua: Record<string, LuaFn>;
@@ -61,6 +81,8 @@ export class DeferredStore {
       octets: `${this.prefix}dm:oct:${t}`,
       usage: `${this.prefix}dm:use:${t}`,
       msg: (id: string) => `${this.prefix}dm:msg:${t}:${id}`,
+      watch: `${this.prefix}dm:nd:${t}`,
+      due: `${this.prefix}dm:ndq:${t}`,
     };
   }
 
@@ -93,8 +115,13 @@ export class DeferredStore {
   }
 
   aorFromOrderKey(key: string): string | undefined {
-    const m = /dm:order:\{(.+)\}$/.exec(key);
+    const m = /dm:(?:order|ndq):\{(.+)\}$/.exec(key);
     return m?.[1];
+  }
+
+  /** Pattern of every user's due list of `failed` notices (a mailbox emptied by expiry has no order index left). */
+  duePattern(): string {
+    return `${this.prefix}dm:ndq:*`;
   }
 
   async deposit(aor: string, m: DepositInput): Promise<DepositResult> {
@@ -110,9 +137,15 @@ export class DeferredStore {
     ];
     if (m.imdnMessageId) fields.push('imdn', m.imdnMessageId);
     if (m.disposition) fields.push('disp', m.disposition);
+    if (m.receipt) fields.push('rcpt', '1');
+    // RFC 5438 §5.1: a failure report needs the original Message-ID; a receipt never asks for one (§7.1.1)
+    const watch =
+      !m.receipt && m.imdnMessageId && asksFor(m.disposition, 'negative-delivery')
+        ? JSON.stringify({ aor, id, from: m.from, to: m.to, imdnMessageId: m.imdnMessageId, disposition: m.disposition!, receivedAt: new Date(at).toISOString() } satisfies ExpiredNotice)
+        : '';
     const [code, n] = (await this.lua.deposit(
-      k.order, k.msg(id), k.usage, k.expiry, k.octets,
-      id, m.body.length, this.limits.userMaxMessages, this.limits.userMaxBytes, exp, ...fields,
+      k.order, k.msg(id), k.usage, k.expiry, k.octets, k.watch,
+      id, m.body.length, this.limits.userMaxMessages, this.limits.userMaxBytes, exp, watch, ...fields,
     )) as [number, number];
     if (code === -1) return { ok: false, status: 486, reason: `mailbox full: ${n} messages waiting (limit ${this.limits.userMaxMessages})` };
     if (code === -2) return { ok: false, status: 486, reason: `mailbox full: ${n} bytes waiting (limit ${this.limits.userMaxBytes})` };
@@ -122,7 +155,7 @@ export class DeferredStore {
   /** Pending message ids, oldest first (expired ones are dropped on the way). */
   async pendingIds(aor: string, limit = 100000): Promise<string[]> {
     const k = this.keys(aor);
-    return (await this.lua.pending(k.order, k.expiry, k.octets, k.usage, Date.now(), limit)) as string[];
+    return (await this.lua.pending(k.order, k.expiry, k.octets, k.usage, k.watch, k.due, Date.now(), limit)) as string[];
   }
 
   async pending(aor: string, limit = 100000): Promise<StoredMessageMeta[]> {
@@ -146,6 +179,7 @@ export class DeferredStore {
         expiresAt: new Date(Number(r[5])).toISOString(),
         ...(r[6] ? { imdnMessageId: r[6] } : {}),
         ...(r[7] ? { disposition: r[7] } : {}),
+        ...(r[8] === '1' ? { receipt: true as const } : {}),
       });
     });
     return out;
@@ -158,31 +192,62 @@ export class DeferredStore {
   /** Deletes a message whose delivery was confirmed. */
   async delete(aor: string, id: string): Promise<boolean> {
     const k = this.keys(aor);
-    return (await this.lua.delete(k.order, k.expiry, k.octets, k.usage, k.msg(id), id)) === 1;
+    return (await this.lua.delete(k.order, k.expiry, k.octets, k.usage, k.msg(id), k.watch, id)) === 1;
+  }
+
+  /** The `failed` notices of a user's expired messages, oldest first, still on the due list (at most `max`). */
+  async dueNotices(aor: string, max = 100): Promise<{ raw: string; notice: ExpiredNotice }[]> {
+    const raws = await this.redis.lrange(this.keys(aor).due, 0, max - 1);
+    return raws.map((raw) => ({ raw, notice: JSON.parse(raw) as ExpiredNotice }));
+  }
+
+  /** Takes a handled notice off the due list (after its `failed` IMDN was sent or stored). */
+  async noticeHandled(aor: string, raw: string): Promise<void> {
+    await this.redis.lrem(this.keys(aor).due, 1, raw);
   }
 
   async count(aor: string): Promise<number> {
     return Number((await this.redis.hget(this.keys(aor).usage, 'count')) ?? 0);
   }
 
-  /** Runs the expiry cleanup over every user with messages (the sweeper). Returns how many users were visited. */
-  async sweepExpired(): Promise<number> {
+  /**
+   * Runs the expiry cleanup over every user with messages (the sweeper), then hands each user's due `failed` notices
+   * to `onExpired` (receipts/ReceiptService.failed), taking a notice off the list only once it was handled: a crash
+   * in between hands it over again, and the receipt service's once-per-message marker keeps that to one IMDN.
+   * Returns how many users were visited.
+   */
+  async sweepExpired(onExpired?: (n: ExpiredNotice) => Promise<void>): Promise<number> {
     let n = 0;
+    let failure: unknown;
     const nodes = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis];
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', this.orderPattern(), 'COUNT', 500);
-        cursor = next;
-        for (const key of keys) {
-          const aor = this.aorFromOrderKey(key);
-          if (aor) {
-            await this.pendingIds(aor, 1);
-            n++;
+    for (const pattern of [this.orderPattern(), this.duePattern()]) {
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+          cursor = next;
+          for (const key of keys) {
+            const aor = this.aorFromOrderKey(key);
+            if (!aor) continue;
+            if (pattern === this.orderPattern()) {
+              await this.pendingIds(aor, 1);
+              n++;
+            } else if (onExpired) {
+              // one user's notice that could not be handled stays due; the other users' go on
+              await this.handleDue(aor, onExpired).catch((e: unknown) => (failure ??= e));
+            }
           }
-        }
-      } while (cursor !== '0');
+        } while (cursor !== '0');
+      }
     }
+    if (failure !== undefined) throw failure;
     return n;
+  }
+
+  private async handleDue(aor: string, onExpired: (n: ExpiredNotice) => Promise<void>): Promise<void> {
+    for (const { raw, notice } of await this.dueNotices(aor)) {
+      await onExpired(notice);
+      await this.noticeHandled(aor, raw);
+    }
   }
 }
