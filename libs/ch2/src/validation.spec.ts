@@ -28,6 +28,8 @@ describe('CH-2 validation', () => {
     ['refund', { ...base, cdrId: 'c', amount: 0 }, ['amount']],
     ['balance', { ...base, requestId: 'short', timestamp: 'yesterday', service: 'bad service' }, ['requestId', 'service', 'timestamp']],
     ['price', null, ['(payload)']],
+    ['reserve', { ...base, items: [{ id: 'a', octets: 1, ratingGroup: 'bad group' }, { id: 'b', octets: 1, ratingGroup: 7 }] }, ['items[0].ratingGroup', 'items[1].ratingGroup']],
+    ['debit', { ...base, reservationId: 'r', itemId: 'i', outcome: 'delivered', octets: 1, ratingGroup: '' }, ['ratingGroup']],
   ] as const)('%s: names %j', (op, data, fields) => {
     const v = validateCh2Request(op, data);
     expect(v.ok).toBe(false);

@@ -97,6 +97,13 @@ export class ChargingService {
     return reply(requestId, 'RATING_FAILED', { message: `no tariff for service ${service}` });
   }
 
+  /** RATING_FAILED naming the rating groups the service's tariff does not have; undefined when all are known. */
+  private unknownGroups(requestId: string, service: string, groups: (string | undefined)[]): AnyResponse | undefined {
+    const bad = this.tariffs.unknownGroups(service, groups);
+    if (!bad.length) return undefined;
+    return reply(requestId, 'RATING_FAILED', { message: `no rating group ${bad.map((g) => JSON.stringify(g)).join(', ')} in the tariff of ${service}` });
+  }
+
   private settle(subscriber: string, a: ScriptAnswer): ScriptAnswer {
     if (a.notes.length) this.notifier.publish(subscriber, a.notes);
     return a;
@@ -104,7 +111,10 @@ export class ChargingService {
 
   private async reserve(r: Ch2RequestMap['reserve']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
-    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets);
+    const groups = r.items.map((i) => i.ratingGroup);
+    const unknown = this.unknownGroups(r.requestId, r.service, groups);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets, groups);
     if (!rating) return this.noTariff(r.requestId, r.service);
     const validity = Math.min(r.validitySeconds ?? this.config.defaultValiditySeconds, this.config.maxValiditySeconds);
     const a = await this.ledger.reserve({
@@ -123,9 +133,12 @@ export class ChargingService {
   }
 
   private async debit(r: Ch2RequestMap['debit']): Promise<Ch2Answer> {
-    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, [r.octets]);
+    const unknown = this.unknownGroups(r.requestId, r.service, [r.ratingGroup]);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, [r.octets], [r.ratingGroup]);
     if (!rating) return this.noTariff(r.requestId, r.service);
     const a = await this.ledger.debit({
+      ratingGroup: r.ratingGroup,
       requestId: r.requestId,
       subscriber: r.subscriber,
       reservationId: r.reservationId,
@@ -155,9 +168,14 @@ export class ChargingService {
   /** A direct debit charges each message once: one the charge-once marks name is left out (debit-6.lua, direct-debit-5.lua). */
   private async directDebit(r: Ch2RequestMap['direct-debit']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
-    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets);
+    const groups = r.items.map((i) => i.ratingGroup);
+    const unknown = this.unknownGroups(r.requestId, r.service, groups);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets, groups);
     if (!rating) return this.noTariff(r.requestId, r.service);
     const a = await this.ledger.directDebit({
+      // the CDR names the rating group when every item was priced at the same one
+      ratingGroup: groups.every((g) => g === groups[0]) ? groups[0] : undefined,
       requestId: r.requestId,
       subscriber: r.subscriber,
       service: r.service,
@@ -210,7 +228,10 @@ export class ChargingService {
   }
 
   private async price(r: Ch2RequestMap['price']): Promise<AnyResponse> {
-    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, r.items.map((i) => i.octets));
+    const groups = r.items.map((i) => i.ratingGroup);
+    const unknown = this.unknownGroups(r.requestId, r.service, groups);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, r.items.map((i) => i.octets), groups);
     if (!rating) return this.noTariff(r.requestId, r.service);
     // RFC 4006 §8.7 Cost-Information: the price of the items, no account change.
     return reply(r.requestId, 'SUCCESS', { amount: rating.total, currency: rating.currency, ...(rating.window ? { window: rating.window } : {}) });

@@ -63,6 +63,8 @@ export interface DebitArgs {
   sessionId?: string;
   /** The service the debit was rated for (must be the reservation's). */
   service: string;
+  /** The rating group the amount was priced at (written in the CDR). */
+  ratingGroup?: string;
 }
 
 export interface ReleaseArgs {
@@ -94,6 +96,8 @@ export interface DirectDebitArgs {
   itemIds: string[];
   prices: number[];
   octets: number[];
+  /** The rating group every item was priced at (written in the CDR). */
+  ratingGroup?: string;
 }
 
 export interface RefundArgs {
@@ -177,7 +181,7 @@ export const LEDGER_SCRIPTS = {
     'debit-6.lua',
     ['account', 'idempotency', 'reservation', 'outbox', 'charges', 'chargedMessages'],
     ['requestId', 'idempotencyTtl', 'reservationId', 'itemId', 'outcome', 'octets', 'subscriber', 'amount', 'unitPrice',
-      'nowIso', 'shardTag', 'day', 'sessionId?', 'service'],
+      'nowIso', 'shardTag', 'day', 'sessionId?', 'service', 'ratingGroup?'],
   ),
   release: script<ReleaseArgs, AnswerReply>()(
     'release-5.lua',
@@ -188,7 +192,7 @@ export const LEDGER_SCRIPTS = {
     'direct-debit-5.lua',
     ['account', 'idempotency', 'outbox', 'charges', 'chargedMessages'],
     ['requestId', 'idempotencyTtl', 'subscriber', 'service', 'sessionId?', 'currency', 'total', 'outcome?', 'unitPrice',
-      'nowIso', 'shardTag', 'day', 'itemIds', 'prices', 'octets'],
+      'nowIso', 'shardTag', 'day', 'itemIds', 'prices', 'octets', 'ratingGroup?'],
   ),
   refund: script<RefundArgs, AnswerReply>()(
     'refund-5.lua',

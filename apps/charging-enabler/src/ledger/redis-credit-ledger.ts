@@ -125,11 +125,13 @@ export class RedisCreditLedger {
     amount: number;
     unitPrice: number;
     sessionId?: string;
+    /** The rating group the amount was priced at, written in the CDR. */
+    ratingGroup?: string;
     nowIso: string;
   }): Promise<ScriptAnswer> {
     const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso } = a;
-    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso, shardTag, day: dayOf(nowIso) };
+    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, ratingGroup, nowIso } = a;
+    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, ratingGroup, nowIso, shardTag, day: dayOf(nowIso) };
     return answerOf(await this.scripts.debit({ ...at, reservationId }, args));
   }
 
@@ -152,12 +154,14 @@ export class RedisCreditLedger {
     /** The outcome that caused the charge (the direct-debit fallback of a debit, a deferred charge). */
     outcome?: string;
     unitPrice: number;
+    /** The rating group every item was priced at, written in the CDR. */
+    ratingGroup?: string;
     nowIso: string;
   }): Promise<ScriptAnswer> {
     const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { service, sessionId, currency, total, prices, outcome, unitPrice, nowIso } = a;
+    const { service, sessionId, currency, total, prices, outcome, unitPrice, ratingGroup, nowIso } = a;
     const items = { itemIds: a.items.map((i) => i.id), prices, octets: a.items.map((i) => i.octets) };
-    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, nowIso, shardTag, day: dayOf(nowIso) };
+    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, ratingGroup, nowIso, shardTag, day: dayOf(nowIso) };
     return answerOf(await this.scripts.directDebit(at, { ...args, ...items }));
   }
 

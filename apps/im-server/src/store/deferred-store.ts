@@ -15,6 +15,8 @@ export interface DepositInput {
   imdnMessageId?: string;
   disposition?: string;
   receivedAt?: Date;
+  /** The background-window resource the message was deposited under (windows/: rated at its rating group). */
+  bdtReferenceId?: string;
 }
 
 export interface StoredMessageMeta {
@@ -27,6 +29,7 @@ export interface StoredMessageMeta {
   expiresAt: string;
   imdnMessageId?: string;
   disposition?: string;
+  bdtReferenceId?: string;
 }
 
 export interface StoredMessage extends StoredMessageMeta {
@@ -44,7 +47,7 @@ export interface StoreLimits {
   ttlSeconds: number;
 }
 
-const META = ['from', 'to', 'ct', 'octets', 'at', 'exp', 'imdn', 'disp'] as const;
+const META = ['from', 'to', 'ct', 'octets', 'at', 'exp', 'imdn', 'disp', 'bdt'] as const;
 
 export class DeferredStore {
   private readonly lua: Record<string, LuaFn>;
@@ -110,6 +113,7 @@ export class DeferredStore {
     ];
     if (m.imdnMessageId) fields.push('imdn', m.imdnMessageId);
     if (m.disposition) fields.push('disp', m.disposition);
+    if (m.bdtReferenceId) fields.push('bdt', m.bdtReferenceId);
     const [code, n] = (await this.lua.deposit(
       k.order, k.msg(id), k.usage, k.expiry, k.octets,
       id, m.body.length, this.limits.userMaxMessages, this.limits.userMaxBytes, exp, ...fields,
@@ -146,9 +150,19 @@ export class DeferredStore {
         expiresAt: new Date(Number(r[5])).toISOString(),
         ...(r[6] ? { imdnMessageId: r[6] } : {}),
         ...(r[7] ? { disposition: r[7] } : {}),
+        ...(r[8] ? { bdtReferenceId: r[8] } : {}),
       });
     });
     return out;
+  }
+
+  /** The background-window tag of each message (undefined: untagged or gone), in order. */
+  async tagsOf(aor: string, ids: readonly string[]): Promise<(string | undefined)[]> {
+    const k = this.keys(aor);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(k.msg(id), 'bdt');
+    const rows = (await pipe.exec()) ?? [];
+    return rows.map(([err, v]) => (err || typeof v !== 'string' ? undefined : v));
   }
 
   async body(aor: string, id: string): Promise<Buffer | null> {
