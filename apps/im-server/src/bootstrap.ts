@@ -27,6 +27,7 @@ import { SipAuthenticator } from './auth/sip-authenticator';
 import { RetrievalService } from './retrieval/retrieval.service';
 import { ChargingGateway } from './charging/charging-gateway';
 import { ChargingRetryQueue } from './charging/charging-retry-queue';
+import { createWindows, Windows } from './windows/windows';
 
 export interface RunningImServer {
   app: INestApplication;
@@ -46,6 +47,8 @@ export interface RunningImServer {
   retryQueue: ChargingRetryQueue;
   charging: ChargingGateway;
   retrieval: RetrievalService;
+  /** Background retrieval windows (windows/). */
+  windows: Windows;
   /** The SIP front (tests read the sizes of its bounded maps). */
   sip: SipServer;
   redis: RedisClient;
@@ -99,7 +102,17 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     (q, result) => logger.log(`retry queue: ${q.op} ${q.req.requestId} answered ${result}`),
     (q, e) => logger.error(`retry queue: ${q.op} ${q.req.requestId} failed (${e.message}); parked, will retry later`),
   );
-  const charging = new ChargingGateway(ch2, retryQueue, config.chargingService, config.reservationValiditySeconds, (s, r, t) => metrics.observeCh2(s, r, t));
+  // background windows: the SIP front is built below; its NOTIFY is reached through this late-bound callback
+  let notifyWaiting: (aor: string) => void = () => undefined;
+  const windows = createWindows({
+    config,
+    redis,
+    messages: store,
+    publish: (subject, event) => nc.publish(`${config.subjectPrefix}${subject}`, JSON.stringify(event)),
+    mailboxChanged: (aor) => notifyWaiting(aor),
+    log: logger,
+  });
+  const charging = new ChargingGateway(ch2, retryQueue, config.chargingService, config.reservationValiditySeconds, (s, r, t) => metrics.observeCh2(s, r, t), windows.tagging);
   const sipLog = { log: (m: string) => logger.log(m), warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) };
   const authKeys = new AuthKeys(config.keyPrefix);
   const throttle = new LoginThrottle(redis, authKeys, config.authThrottle);
@@ -116,7 +129,8 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   const sip = new SipServer(config, store, users, metrics, sipLog, sipAuth);
   const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void sip.notifyWaiting(aor));
   sip.retrieval = retrieval;
-  const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor));
+  notifyWaiting = (aor) => void sip.notifyWaiting(aor);
+  const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor), windows.tagging);
 
   const readiness = {
     ...readinessProbes(redis, nc),
@@ -126,7 +140,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   };
 
-  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance: (aor) => charging.balance(aor) }), {
+  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance: (aor) => charging.balance(aor), windows }), {
     logger: config.logLevel === 'silent' ? false : logger,
     abortOnError: false,
   });
@@ -160,6 +174,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   });
   retryQueue.start();
+  windows.scheduler.start();
   const sweeper = setInterval(() => void store.sweepExpired().catch(() => undefined), config.expirySweepMs);
   sweeper.unref();
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
@@ -178,6 +193,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
       sip.drain();
       await retrieval.shutdown(config.shutdownDeadlineMs);
       clearInterval(sweeper);
+      await windows.scheduler.stop();
       await retryQueue.stop();
       depositSub.unsubscribe();
       await sip.close();
@@ -204,6 +220,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     retryQueue,
     charging,
     retrieval,
+    windows,
     sip,
     redis,
     close,
