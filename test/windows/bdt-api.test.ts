@@ -1,0 +1,168 @@
+/**
+ * Background retrieval windows through the im-server's admin HTTP (docs/windows-and-usage.md §1, TS 29.122 T8):
+ * who may call, negotiation, selection, fixed fields, GET/DELETE, capacity, and the rating of tagged messages by the
+ * real Charging Enabler (CDRs and the billing report carry the rating group). Real Redis, NATS and HTTP.
+ */
+import { startStack, Stack, provision, imAdmin } from '../support/stack-harness';
+import { admin, waitFor } from '../support/enabler-harness';
+import { http, tariffFileWithWindowNow } from './bdt-support';
+
+const BANK = 'bank-token-0123456789';
+const NEWS = 'news-token-0123456789';
+const ADMIN = 'test-admin-token';
+const HOUR = 3600000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+describe('background retrieval windows: the T8 API', () => {
+  let s: Stack;
+  const now = Date.now();
+  const base = '/3gpp-bdt/v1';
+  const post = (asId: string, body: unknown, token = BANK) => http(s.im.httpPort, 'POST', `${base}/${asId}/subscriptions`, body, token);
+  const body = (over: Record<string, unknown> = {}) => ({
+    volumePerUe: { totalVolume: 4096 },
+    numberOfUes: 2,
+    desiredTimeWindow: { startTime: iso(now - HOUR), stopTime: iso(now + HOUR) },
+    ...over,
+  });
+
+  beforeAll(async () => {
+    const file = tariffFileWithWindowNow(now);
+    s = await startStack({
+      im: { BDT_TARIFFS_FILE: file, BDT_AS_TOKENS: `bank=${BANK}`, BDT_WINDOW_CAPACITY_OCTETS: '20000', BDT_MAX_BIT_RATE_DL: '2 Mbps' },
+      enabler: { TARIFFS_FILE: file },
+    });
+    expect((await http(s.im.httpPort, 'PUT', '/v1/bdt/as/news', { token: NEWS }, ADMIN)).status).toBe(201);
+  });
+  afterAll(() => s?.close());
+
+  describe('who may call', () => {
+    it('an AS token only for its own asId; the admin token for any known asId; unknown asId or no token refused', async () => {
+      expect((await http(s.im.httpPort, 'GET', `${base}/bank/subscriptions`, undefined, BANK)).status).toBe(200);
+      expect((await http(s.im.httpPort, 'GET', `${base}/news/subscriptions`, undefined, NEWS)).status).toBe(200);
+      expect((await http(s.im.httpPort, 'GET', `${base}/news/subscriptions`, undefined, BANK)).status).toBe(403);
+      expect((await http(s.im.httpPort, 'GET', `${base}/bank/subscriptions`, undefined, ADMIN)).status).toBe(200);
+      expect((await http(s.im.httpPort, 'GET', `${base}/nobody/subscriptions`, undefined, ADMIN)).status).toBe(403);
+      expect((await http(s.im.httpPort, 'GET', `${base}/bank/subscriptions`, undefined, 'wrong-token-0123456789')).status).toBe(403);
+      expect((await http(s.im.httpPort, 'GET', `${base}/bank/subscriptions`)).status).toBe(401);
+      // registering an AS is the operator's: an AS token cannot
+      expect((await http(s.im.httpPort, 'PUT', '/v1/bdt/as/evil', { token: 'x'.repeat(20) }, BANK)).status).toBe(401);
+      expect((await http(s.im.httpPort, 'PUT', '/v1/bdt/as/bank', { token: 'y'.repeat(20) }, ADMIN)).status).toBe(400); // configured one
+      const list = await http(s.im.httpPort, 'GET', '/v1/bdt/as', undefined, ADMIN);
+      expect(list.json.applicationServers).toEqual([{ asId: 'bank', source: 'configuration' }, expect.objectContaining({ asId: 'news', source: 'admin-api' })]);
+      expect(JSON.stringify(list.json)).not.toContain(NEWS);
+    });
+  });
+
+  describe('negotiation and selection', () => {
+    it('refuses a bad body naming every field', async () => {
+      const r = await post('bank', { volumePerUe: { totalVolume: 0 }, numberOfUes: 1.5, desiredTimeWindow: { startTime: 'tonight', stopTime: iso(now) } });
+      expect(r.status).toBe(400);
+      expect(r.json.invalidParams.map((p: { param: string }) => p.param)).toEqual(['volumePerUe.totalVolume', 'numberOfUes', 'desiredTimeWindow.startTime']);
+      const back = await post('bank', body({ desiredTimeWindow: { startTime: iso(now + HOUR), stopTime: iso(now) } }));
+      expect(back.json.invalidParams).toEqual([{ param: 'desiredTimeWindow.stopTime', reason: 'must be after startTime' }]);
+    });
+
+    it('offers the windows of the cheaper tariff window inside the desired window; PATCH selects one', async () => {
+      // desired: now-1h … now+25h: today's window (from now, cut) and tomorrow's
+      const r = await post('bank', body({ desiredTimeWindow: { startTime: iso(now - HOUR), stopTime: iso(now + 25 * HOUR) } }));
+      expect(r.status).toBe(201);
+      expect(r.location).toBe(`${base}/bank/subscriptions/${r.json.bdtReferenceId}`);
+      expect(r.json).toMatchObject({ asId: 'bank', state: 'offered', volumePerUe: { totalVolume: 4096 }, numberOfUes: 2 });
+      const ps = r.json.transferPolicies;
+      expect(ps).toHaveLength(2);
+      expect(ps[0]).toMatchObject({ bdtPolicyId: 1, ratingGroup: 'bdt-cheap', maxBitRateDl: '2 Mbps' });
+      expect(Date.parse(ps[0].recTimeWindow.startTime)).toBeGreaterThanOrEqual(now - 60000);
+      expect(Date.parse(ps[0].recTimeWindow.stopTime)).toBe(Math.floor((now + 2 * HOUR) / 60000) * 60000);
+      expect(Date.parse(ps[1].recTimeWindow.startTime) - Date.parse(ps[0].recTimeWindow.stopTime)).toBe(21 * HOUR);
+
+      const p = await http(s.im.httpPort, 'PATCH', `${base}/bank/subscriptions/${r.json.bdtReferenceId}`, { selectedPolicy: 2 }, BANK);
+      expect(p.status).toBe(200);
+      expect(p.json).toMatchObject({ state: 'selected', selectedPolicy: 2 });
+      // selecting it again is harmless; another one is a conflict; an unknown one names the field
+      expect((await http(s.im.httpPort, 'PATCH', `${base}/bank/subscriptions/${r.json.bdtReferenceId}`, { selectedPolicy: 2 }, BANK)).status).toBe(200);
+      expect((await http(s.im.httpPort, 'PATCH', `${base}/bank/subscriptions/${r.json.bdtReferenceId}`, { selectedPolicy: 1 }, BANK)).status).toBe(409);
+      const bad = await http(s.im.httpPort, 'PATCH', `${base}/bank/subscriptions/${r.json.bdtReferenceId}`, { selectedPolicy: 7, colour: 'red' }, BANK);
+      expect(bad.status).toBe(400);
+      expect(bad.json.invalidParams.map((x: { param: string }) => x.param)).toEqual(['colour', 'selectedPolicy']);
+      const g = await http(s.im.httpPort, 'GET', `${base}/bank/subscriptions/${r.json.bdtReferenceId}`, undefined, BANK);
+      expect(g.json).toMatchObject({ state: 'selected', selectedPolicy: 2, transferPolicies: ps });
+      // another AS does not see it, even by id
+      expect((await http(s.im.httpPort, 'GET', `${base}/news/subscriptions/${r.json.bdtReferenceId}`, undefined, NEWS)).status).toBe(404);
+    });
+
+    it('a PATCH changing volume, users or the desired window is 409 naming each field; repeating them unchanged is fine', async () => {
+      const r = await post('bank', body({ desiredTimeWindow: { startTime: iso(now - HOUR), stopTime: iso(now + 25 * HOUR) } }));
+      const url = `${base}/bank/subscriptions/${r.json.bdtReferenceId}`;
+      const c = await http(s.im.httpPort, 'PATCH', url, { selectedPolicy: 1, volumePerUe: { totalVolume: 1 }, numberOfUes: 9, desiredTimeWindow: { startTime: iso(now), stopTime: iso(now + HOUR) } }, BANK);
+      expect(c.status).toBe(409);
+      expect(c.json.invalidParams.map((x: { param: string }) => x.param)).toEqual(['volumePerUe', 'numberOfUes', 'desiredTimeWindow']);
+      expect((await http(s.im.httpPort, 'GET', url, undefined, BANK)).json.state).toBe('offered'); // nothing changed
+      const same = await http(s.im.httpPort, 'PATCH', url, { selectedPolicy: 1, volumePerUe: { totalVolume: 4096 }, numberOfUes: 2 }, BANK);
+      expect(same.status).toBe(200);
+      expect((await http(s.im.httpPort, 'DELETE', url, undefined, BANK)).status).toBe(204);
+    });
+
+    it('the only policy offered is selected at once; capacity bounds bookings; DELETE frees the booking', async () => {
+      // capacity 20000 per window (the day after tomorrow: nothing booked yet); 2 users x 4096 = 8192 per booking: two fit, not a third
+      const one = { desiredTimeWindow: { startTime: iso(now + 48 * HOUR), stopTime: iso(now + 49 * HOUR) } };
+      const a = await post('bank', body(one));
+      expect(a.json).toMatchObject({ state: 'selected', selectedPolicy: 1 });
+      const b = await post('bank', body(one));
+      expect(b.json.state).toBe('selected');
+      const c = await post('bank', body(one));
+      expect(c.status).toBe(409);
+      expect(c.json.detail).toMatch(/capacity left/);
+      expect((await http(s.im.httpPort, 'DELETE', `${base}/bank/subscriptions/${a.json.bdtReferenceId}`, undefined, BANK)).status).toBe(204);
+      expect((await http(s.im.httpPort, 'GET', `${base}/bank/subscriptions/${a.json.bdtReferenceId}`, undefined, BANK)).status).toBe(404);
+      expect((await post('bank', body(one))).json.state).toBe('selected'); // its room is free again
+    });
+  });
+
+  describe('tagged deposits and rating', () => {
+    it('a tag must name a selected resource; a tagged message retrieved inside its window within the booking is rated at the policy rating group', async () => {
+      const inside = await post('bank', body({ volumePerUe: { totalVolume: 3000 }, numberOfUes: 1, desiredTimeWindow: { startTime: iso(now - HOUR), stopTime: iso(now + HOUR) } }));
+      expect(inside.json.state).toBe('selected');
+      const later = await post('bank', body({ desiredTimeWindow: { startTime: iso(now + 23 * HOUR), stopTime: iso(now + 24 * HOUR) } }));
+      expect(later.json.state).toBe('selected');
+      const bob = await provision(s, `bob-${Date.now()}`, 1000);
+      const deposit = (text: string, bdtReferenceId?: string) =>
+        imAdmin(s, 'POST', `/v1/users/${encodeURIComponent(bob)}/deferred`, { from: 'sip:bank@example.com', text, ...(bdtReferenceId ? { bdtReferenceId } : {}) });
+      const refused = await deposit('x', 'no-such-resource');
+      expect(refused.status).toBe(400);
+      expect(refused.json.message[0]).toMatch(/^bdtReferenceId: /);
+      const m1 = await deposit('a'.repeat(2000), inside.json.bdtReferenceId); // 2000 octets: within 3000
+      const m2 = await deposit('b'.repeat(2000), inside.json.bdtReferenceId); // 4000 in all: beyond the volume per user
+      const m3 = await deposit('c'.repeat(2000), later.json.bdtReferenceId); // its window is tomorrow
+      const m4 = await deposit('d'.repeat(2000)); // untagged
+      for (const m of [m1, m2, m3, m4]) expect(m.status).toBe(201);
+      const pending = await s.im.store.pending(bob);
+      expect(pending.map((m) => m.bdtReferenceId)).toEqual([inside.json.bdtReferenceId, inside.json.bdtReferenceId, later.json.bdtReferenceId, undefined]);
+
+      // the reserve of a retrieval now: m1 at bdt-cheap (1), the others at the cheap window's time-of-day price (2 + 2 KiB)
+      const items = pending.map((m) => ({ id: m.id, octets: m.octets }));
+      const r = await s.im.charging.reserve(bob, 'rsv:bdt-test-1', 'call-bdt-1', items);
+      expect(r.kind === 'answer' && r.res).toMatchObject({ result: 'SUCCESS', reservedAmount: 1 + 4 + 4 + 4 });
+      const rid = r.kind === 'answer' ? r.res.reservationId! : '';
+      // a renewed reservation of the same messages counts them once: m1 is still within the booking, m2 still not
+      const again = await s.im.charging.reserve(bob, 'rsv:bdt-test-2', 'call-bdt-2', items.slice(0, 2));
+      expect(again.kind === 'answer' && again.res.reservedAmount).toBe(1 + 4);
+      await s.im.charging.release(bob, 'call-bdt-2', again.kind === 'answer' ? again.res.reservationId! : '');
+      for (const m of pending) expect((await s.im.charging.debit(bob, 'call-bdt-1', rid, m.id, 'delivered', m.octets, true)).kind).toBe('answer');
+
+      const cdrs = await waitFor(async () => {
+        const l = await admin(s.enabler!.httpPort, 'GET', `/v1/cdrs?subscriber=${encodeURIComponent(bob)}&type=debit`);
+        return l.json.cdrs?.length === 4 ? l.json.cdrs : undefined;
+      }, 'four debit CDRs');
+      const byItem = new Map(cdrs.map((c: { itemId: string }) => [c.itemId, c]));
+      expect(byItem.get(pending[0].id)).toMatchObject({ amount: 1, ratingGroup: 'bdt-cheap' });
+      for (const m of pending.slice(1)) {
+        expect(byItem.get(m.id)).toMatchObject({ amount: 4 });
+        expect((byItem.get(m.id) as { ratingGroup?: string }).ratingGroup).toBeUndefined();
+      }
+      const report = await admin(s.enabler!.httpPort, 'GET', '/v1/reports/billing?format=json');
+      expect(report.json.revenuePerRatingGroup).toEqual(
+        expect.arrayContaining([{ ratingGroup: 'bdt-cheap', currency: 'EUR', messages: 1, amount: 1 }, expect.objectContaining({ ratingGroup: '(none)', currency: 'EUR' })]),
+      );
+    });
+  });
+});
