@@ -22,7 +22,7 @@ export class BdtKeys {
   resource(id: string): string {
     return this.k(`r:${id}`);
   }
-  /** Hash windowId → octets booked. */
+  /** Hash windowId → octets booked (and `#seq`, the booking sequence). */
   get booked(): string {
     return this.k('booked');
   }
@@ -30,7 +30,7 @@ export class BdtKeys {
   get capacity(): string {
     return this.k('cap');
   }
-  /** Zset of the resources booked in one window, by selection time (the latest is cancelled first). */
+  /** Zset of the resources booked in one window, by booking sequence (the latest is cancelled first). */
   window(windowId: string): string {
     return this.k(`w:${windowId}`);
   }
