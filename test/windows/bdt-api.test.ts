@@ -6,6 +6,7 @@
 import { startStack, Stack, provision, imAdmin } from '../support/stack-harness';
 import { admin, waitFor } from '../support/enabler-harness';
 import { http, tariffFileWithWindowNow } from './bdt-support';
+import { run } from '../../apps/cli/src/main';
 
 const BANK = 'bank-token-0123456789';
 const NEWS = 'news-token-0123456789';
@@ -115,6 +116,42 @@ describe('background retrieval windows: the T8 API', () => {
       expect((await http(s.im.httpPort, 'DELETE', `${base}/bank/subscriptions/${a.json.bdtReferenceId}`, undefined, BANK)).status).toBe(204);
       expect((await http(s.im.httpPort, 'GET', `${base}/bank/subscriptions/${a.json.bdtReferenceId}`, undefined, BANK)).status).toBe(404);
       expect((await post('bank', body(one))).json.state).toBe('selected'); // its room is free again
+    });
+  });
+
+  describe('imc windows (the operator)', () => {
+    const lines: string[] = [];
+    const imc = async (...argv: string[]) => {
+      lines.length = 0;
+      const code = await run(argv, (l) => lines.push(l));
+      return { code, out: lines.join('\n') };
+    };
+    beforeAll(() => {
+      process.env.IMC_IM_URL = `http://127.0.0.1:${s.im.httpPort}`;
+      process.env.ADMIN_TOKEN = ADMIN;
+    });
+
+    it('registers an AS, creates, selects, shows, lists, sets capacity and deletes', async () => {
+      expect((await imc('windows', 'register-as', 'shop', '--token', 'shop-token-0123456789')).out).toBe('registered application server shop');
+      expect((await http(s.im.httpPort, 'GET', `${base}/shop/subscriptions`, undefined, 'shop-token-0123456789')).status).toBe(200);
+      await imc('windows', 'create', 'shop', '--volume', '100', '--ues', '3', '--start', iso(now + 70 * HOUR), '--stop', iso(now + 97 * HOUR), '--json');
+      const created = JSON.parse(lines[0]);
+      expect(created).toMatchObject({ asId: 'shop', state: 'offered' });
+      expect(created.transferPolicies).toHaveLength(2);
+      const sel = await imc('windows', 'select', 'shop', created.bdtReferenceId, '--policy', '2');
+      expect(sel.out.split('\n')[0]).toBe(`${created.bdtReferenceId}  shop  selected  3 users × 100 octets`);
+      expect(sel.out).toMatch(/^ {2}\* policy 2: /m);
+      expect((await imc('windows', 'show', 'shop', created.bdtReferenceId, '--json')).code).toBe(0);
+      expect(JSON.parse(lines[0]).selectedPolicy).toBe(2);
+      await imc('windows', 'list', '--as', 'shop', '--json');
+      expect(JSON.parse(lines[0]).map((r: { bdtReferenceId: string }) => r.bdtReferenceId)).toEqual([created.bdtReferenceId]);
+      const windowId = created.transferPolicies[1].windowId;
+      expect((await imc('windows', 'capacity', windowId, '--octets', '0')).out).toBe(`${windowId}: capacity 0 octets; cancelled ${created.bdtReferenceId}`);
+      expect((await imc('windows', 'show', 'shop', created.bdtReferenceId)).out).toMatch(/cancelled \(the operator withdrew/);
+      expect((await imc('windows', 'delete', 'shop', created.bdtReferenceId)).out).toBe(`deleted ${created.bdtReferenceId} and its booking`);
+      await expect(imc('windows', 'select', 'shop', 'x', '--policy', 'one')).rejects.toThrow(/--policy must be a non-negative integer/);
+      await expect(imc('windows', 'show', 'shop', created.bdtReferenceId)).rejects.toThrow(/HTTP 404/);
+      await expect(imc('windows', 'frobnicate')).rejects.toThrow(/unknown windows command/);
     });
   });
 
