@@ -4,7 +4,7 @@
  * real Charging Enabler (CDRs and the billing report carry the rating group). Real Redis, NATS and HTTP.
  */
 import { startStack, Stack, provision, imAdmin } from '../support/stack-harness';
-import { admin, waitFor } from '../support/enabler-harness';
+import { admin, ch2ClientFor, waitFor } from '../support/enabler-harness';
 import { http, tariffFileWithWindowNow } from './bdt-support';
 import { run } from '../../apps/cli/src/main';
 
@@ -196,6 +196,11 @@ describe('background retrieval windows: the T8 API', () => {
         expect(byItem.get(m.id)).toMatchObject({ amount: 4 });
         expect((byItem.get(m.id) as { ratingGroup?: string }).ratingGroup).toBeUndefined();
       }
+      // the enabler refuses a rating group its tariff does not have, naming it
+      const { nc, ch2 } = await ch2ClientFor(s.ns);
+      const unknown = await ch2.reserve({ requestId: 'rsv-unknown-group', subscriber: bob, service: 'im.deferred-retrieval', timestamp: new Date().toISOString(), items: [{ id: 'z', octets: 1, ratingGroup: 'gold' }] });
+      await nc.close();
+      expect(unknown).toMatchObject({ result: 'RATING_FAILED', message: expect.stringContaining('"gold"') });
       const report = await admin(s.enabler!.httpPort, 'GET', '/v1/reports/billing?format=json');
       expect(report.json.revenuePerRatingGroup).toEqual(
         expect.arrayContaining([{ ratingGroup: 'bdt-cheap', currency: 'EUR', messages: 1, amount: 1 }, expect.objectContaining({ ratingGroup: '(none)', currency: 'EUR' })]),
