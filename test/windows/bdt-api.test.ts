@@ -7,6 +7,7 @@ import { startStack, Stack, provision, imAdmin } from '../support/stack-harness'
 import { admin, ch2ClientFor, waitFor } from '../support/enabler-harness';
 import { http, tariffFileWithWindowNow } from './bdt-support';
 import { run } from '../../apps/cli/src/main';
+import { retrieve } from '../../apps/cli/src/retrieval-client';
 
 const BANK = 'bank-token-0123456789';
 const NEWS = 'news-token-0123456789';
@@ -205,6 +206,22 @@ describe('background retrieval windows: the T8 API', () => {
       expect(report.json.revenuePerRatingGroup).toEqual(
         expect.arrayContaining([{ ratingGroup: 'bdt-cheap', currency: 'EUR', messages: 1, amount: 1 }, expect.objectContaining({ ratingGroup: '(none)', currency: 'EUR' })]),
       );
+    });
+
+    it('a real retrieval (SIP + MSRP) inside the window charges the tagged message at the rating group, the rest as usual', async () => {
+      const r = await post('bank', body({ volumePerUe: { totalVolume: 5000 }, numberOfUes: 1, desiredTimeWindow: { startTime: iso(now - HOUR), stopTime: iso(now + HOUR) } }));
+      expect(r.json.state).toBe('selected');
+      const carol = await provision(s, `carol-${Date.now()}`, 1000);
+      const put = (text: string, tag?: string) =>
+        imAdmin(s, 'POST', `/v1/users/${encodeURIComponent(carol)}/deferred`, { from: 'sip:bank@example.com', text, ...(tag ? { bdtReferenceId: tag } : {}) });
+      expect((await put('statement', r.json.bdtReferenceId)).status).toBe(201);
+      expect((await put('hello')).status).toBe(201);
+      const got = await retrieve({ sipWsUrl: s.sipWsUrl, aor: carol, password: 'secret-pw', expect: 2, timeoutMs: 10000 });
+      expect(got.messages.map((m) => m.text)).toEqual(['statement', 'hello']);
+      // 1 (bdt-cheap) + 3 (the cheap window's time of day: 2 + 1 per started KiB)
+      await waitFor(async () => (await admin(s.enabler!.httpPort, 'GET', `/v1/accounts/${encodeURIComponent(carol)}`)).json.balance === 1000 - 4, 'the balance after both debits');
+      const cdrs = (await admin(s.enabler!.httpPort, 'GET', `/v1/cdrs?subscriber=${encodeURIComponent(carol)}&type=debit`)).json.cdrs as { amount: number; ratingGroup?: string }[];
+      expect(cdrs.map((c) => [c.amount, c.ratingGroup ?? null]).sort()).toEqual([[1, 'bdt-cheap'], [3, null]]);
     });
   });
 });
