@@ -168,6 +168,15 @@ describe('background retrieval windows: the T8 API', () => {
       const refused = await deposit('x', 'no-such-resource');
       expect(refused.status).toBe(400);
       expect(refused.json.message[0]).toMatch(/^bdtReferenceId: /);
+      // the NATS deposit takes the tag too, with the same check
+      const { nc: depNc } = await ch2ClientFor(s.ns);
+      const viaNats = async (bdtReferenceId: string) =>
+        JSON.parse(new TextDecoder().decode((await depNc.request(`${s.env.NATS_SUBJECT_PREFIX}im.deferred.deposit`, JSON.stringify({ to: bob, from: 'sip:bank@example.com', text: 'n', bdtReferenceId }), { timeout: 2000 })).data));
+      expect(await viaNats('no-such-resource')).toMatchObject({ ok: false, status: 400, details: [expect.stringMatching(/^bdtReferenceId: /)] });
+      const natsTagged = await viaNats(later.json.bdtReferenceId);
+      expect(natsTagged).toMatchObject({ ok: true });
+      await depNc.close();
+      expect(await s.im.store.delete(bob, natsTagged.id)).toBe(true); // (kept out of the figures below)
       const m1 = await deposit('a'.repeat(2000), inside.json.bdtReferenceId); // 2000 octets: within 3000
       const m2 = await deposit('b'.repeat(2000), inside.json.bdtReferenceId); // 4000 in all: beyond the volume per user
       const m3 = await deposit('c'.repeat(2000), later.json.bdtReferenceId); // its window is tomorrow

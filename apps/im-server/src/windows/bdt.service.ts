@@ -185,12 +185,10 @@ export class BdtService {
       const id = await this.store.latestIn(windowId);
       if (!id) break;
       const r = await this.store.get(id);
-      if (r) {
-        const out = await this.end(r, 'withdraw', 'the operator withdrew the capacity of the window');
-        if (out.done) cancelled.push(id);
-      }
+      const out = r ? await this.end(r, 'withdraw', 'the operator withdrew the capacity of the window') : { done: false };
+      if (out.done) cancelled.push(id);
+      else await this.store.dropFromWindow(windowId, id); // not booked here any more (a stale index entry)
       booked = (await this.store.bookings([windowId]))[0].booked;
-      if (!r) await this.store.dropFromWindow(windowId, id);
     }
     return cancelled;
   }
