@@ -107,8 +107,8 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   const windows = createWindows({
     config,
     redis,
+    nc,
     messages: store,
-    publish: (subject, event) => nc.publish(`${config.subjectPrefix}${subject}`, JSON.stringify(event)),
     mailboxChanged: (aor) => notifyWaiting(aor),
     log: logger,
   });
@@ -174,7 +174,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   });
   retryQueue.start();
-  windows.scheduler.start();
+  windows.start();
   const sweeper = setInterval(() => void store.sweepExpired().catch(() => undefined), config.expirySweepMs);
   sweeper.unref();
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
@@ -193,7 +193,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
       sip.drain();
       await retrieval.shutdown(config.shutdownDeadlineMs);
       clearInterval(sweeper);
-      await windows.scheduler.stop();
+      await windows.stop();
       await retryQueue.stop();
       depositSub.unsubscribe();
       await sip.close();

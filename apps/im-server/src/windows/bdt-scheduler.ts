@@ -1,12 +1,13 @@
 /**
- * The events of background windows (TS 26.512 §10.3.2 M6): `im.bdt.opportunity` when a selected window opens, with
- * a message-summary NOTIFY to the users holding messages tagged with it, and `im.bdt.error` when a window is
- * cancelled before its end. The events wait in Redis (`due`, scored by when they are due) and each is claimed by
+ * The events of background windows (TS 26.512 §10.3.2 M6): `im.bdt.opportunity` when a selected window opens, and
+ * `im.bdt.error` when a window is cancelled before its end. Every replica hears the opportunity on NATS
+ * (`opportunityHeard`) and sends a message-summary NOTIFY to the users holding messages tagged with it among the
+ * subscriptions it holds (a SIP subscription lives on the replica that took it). The events wait in Redis (`due`, scored by when they are due) and each is claimed by
  * one replica (claim-2.lua) before it is published, then acknowledged: one event per window across replicas, and a
  * restarted replica publishes what fell due while it was down at its first tick. Time comes from the clock.
  */
 import type { BdtStore } from './bdt-store';
-import { BDT_SUBJECTS, BdtEvent } from './bdt-types';
+import { BDT_SUBJECTS, BdtEvent, BdtOpportunityEvent } from './bdt-types';
 import type { Clock } from './bdt.service';
 
 export interface BdtSchedulerOptions {
@@ -52,17 +53,17 @@ export class BdtScheduler {
       const batch = await this.store.claim(this.clock.now(), this.opts.leaseMs, 100);
       for (const raw of batch) {
         const e = JSON.parse(raw) as BdtEvent;
-        if (e.event === 'BACKGROUND_DATA_TRANSFER_OPPORTUNITY') {
-          await this.publish(BDT_SUBJECTS.opportunity, e);
-          for (const aor of await this.store.usersOf(e.bdtReferenceId)) this.mailboxChanged(aor);
-        } else {
-          await this.publish(BDT_SUBJECTS.error, e);
-        }
+        await this.publish(e.event === 'BACKGROUND_DATA_TRANSFER_OPPORTUNITY' ? BDT_SUBJECTS.opportunity : BDT_SUBJECTS.error, e);
         await this.store.ack(raw);
         n++;
       }
       if (batch.length < 100) return n;
     }
+  }
+
+  /** An opportunity heard on NATS (from whichever replica published it): NOTIFY the users holding tagged messages. */
+  async opportunityHeard(e: BdtOpportunityEvent): Promise<void> {
+    for (const aor of await this.store.usersOf(e.bdtReferenceId)) this.mailboxChanged(aor);
   }
 
   /** Looks at once (an event was just queued), off the caller's path. */

@@ -3,6 +3,7 @@
  * AS registry, the negotiation service, the tagging/rating decision and the event scheduler.
  */
 import { existsSync } from 'node:fs';
+import type { NatsConnection, Subscription } from 'nats';
 import { TariffBook } from '@imc/ch2';
 import { ConfigError, RedisClient } from '@imc/runtime';
 import type { ImServerConfig } from '../config';
@@ -10,7 +11,7 @@ import { AsRegistry } from './as-registry';
 import { BdtStore } from './bdt-store';
 import { BdtScheduler } from './bdt-scheduler';
 import { BdtTagging, MessageTags } from './bdt-tagging';
-import type { BdtEvent } from './bdt-types';
+import { BDT_SUBJECTS, BdtOpportunityEvent } from './bdt-types';
 import { BdtService, Clock } from './bdt.service';
 
 export interface Windows {
@@ -18,15 +19,18 @@ export interface Windows {
   registry: AsRegistry;
   tagging: BdtTagging;
   scheduler: BdtScheduler;
+  /** The scheduler's ticks, and this replica listening to the opportunities (for its own SIP subscriptions). */
+  start(): void;
+  stop(): Promise<void>;
 }
 
 export const systemMsClock: Clock = { now: () => Date.now() };
 
 export function createWindows(deps: {
-  config: Pick<ImServerConfig, 'keyPrefix' | 'chargingService' | 'bdt'>;
+  config: Pick<ImServerConfig, 'keyPrefix' | 'chargingService' | 'bdt' | 'subjectPrefix'>;
   redis: RedisClient;
+  nc: NatsConnection;
   messages: MessageTags;
-  publish: (subject: string, event: BdtEvent) => void | Promise<void>;
   mailboxChanged: (aor: string) => void;
   clock?: Clock;
   log?: { warn(m: string): void; error(m: string): void };
@@ -46,7 +50,8 @@ export function createWindows(deps: {
     deps.log?.warn(`no tariff file at ${c.tariffsFile} (BDT_TARIFFS_FILE): background windows cannot be negotiated`);
   }
   const store = new BdtStore(redis, config.keyPrefix);
-  const scheduler = new BdtScheduler(store, deps.publish, deps.mailboxChanged, clock, { tickMs: c.tickMs, leaseMs: 30000 }, (e) =>
+  const publish = (subject: string, event: unknown) => deps.nc.publish(`${config.subjectPrefix}${subject}`, JSON.stringify(event));
+  const scheduler = new BdtScheduler(store, publish, deps.mailboxChanged, clock, { tickMs: c.tickMs, leaseMs: 30000 }, (e) =>
     deps.log?.error(`background windows: events: ${e.message}`),
   );
   const service = new BdtService(
@@ -56,5 +61,30 @@ export function createWindows(deps: {
     clock,
     () => scheduler.kick(),
   );
-  return { service, registry: new AsRegistry(redis, store.keys, c.asTokens), tagging: new BdtTagging(store, deps.messages, clock), scheduler };
+  let heard: Subscription | undefined;
+  return {
+    service,
+    registry: new AsRegistry(redis, store.keys, c.asTokens),
+    tagging: new BdtTagging(store, deps.messages, clock),
+    scheduler,
+    start() {
+      // every replica (no queue group): each NOTIFYs the subscriptions it holds
+      heard = deps.nc.subscribe(`${config.subjectPrefix}${BDT_SUBJECTS.opportunity}`, {
+        callback: (_e, m) => {
+          let e: BdtOpportunityEvent;
+          try {
+            e = JSON.parse(m.string()) as BdtOpportunityEvent;
+          } catch {
+            return;
+          }
+          void scheduler.opportunityHeard(e).catch((err: Error) => deps.log?.error(`background windows: notify: ${err.message}`));
+        },
+      });
+      scheduler.start();
+    },
+    async stop() {
+      heard?.unsubscribe();
+      await scheduler.stop();
+    },
+  };
 }
