@@ -289,7 +289,7 @@ async function runLuaPairs(redisUrl: string, keyPrefix: string, concurrency: num
     const itemId = randomUUID(); // a message of its own per pair (charge-once)
     const r = await ledger.reserve({ requestId: randomUUID(), subscriber: sub, service: 'im.deferred-retrieval', currency: 'EUR', unitPrice: 6, validitySeconds: 120, items: [{ id: itemId }], prices: [6], nowMs: Date.now() });
     if (r.result !== 'SUCCESS') throw new Error(`reserve: ${r.json}`);
-    const d = await ledger.debit({ requestId: randomUUID(), subscriber: sub, reservationId: r.response.reservationId as string, itemId, outcome: 'delivered', octets: 1024, service: 'im.deferred-retrieval', amount: 6, unitPrice: 6, nowIso: new Date().toISOString() });
+    const d = await ledger.debit({ requestId: randomUUID(), subscriber: sub, reservationId: r.response.reservationId as string, itemId, outcome: 'delivered', octets: 1024, service: 'im.deferred-retrieval', amount: 6, unitPrice: 6, nowIso: new Date().toISOString(), atMs: Date.now() });
     if (d.result !== 'SUCCESS') throw new Error(`debit: ${d.json}`);
   }, onMeasuring);
   await redis.quit();

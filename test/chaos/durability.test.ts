@@ -275,7 +275,7 @@ describe('kill -9 durability', () => {
       },
       async () => {
         const sub = accounts[Math.floor(Math.random() * ACCOUNTS)];
-        // item ids are stored-message ids: unique, since a message is charged once (debit-6.lua's charge-once mark)
+        // item ids are stored-message ids: unique, since a message is charged once (debit-7.lua's charge-once mark)
         const [a, b] = [randomUUID(), randomUUID()];
         const r = await ch2.reserve({ ...common(sub), validitySeconds: 1, items: [{ id: a, octets: 500 }, { id: b, octets: 500 }] });
         if (r.result !== 'SUCCESS') throw new Error(`reserve ${r.result}`);

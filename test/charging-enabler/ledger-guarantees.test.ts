@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection, Subscription } from 'nats';
 import type { Ch2Client, Cdr } from '@imc/ch2';
 import type { RunningEnabler } from '../../apps/charging-enabler/src/bootstrap';
-import { admin, ch2ClientFor, common, Namespace, startEnabler, subscriber, testNamespace, waitFor } from '../support/enabler-harness';
+import { admin, common, Namespace, startTwoReplicas, subscriber, TwoReplicas, waitFor } from '../support/enabler-harness';
 
 const P = 12; // im.test, 100-octet item
 const item = (id: string) => ({ id, octets: 100 });
@@ -38,6 +38,7 @@ async function expectConservation(e: RunningEnabler, sub: string, initial: numbe
 }
 
 describe('ledger guarantees', () => {
+  let replicas: TwoReplicas;
   let ns: Namespace;
   let a: RunningEnabler;
   let b: RunningEnabler;
@@ -45,14 +46,10 @@ describe('ledger guarantees', () => {
   let ch2: Ch2Client;
 
   beforeAll(async () => {
-    ns = testNamespace();
-    [a, b] = await Promise.all([startEnabler(ns), startEnabler(ns)]); // two replicas, one queue group, one ledger
-    ({ nc, ch2 } = await ch2ClientFor(ns, { timeoutMs: 10000 }));
+    replicas = await startTwoReplicas(); // two replicas, one queue group, one ledger
+    ({ ns, a, b, nc, ch2 } = replicas);
   });
-  afterAll(async () => {
-    await nc.close();
-    await Promise.all([a.close(), b.close()]);
-  });
+  afterAll(() => replicas.close());
 
   async function account(balance: number, extra: Record<string, unknown> = {}) {
     const sub = subscriber();

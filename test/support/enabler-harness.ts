@@ -87,3 +87,30 @@ export async function waitFor<T>(check: () => Promise<T> | T, what: string, time
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Two enabler replicas on one namespace (one queue group, one ledger) and a CH-2 client. */
+export interface TwoReplicas {
+  ns: Namespace;
+  a: RunningEnabler;
+  b: RunningEnabler;
+  nc: NatsConnection;
+  ch2: Ch2Client;
+  close(): Promise<void>;
+}
+
+export async function startTwoReplicas(timeoutMs = 10000): Promise<TwoReplicas> {
+  const ns = testNamespace();
+  const [a, b] = await Promise.all([startEnabler(ns), startEnabler(ns)]);
+  const { nc, ch2 } = await ch2ClientFor(ns, { timeoutMs });
+  return {
+    ns,
+    a,
+    b,
+    nc,
+    ch2,
+    close: async () => {
+      await nc.close();
+      await Promise.all([a.close(), b.close()]);
+    },
+  };
+}

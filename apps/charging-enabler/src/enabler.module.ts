@@ -14,6 +14,7 @@ import { CdrStore } from './cdr/cdr-store';
 import { EnablerMetrics } from './observability/enabler-metrics';
 import { AccountsController } from './http/accounts.controller';
 import { CdrsController } from './http/cdrs.controller';
+import { MonitoringController } from './http/monitoring.controller';
 import { HealthController } from './http/health.controller';
 import { ReportsController } from './reports/reports.controller';
 import { CdrRepublishController } from './cdr/cdr-republish.controller';
@@ -51,7 +52,7 @@ export class EnablerModule {
       module: EnablerModule,
       global: true,
       imports: extra,
-      controllers: [AccountsController, CdrsController, HealthController, ReportsController, CdrRepublishController],
+      controllers: [AccountsController, MonitoringController, CdrsController, HealthController, ReportsController, CdrRepublishController],
       providers: [...values, AdminTokenGuard],
       exports: [...values.map((v) => v.provide), AdminTokenGuard],
     };

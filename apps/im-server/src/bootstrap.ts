@@ -18,7 +18,14 @@ import { DeferredStore } from './store/deferred-store';
 import { UserStore } from './store/user-store';
 import { DepositService } from './deposit/deposit.service';
 import { ImMetrics } from './observability/im-metrics';
-import { nodeDigestCrypto, SipServer } from './sip/sip-server';
+import { SipFront } from './sip/sip-front';
+import { SipRouter } from './sip/sip-router';
+import { OptionsHandler } from './sip/handlers/options.handler';
+import { RegistrarHandler } from './sip/handlers/registrar.handler';
+import { PagerHandler } from './sip/handlers/pager.handler';
+import { MessageSummaryHandler } from './sip/handlers/message-summary.handler';
+import { RetrievalGateHandler } from './sip/handlers/retrieval-gate.handler';
+import { nodeDigestCrypto } from './auth/node-digest-crypto';
 import { DigestServer, systemClock } from '@imc/sip';
 import { AuthKeys } from './auth/auth-keys';
 import { RedisNonceCounts } from './auth/redis-nonce-counts';
@@ -50,7 +57,7 @@ export interface RunningImServer {
   /** Background retrieval windows (windows/). */
   windows: Windows;
   /** The SIP front (tests read the sizes of its bounded maps). */
-  sip: SipServer;
+  sip: SipFront;
   redis: RedisClient;
   close(): Promise<void>;
 }
@@ -126,11 +133,23 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     nonceCounts: new RedisNonceCounts(redis, authKeys),
   });
   const sipAuth = new SipAuthenticator(config, digest, throttle, users, metrics, (m) => logger.warn(m));
-  const sip = new SipServer(config, store, users, metrics, sipLog, sipAuth);
-  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void sip.notifyWaiting(aor));
-  sip.retrieval = retrieval;
-  notifyWaiting = (aor) => void sip.notifyWaiting(aor);
-  const deposits = new DepositService(store, config.domain, (aor) => void sip.notifyWaiting(aor), windows.tagging);
+  // the SIP front, then what depends on its port (message-summary, retrieval, the other handlers), then the
+  // router over the handlers, which the front is started with: every part gets what it needs by constructor
+  const sip = new SipFront(config, metrics, sipLog);
+  const summary = new MessageSummaryHandler(config, sip, store, sipAuth);
+  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void summary.notifyWaiting(aor));
+  const router = new SipRouter(
+    [
+      new OptionsHandler(),
+      new RegistrarHandler(config, users, sipAuth, summary),
+      new PagerHandler(config, sip, store, users, metrics, sipAuth, summary),
+      summary,
+      new RetrievalGateHandler(config, sip, sipAuth, retrieval),
+    ],
+    { clock: sip.clock, t1: config.sipT1 },
+  );
+  notifyWaiting = (aor) => void summary.notifyWaiting(aor);
+  const deposits = new DepositService(store, config.domain, (aor) => void summary.notifyWaiting(aor), windows.tagging);
 
   const readiness = {
     ...readinessProbes(redis, nc),
@@ -155,7 +174,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc));
 
   await retrieval.start();
-  await sip.start();
+  await sip.start(router);
   // NATS deposit subject for other IM components (retrieval-flow.md "Deposit")
   const depositSub = nc.subscribe(`${config.subjectPrefix}im.deferred.deposit`, {
     queue: 'im-server',

@@ -51,6 +51,7 @@ export class Ch2Client {
       refund: ch2Subject('refund', prefix),
       balance: ch2Subject('balance', prefix),
       price: ch2Subject('price', prefix),
+      usage: ch2Subject('usage', prefix),
     };
   }
 
@@ -74,6 +75,9 @@ export class Ch2Client {
   }
   price(req: Ch2RequestMap['price']) {
     return this.call('price', req);
+  }
+  usage(req: Ch2RequestMap['usage']) {
+    return this.call('usage', req);
   }
 
   /** Sends one CH-2 request, retrying on timeout with the same payload. */

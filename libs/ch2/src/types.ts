@@ -119,6 +119,60 @@ export interface PriceResponse extends Ch2ResponseBase {
   amount?: number;
 }
 
+/** What a monitoring key measures (docs/windows-and-usage.md "Usage monitoring"). */
+export interface UsageMeasures {
+  count: number;
+  octets: number;
+  /** Session time: from a reservation's reserve to its release (or the end of its validity when it expires). */
+  sessionMs: number;
+}
+/** Thresholds of a monitoring key, each an integer of at least 1. */
+export type UsageThresholdsSpec = Partial<UsageMeasures>;
+
+/**
+ * `ch2.usage` (Gx USAGE_MONITORING_REPORT_REQUIRED): the usage per monitoring key since its last report. `service` is
+ * optional here (keys name their own). `reset`: report the usage and start again from zero. `rearm` (with
+ * `monitoringKey`): the thresholds of the cycle in progress — the acknowledgement of a report.
+ */
+export interface UsageRequest extends Omit<Ch2Common, 'service'> {
+  service?: string;
+  monitoringKey?: string;
+  reset?: boolean;
+  rearm?: UsageThresholdsSpec;
+}
+/** One key's usage since its last report; `before`/`after` when the key has a monitoring time. */
+export interface MonitoringKeyUsage extends UsageMeasures {
+  service: string;
+  since: string;
+  thresholds: UsageThresholdsSpec;
+  monitoringTime?: string;
+  before?: UsageMeasures;
+  after?: UsageMeasures;
+  /** With reset: the id of the usage report written. */
+  reportId?: string;
+}
+export interface UsageResponse extends Ch2ResponseBase {
+  monitoringKeys?: Record<string, MonitoringKeyUsage>;
+  reset?: boolean;
+}
+
+/** A usage report as published on `ch2.usage.report` (a CDR-like record, id `<shard>-<outbox entry id>`). */
+export interface UsageReport {
+  cdrId: string;
+  type: 'usage-report';
+  subscriber: string;
+  service: string;
+  monitoringKey: string;
+  /** `threshold` (reached: which measures), `request` (ch2.usage with reset), `removed` (the key was deleted). */
+  trigger: 'threshold' | 'request' | 'removed';
+  reached?: string;
+  requestId?: string;
+  /** The previous report (or when the key was set). */
+  from: string;
+  usage: Omit<MonitoringKeyUsage, 'thresholds' | 'reportId'>;
+  timestamp: string;
+}
+
 export interface Ch2RequestMap {
   reserve: ReserveRequest;
   debit: DebitRequest;
@@ -127,6 +181,7 @@ export interface Ch2RequestMap {
   refund: RefundRequest;
   balance: BalanceRequest;
   price: PriceRequest;
+  usage: UsageRequest;
 }
 export interface Ch2ResponseMap {
   reserve: ReserveResponse;
@@ -136,6 +191,7 @@ export interface Ch2ResponseMap {
   refund: RefundResponse;
   balance: BalanceResponse;
   price: PriceResponse;
+  usage: UsageResponse;
 }
 
 /** A charging data record, as published on `ch2.cdr.<type>` and listed by the admin API. */

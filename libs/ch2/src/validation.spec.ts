@@ -19,6 +19,11 @@ describe('CH-2 validation', () => {
     expect(v).toEqual({ ok: true, value: expect.objectContaining({ subscriber: 'sip:Bob@example.com' }) });
   });
 
+  it('accepts a ch2.usage without a service (the monitoring keys name theirs)', () => {
+    const { service: _, ...noService } = base;
+    expect(validateCh2Request('usage', { ...noService, monitoringKey: 'night', reset: true, rearm: { octets: 1024 } }).ok).toBe(true);
+  });
+
   it.each([
     ['reserve', { ...base, items: [] }, ['items']],
     ['reserve', { ...base, items: [{ id: 'a', octets: -1 }, { id: 'a', octets: 1 }] }, ['items[0].octets', 'items[1].id']],
@@ -30,6 +35,9 @@ describe('CH-2 validation', () => {
     ['price', null, ['(payload)']],
     ['reserve', { ...base, items: [{ id: 'a', octets: 1, ratingGroup: 'bad group' }, { id: 'b', octets: 1, ratingGroup: 7 }] }, ['items[0].ratingGroup', 'items[1].ratingGroup']],
     ['debit', { ...base, reservationId: 'r', itemId: 'i', outcome: 'delivered', octets: 1, ratingGroup: '' }, ['ratingGroup']],
+    ['usage', { ...base, monitoringKey: 'bad key', reset: 'yes' }, ['monitoringKey', 'reset']],
+    ['usage', { ...base, rearm: { count: 0, minutes: 1 } }, ['rearm.count', 'rearm.minutes', 'rearm']],
+    ['usage', { ...base, service: undefined, monitoringKey: 'k', rearm: [] }, ['rearm']],
   ] as const)('%s: names %j', (op, data, fields) => {
     const v = validateCh2Request(op, data);
     expect(v.ok).toBe(false);

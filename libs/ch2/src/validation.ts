@@ -12,7 +12,7 @@ const MAX_ITEMS = 10000;
 const MAX_OCTETS = 2 ** 40;
 /** A rating group's name (a named price set of the tariff): letters, digits, ".", "_", "-" (at most 64). */
 export const RATING_GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SIP_RE = /^(sips?):([^@\s;?<>]+)@([^\s;?<>:/]+)(?::\d{1,5})?(?:;[^\s?<>]*)?(?:\?\S*)?$/i;
 const TEL_RE = /^tel:(\+?[0-9][0-9().-]{0,31})(?:;\S*)?$/i;
 
@@ -102,11 +102,13 @@ function checkRatingGroup(v: unknown, field: string, bad: string[]): void {
   if (typeof v !== 'string' || !RATING_GROUP_RE.test(v)) bad.push(`${field}: must be a rating group name of letters, digits, ".", "_" or "-" (at most 64)`);
 }
 
-function checkCommon(d: Record<string, unknown>, bad: string[]): void {
+function checkCommon(d: Record<string, unknown>, bad: string[], serviceOptional = false): void {
   if (!str(d.requestId, 8, 128)) bad.push('requestId: must be a string of 8–128 characters');
   const sub = checkSubscriber('subscriber', d.subscriber);
   if (!sub.ok) bad.push(sub.problem);
-  if (typeof d.service !== 'string' || !SERVICE_RE.test(d.service))
+  if (serviceOptional && d.service === undefined) {
+    // ch2.usage: the monitoring keys name their services
+  } else if (typeof d.service !== 'string' || !SERVICE_RE.test(d.service))
     bad.push('service: must be a service name of letters, digits, ".", "_" or "-" (at most 64)');
   if (typeof d.timestamp !== 'string' || Number.isNaN(Date.parse(d.timestamp)))
     bad.push('timestamp: must be an ISO 8601 date-time');
@@ -115,11 +117,39 @@ function checkCommon(d: Record<string, unknown>, bad: string[]): void {
 
 const OUTCOMES = new Set(['delivered', 'rejected', 'timeout']);
 
+/** A monitoring key's name (the admin API's path segment and ch2.usage's `monitoringKey`). */
+export const MONITORING_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MEASURES = ['count', 'octets', 'sessionMs'] as const;
+/** The largest usage threshold: 10^14, below which the ledger's JSON (cjson, 14 significant digits) is exact. */
+export const MAX_USAGE_THRESHOLD = 10 ** 14;
+
+/** Checks usage thresholds `{count?, octets?, sessionMs?}` (each an integer of at least 1), naming `field`'s members. */
+export function checkUsageThresholds(v: unknown, field: string, bad: string[]): void {
+  if (!isObject(v)) {
+    bad.push(`${field}: must be an object {count?, octets?, sessionMs?}`);
+    return;
+  }
+  for (const k of Object.keys(v)) {
+    if (!(MEASURES as readonly string[]).includes(k)) bad.push(`${field}.${k}: unknown measure (count, octets or sessionMs)`);
+    else if (!int(v[k], 1, MAX_USAGE_THRESHOLD)) bad.push(`${field}.${k}: must be an integer of 1–${MAX_USAGE_THRESHOLD}`);
+  }
+}
+
+function checkUsage(d: Record<string, unknown>, bad: string[]): void {
+  if (d.monitoringKey !== undefined && (typeof d.monitoringKey !== 'string' || !MONITORING_KEY_RE.test(d.monitoringKey)))
+    bad.push('monitoringKey: must be a key name of letters, digits, ".", "_" or "-" (at most 64)');
+  if (d.reset !== undefined && typeof d.reset !== 'boolean') bad.push('reset: must be true or false');
+  if (d.rearm !== undefined) {
+    checkUsageThresholds(d.rearm, 'rearm', bad);
+    if (d.monitoringKey === undefined) bad.push('rearm: needs monitoringKey (the key whose report it acknowledges)');
+  }
+}
+
 /** Validates `data` for `op`; on success the subscriber is normalised in the returned value. */
 export function validateCh2Request<Op extends Ch2Operation>(op: Op, data: unknown): Validation<Ch2RequestMap[Op]> {
   if (!isObject(data)) return { ok: false, details: ['(payload): must be a JSON object'] };
   const bad: string[] = [];
-  checkCommon(data, bad);
+  checkCommon(data, bad, op === 'usage');
   switch (op) {
     case 'reserve':
       checkItems(data.items, 'items', bad, true);
@@ -152,6 +182,9 @@ export function validateCh2Request<Op extends Ch2Operation>(op: Op, data: unknow
       if (!str(data.cdrId, 1, 128)) bad.push('cdrId: must be a string of 1–128 characters');
       if (data.amount !== undefined && !int(data.amount, 1, MAX_MONEY))
         bad.push(`amount: must be a positive integer (minor units) of at most ${MAX_MONEY}`);
+      break;
+    case 'usage':
+      checkUsage(data, bad);
       break;
     default:
       bad.push(`(operation): unknown CH-2 operation ${String(op)}`);

@@ -4,7 +4,7 @@
  * stream stored the CDR under, and whether it was a duplicate of one it already had.
  */
 import { headers, NatsConnection } from 'nats';
-import { Cdr, cdrSubject, CdrType, NatsRequester } from '@imc/ch2';
+import { Cdr, cdrSubject, CdrType, NatsRequester, USAGE_REPORT_TYPE, usageReportSubject } from '@imc/ch2';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -26,7 +26,8 @@ export class CdrPublisher {
   async publish(cdr: Cdr): Promise<PubAck> {
     const h = headers();
     h.set('Nats-Msg-Id', cdr.cdrId);
-    const subject = cdrSubject(cdr.type as CdrType, this.subjectPrefix);
+    const type: string = cdr.type;
+    const subject = type === USAGE_REPORT_TYPE ? usageReportSubject(this.subjectPrefix) : cdrSubject(cdr.type as CdrType, this.subjectPrefix);
     const m = await this.requester.request(subject, enc.encode(JSON.stringify(cdr)), PUBLISH_TIMEOUT_MS, h);
     const ack = JSON.parse(dec.decode(m.data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { description?: string } };
     if (ack.error || !ack.stream || typeof ack.seq !== 'number')

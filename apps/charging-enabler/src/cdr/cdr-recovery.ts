@@ -14,6 +14,7 @@
 import type { NatsConnection } from 'nats';
 import type { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from '../ledger/ledger-keys';
+import { usageReportSubject } from '@imc/ch2';
 import { JetStreamCdrSource } from '../reports/jetstream-cdr-source';
 import { entryToCdr } from './cdr-store';
 import { CdrPublisher } from './cdr-publisher';
@@ -99,9 +100,12 @@ export class CdrRecovery {
     const tags = new Set([...from.keys()].map((s) => `${this.keys.tag(s)}-`));
     const inStream = new Map<string, number>();
     const source = new JetStreamCdrSource(this.nc, this.opts.stream, this.opts.subjectPrefix);
-    for await (const { cdr, seq } of source.entries(earliest)) {
-      const tag = cdr.cdrId.slice(0, cdr.cdrId.indexOf('-') + 1);
-      if (tags.has(tag)) inStream.set(cdr.cdrId, seq);
+    // the outbox holds the usage reports too: read their subject as well, or they would be published again
+    for (const subject of [undefined, usageReportSubject(this.opts.subjectPrefix)]) {
+      for await (const { cdr, seq } of source.entries(earliest, undefined, subject)) {
+        const tag = cdr.cdrId.slice(0, cdr.cdrId.indexOf('-') + 1);
+        if (tags.has(tag)) inStream.set(cdr.cdrId, seq);
+      }
     }
     const result: RepublishResult = { shards: [...from.keys()], checked: 0, republished: 0, duplicates: 0 };
     for (const [shard, start] of from) {

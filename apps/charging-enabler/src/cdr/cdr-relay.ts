@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Events, NatsConnection, RetentionPolicy, StorageType, nanos } from 'nats';
-import { cdrSubjectWildcard } from '@imc/ch2';
+import { cdrSubjectWildcard, usageReportSubject } from '@imc/ch2';
 import type { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from '../ledger/ledger-keys';
 import { compareEntryIds, entryToCdr } from './cdr-store';
@@ -118,7 +118,8 @@ export class CdrRelay {
    */
   private async ensureStream(): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
-    const subjects = [cdrSubjectWildcard(this.opts.subjectPrefix)];
+    // the CDRs and the usage reports (docs/windows-and-usage.md "Usage monitoring") share the outbox and the stream
+    const subjects = [cdrSubjectWildcard(this.opts.subjectPrefix), usageReportSubject(this.opts.subjectPrefix)];
     const replicas = this.streamReplicas();
     let info: Awaited<ReturnType<typeof jsm.streams.info>> | undefined;
     try {
@@ -136,6 +137,11 @@ export class CdrRelay {
         num_replicas: replicas,
       });
       this.opts.onStream?.(`created CDR stream ${this.opts.stream} with ${replicas} replica(s)`);
+    } else if (subjects.some((s) => !info!.config.subjects?.includes(s))) {
+      // a stream made before usage reports existed: add their subject (and scale it, if needed, in the same update)
+      const wanted = Math.max(info.config.num_replicas ?? 1, replicas);
+      info = await jsm.streams.update(this.opts.stream, { ...info.config, subjects: [...new Set([...(info.config.subjects ?? []), ...subjects])], num_replicas: wanted });
+      this.opts.onStream?.(`added the subjects ${subjects.join(', ')} to CDR stream ${this.opts.stream}`);
     } else if ((info.config.num_replicas ?? 1) < replicas) {
       info = await jsm.streams.update(this.opts.stream, { ...info.config, num_replicas: replicas });
       this.opts.onStream?.(`scaled CDR stream ${this.opts.stream} from ${info.config.num_replicas ?? 1} to ${replicas} replicas`);

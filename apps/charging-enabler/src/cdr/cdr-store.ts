@@ -33,7 +33,8 @@ export function entryToCdr(shardTag: string, id: string, fields: string[]): Cdr 
     const k = fields[i];
     const v = fields[i + 1];
     if (v === '' && k !== 'service') continue;
-    c[k] = NUMERIC.has(k) ? Number(v) : v;
+    // a usage report's usage is one JSON field (lua/includes/monitoring.lua)
+    c[k] = NUMERIC.has(k) ? Number(v) : k === 'usage' ? JSON.parse(v) : v;
   }
   return c as unknown as Cdr;
 }

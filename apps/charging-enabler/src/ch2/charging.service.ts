@@ -90,6 +90,8 @@ export class ChargingService {
         return this.balance(v.value as Ch2RequestMap['balance']);
       case 'price':
         return this.price(v.value as Ch2RequestMap['price']);
+      case 'usage':
+        return this.usage(v.value as Ch2RequestMap['usage']);
     }
   }
 
@@ -150,6 +152,7 @@ export class ChargingService {
       unitPrice: rating.unitPrice,
       sessionId: r.sessionId,
       nowIso: new Date().toISOString(),
+      atMs: Date.parse(r.timestamp),
     });
     return this.settle(r.subscriber, a);
   }
@@ -160,12 +163,13 @@ export class ChargingService {
       subscriber: r.subscriber,
       reservationId: r.reservationId,
       sessionId: r.sessionId,
-      nowIso: new Date().toISOString(),
+      nowMs: Date.now(),
+      atMs: Date.parse(r.timestamp),
     });
     return this.settle(r.subscriber, a);
   }
 
-  /** A direct debit charges each message once: one the charge-once marks name is left out (debit-6.lua, direct-debit-5.lua). */
+  /** A direct debit charges each message once: one the charge-once marks name is left out (debit-7.lua, direct-debit-6.lua). */
   private async directDebit(r: Ch2RequestMap['direct-debit']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
     const groups = r.items.map((i) => i.ratingGroup);
@@ -187,6 +191,7 @@ export class ChargingService {
       outcome: r.outcome,
       unitPrice: rating.unitPrice,
       nowIso: new Date().toISOString(),
+      atMs: Date.parse(r.timestamp),
     });
     return this.settle(r.subscriber, a);
   }
@@ -225,6 +230,12 @@ export class ChargingService {
       out.enoughCredit = available >= rating.total;
     }
     return out;
+  }
+
+  /** Usage per monitoring key since its last report (docs/windows-and-usage.md "Usage monitoring"). */
+  private usage(r: Ch2RequestMap['usage']): Promise<ScriptAnswer> {
+    const { requestId, subscriber, monitoringKey, reset, rearm } = r;
+    return this.ledger.monitoring.usage({ requestId, subscriber, monitoringKey, reset, rearm, atMs: Date.parse(r.timestamp) });
   }
 
   private async price(r: Ch2RequestMap['price']): Promise<AnyResponse> {

@@ -18,7 +18,7 @@ import { RedisCreditLedger } from '../ledger/redis-credit-ledger';
 import { Notifier } from '../ch2/notifier';
 import { AdminTokenGuard } from './admin-token.guard';
 
-function subscriberOf(raw: string): string {
+export function subscriberOf(raw: string): string {
   const s = checkSubscriber('subscriber', raw);
   if (!s.ok) throw new BadRequestException([s.problem]);
   return s.value;

@@ -1,7 +1,10 @@
 /** Admin HTTP: CDR listing and the tariffs in force (operations.md "Admin HTTP", charging-enabler). */
 import { BadRequestException, Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { CDR_TYPES, CdrType, checkSubscriber } from '@imc/ch2';
+import { CDR_TYPES, CdrType, checkSubscriber, USAGE_REPORT_TYPE } from '@imc/ch2';
+
+/** What `type` may filter: the CDR types and the usage reports that share the outbox. */
+const LISTED_TYPES = [...CDR_TYPES, USAGE_REPORT_TYPE];
 import { CdrStore } from '../cdr/cdr-store';
 import { TariffBook } from '../rating/tariff-book';
 import { AdminTokenGuard } from './admin-token.guard';
@@ -26,7 +29,7 @@ export class CdrsController {
   @ApiQuery({ name: 'subscriber', required: false })
   @ApiQuery({ name: 'from', required: false, description: 'ISO 8601 or epoch ms, inclusive' })
   @ApiQuery({ name: 'to', required: false, description: 'ISO 8601 or epoch ms, inclusive' })
-  @ApiQuery({ name: 'type', required: false, enum: CDR_TYPES })
+  @ApiQuery({ name: 'type', required: false, enum: LISTED_TYPES })
   @ApiQuery({ name: 'limit', required: false })
   @ApiQuery({ name: 'cursor', required: false })
   async list(
@@ -40,7 +43,7 @@ export class CdrsController {
     const checked = subscriber ? checkSubscriber('subscriber', subscriber) : undefined;
     if (checked && !checked.ok) throw new BadRequestException(checked.problem);
     const sub = checked?.ok ? checked.value : undefined;
-    if (type && !(CDR_TYPES as readonly string[]).includes(type)) throw new BadRequestException(`type: must be one of ${CDR_TYPES.join(', ')}`);
+    if (type && !(LISTED_TYPES as readonly string[]).includes(type)) throw new BadRequestException(`type: must be one of ${LISTED_TYPES.join(', ')}`);
     if (limit && !/^\d+$/.test(limit)) throw new BadRequestException('limit: must be a positive integer');
     return this.cdrs.list({
       subscriber: sub,

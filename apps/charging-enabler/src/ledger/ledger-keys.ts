@@ -56,6 +56,13 @@ export class LedgerKeys {
   chargedMessages(shard: number): string {
     return `${this.prefix}once:{s${shard}}`;
   }
+  /**
+   * An account's usage-monitoring keys (docs/windows-and-usage.md "Usage monitoring"): field = key name, value = the
+   * key's JSON state (lua/includes/monitoring.lua). The account hash's field `mk` counts them.
+   */
+  monitoring(sub: string, shard = this.shardOf(sub)): string {
+    return `${this.prefix}mon:{s${shard}}:${sub}`;
+  }
   relayPosition(shard: number): string {
     return `${this.prefix}relay-pos:{s${shard}}`;
   }
@@ -98,6 +105,8 @@ export class LedgerKeys {
         return this.charges(c.shard);
       case 'chargedMessages':
         return this.chargedMessages(c.shard);
+      case 'monitoring':
+        return this.monitoring(c.subscriber, c.shard);
     }
   }
 

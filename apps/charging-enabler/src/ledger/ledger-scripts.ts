@@ -19,7 +19,8 @@ export type LedgerKeyName =
   | 'expiryIndex'
   | 'outbox'
   | 'charges'
-  | 'chargedMessages';
+  | 'chargedMessages'
+  | 'monitoring';
 
 /** A stored CH-2 answer and the notifications the script raised, both JSON text. */
 export type AnswerReply = [response: string, notes: string];
@@ -63,6 +64,8 @@ export interface DebitArgs {
   sessionId?: string;
   /** The service the debit was rated for (must be the reservation's). */
   service: string;
+  /** The debit's event time (ms): a monitoring key's monitoring time splits usage by it. */
+  atMs: number;
   /** The rating group the amount was priced at (written in the CDR). */
   ratingGroup?: string;
 }
@@ -75,6 +78,10 @@ export interface ReleaseArgs {
   nowIso: string;
   shardTag: string;
   sessionId?: string;
+  /** Now (ms): a monitoring key's session time runs from the reserve to the release. */
+  nowMs: number;
+  /** The release's event time (ms). */
+  atMs: number;
 }
 
 export interface DirectDebitArgs {
@@ -96,6 +103,8 @@ export interface DirectDebitArgs {
   itemIds: string[];
   prices: number[];
   octets: number[];
+  /** The charge's event time (ms). */
+  atMs: number;
   /** The rating group every item was priced at (written in the CDR). */
   ratingGroup?: string;
 }
@@ -146,6 +155,51 @@ export interface ExpireArgs {
   reservationId: string;
   nowMs: number;
   nowIso: string;
+  shardTag: string;
+}
+
+/** Thresholds of a monitoring key, each at least 1 (docs/windows-and-usage.md "Usage monitoring"). */
+export interface UsageThresholds {
+  count?: number;
+  octets?: number;
+  sessionMs?: number;
+}
+
+export interface UsageArgs {
+  requestId: string;
+  idempotencyTtl: number;
+  subscriber: string;
+  /** Absent: every key of the account. */
+  monitoringKey?: string;
+  /** Report the usage (a `request` usage report) and start again from zero. */
+  reset: boolean;
+  /** The thresholds of the cycle in progress (the acknowledgement of a report); needs monitoringKey. */
+  rearm?: UsageThresholds;
+  atMs: number;
+  nowIso: string;
+  shardTag: string;
+}
+
+/** A monitoring key's configuration as the admin API sets it. */
+export interface MonitoringKeyConfig {
+  /** A CH-2 service, or `*` for every service. */
+  service: string;
+  thresholds: UsageThresholds;
+  /** ISO 8601; `mtMs` is the same instant in ms. */
+  monitoringTime?: string;
+  mtMs?: number;
+  /** The thresholds on the usage after monitoringTime (default: the key's thresholds). */
+  afterThresholds?: UsageThresholds;
+}
+
+export interface MonitoringKeyArgs {
+  subscriber: string;
+  name: string;
+  /** Absent: remove the key. */
+  config?: MonitoringKeyConfig;
+  atMs: number;
+  nowIso: string;
+  shardTag: string;
 }
 
 /** One row of the table. `A` (the argument object) and `R` (the reply) exist for the types only. */
@@ -178,21 +232,21 @@ export const LEDGER_SCRIPTS = {
       'sessionId?', 'unitPrice', 'expiresAt', 'itemIds', 'prices'],
   ),
   debit: script<DebitArgs, AnswerReply>()(
-    'debit-6.lua',
-    ['account', 'idempotency', 'reservation', 'outbox', 'charges', 'chargedMessages'],
+    'debit-7.lua',
+    ['account', 'idempotency', 'reservation', 'outbox', 'charges', 'chargedMessages', 'monitoring'],
     ['requestId', 'idempotencyTtl', 'reservationId', 'itemId', 'outcome', 'octets', 'subscriber', 'amount', 'unitPrice',
-      'nowIso', 'shardTag', 'day', 'sessionId?', 'service', 'ratingGroup?'],
+      'nowIso', 'shardTag', 'day', 'sessionId?', 'service', 'atMs', 'ratingGroup?'],
   ),
   release: script<ReleaseArgs, AnswerReply>()(
-    'release-5.lua',
-    ['account', 'idempotency', 'reservation', 'expiryIndex', 'outbox'],
-    ['requestId', 'idempotencyTtl', 'reservationId', 'subscriber', 'nowIso', 'shardTag', 'sessionId?'],
+    'release-6.lua',
+    ['account', 'idempotency', 'reservation', 'expiryIndex', 'outbox', 'monitoring'],
+    ['requestId', 'idempotencyTtl', 'reservationId', 'subscriber', 'nowIso', 'shardTag', 'sessionId?', 'nowMs', 'atMs'],
   ),
   directDebit: script<DirectDebitArgs, AnswerReply>()(
-    'direct-debit-5.lua',
-    ['account', 'idempotency', 'outbox', 'charges', 'chargedMessages'],
+    'direct-debit-6.lua',
+    ['account', 'idempotency', 'outbox', 'charges', 'chargedMessages', 'monitoring'],
     ['requestId', 'idempotencyTtl', 'subscriber', 'service', 'sessionId?', 'currency', 'total', 'outcome?', 'unitPrice',
-      'nowIso', 'shardTag', 'day', 'itemIds', 'prices', 'octets', 'ratingGroup?'],
+      'nowIso', 'shardTag', 'day', 'itemIds', 'prices', 'octets', 'atMs', 'ratingGroup?'],
   ),
   refund: script<RefundArgs, AnswerReply>()(
     'refund-5.lua',
@@ -215,9 +269,19 @@ export const LEDGER_SCRIPTS = {
     ['state?', 'lowBalance?', 'usageCount?', 'usageOctets?'],
   ),
   expire: script<ExpireArgs, 0 | 1>()(
-    'expire-4.lua',
-    ['account', 'reservation', 'expiryIndex', 'outbox'],
-    ['reservationId', 'nowMs', 'nowIso'],
+    'expire-5.lua',
+    ['account', 'reservation', 'expiryIndex', 'outbox', 'monitoring'],
+    ['reservationId', 'nowMs', 'nowIso', 'shardTag'],
+  ),
+  usage: script<UsageArgs, AnswerReply>()(
+    'usage-4.lua',
+    ['account', 'idempotency', 'monitoring', 'outbox'],
+    ['requestId', 'idempotencyTtl', 'subscriber', 'monitoringKey?', 'reset', 'rearm?', 'atMs', 'nowIso', 'shardTag'],
+  ),
+  monitoringKey: script<MonitoringKeyArgs, string | 0>()(
+    'monitoring-key-3.lua',
+    ['account', 'monitoring', 'outbox'],
+    ['subscriber', 'name', 'config?', 'atMs', 'nowIso', 'shardTag'],
   ),
 } as const;
 

@@ -9,37 +9,11 @@ import { MAX_MONEY } from '@imc/ch2';
 import { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from './ledger-keys';
 import { defineLedgerCommands } from './ledger-commands';
-import { AnswerReply, CreateAccountArgs, LedgerCommands, UpdateAccountArgs } from './ledger-scripts';
-import { JsonText } from '../ch2/json-text';
+import { CreateAccountArgs, LedgerCommands, UpdateAccountArgs } from './ledger-scripts';
+import { answerOf, ScriptAnswer } from './script-answer';
+import { MonitoringKeys } from './monitoring-keys';
 
-const RESULT = /"result":"([A-Z_]+)"/;
-
-/**
- * What a ledger script answered: the CH-2 response as the JSON text it stored for idempotent replays (sent on to the
- * caller as it is: the hot path never parses and re-serialises it), and the notifications it decided to raise.
- */
-export class ScriptAnswer extends JsonText {
-  private parsed?: Record<string, unknown>;
-
-  constructor(
-    /** The CH-2 response, JSON, exactly as stored under the requestId. */
-    json: string,
-    /** Notifications the script decided to raise (each once per crossing). */
-    readonly notes: Record<string, unknown>[],
-  ) {
-    super(json);
-  }
-
-  /** The response's result code, read from the text (cjson writes `"result":"<CODE>"`). */
-  get result(): string {
-    return RESULT.exec(this.json)?.[1] ?? 'UNKNOWN';
-  }
-
-  /** The response as an object (parsed on first use). */
-  get response(): Record<string, unknown> {
-    return (this.parsed ??= JSON.parse(this.json) as Record<string, unknown>);
-  }
-}
+export { ScriptAnswer };
 
 export interface AccountRecord {
   subscriber: string;
@@ -59,10 +33,6 @@ function dayOf(iso: string): string {
   return iso.slice(0, 10).replace(/-/g, '');
 }
 
-function answerOf([json, notes]: AnswerReply): ScriptAnswer {
-  return new ScriptAnswer(json, notes === '[]' ? [] : JSON.parse(notes));
-}
-
 /** Where a call's keys are (the subscriber's shard, the requestId its answer is stored under) and what every answering script is told. */
 interface Call {
   at: { subscriber: string; shard: number; idempotencyId: string };
@@ -72,6 +42,8 @@ interface Call {
 
 export class RedisCreditLedger {
   private readonly scripts: LedgerCommands;
+  /** The accounts' usage-monitoring keys (monitoring-keys.ts). */
+  readonly monitoring: MonitoringKeys;
 
   constructor(
     private readonly redis: RedisClient,
@@ -79,6 +51,7 @@ export class RedisCreditLedger {
     private readonly idempotencyTtl: number,
   ) {
     this.scripts = defineLedgerCommands(redis, keys);
+    this.monitoring = new MonitoringKeys(redis, keys, this.scripts, idempotencyTtl);
   }
 
   private call(subscriber: string, requestId: string, idempotencyId = requestId): Call {
@@ -128,17 +101,20 @@ export class RedisCreditLedger {
     /** The rating group the amount was priced at, written in the CDR. */
     ratingGroup?: string;
     nowIso: string;
+    /** The debit's event time (the request's timestamp, ms). */
+    atMs: number;
   }): Promise<ScriptAnswer> {
     const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, ratingGroup, nowIso } = a;
-    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, ratingGroup, nowIso, shardTag, day: dayOf(nowIso) };
+    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, ratingGroup, nowIso, atMs } = a;
+    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso, shardTag, day: dayOf(nowIso), atMs, ratingGroup };
     return answerOf(await this.scripts.debit({ ...at, reservationId }, args));
   }
 
-  async release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {
+  async release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowMs: number; atMs: number }): Promise<ScriptAnswer> {
     const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { reservationId, sessionId, nowIso } = a;
-    return answerOf(await this.scripts.release({ ...at, reservationId }, { ...base, reservationId, sessionId, nowIso, shardTag }));
+    const { reservationId, sessionId, nowMs, atMs } = a;
+    const nowIso = new Date(nowMs).toISOString();
+    return answerOf(await this.scripts.release({ ...at, reservationId }, { ...base, reservationId, sessionId, nowIso, shardTag, nowMs, atMs }));
   }
 
   async directDebit(a: {
@@ -157,11 +133,13 @@ export class RedisCreditLedger {
     /** The rating group every item was priced at, written in the CDR. */
     ratingGroup?: string;
     nowIso: string;
+    /** The charge's event time (the request's timestamp, ms). */
+    atMs: number;
   }): Promise<ScriptAnswer> {
     const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { service, sessionId, currency, total, prices, outcome, unitPrice, ratingGroup, nowIso } = a;
+    const { service, sessionId, currency, total, prices, outcome, unitPrice, ratingGroup, nowIso, atMs } = a;
     const items = { itemIds: a.items.map((i) => i.id), prices, octets: a.items.map((i) => i.octets) };
-    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, ratingGroup, nowIso, shardTag, day: dayOf(nowIso) };
+    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, nowIso, shardTag, day: dayOf(nowIso), atMs, ratingGroup };
     return answerOf(await this.scripts.directDebit(at, { ...args, ...items }));
   }
 
@@ -204,7 +182,7 @@ export class RedisCreditLedger {
     for (const reservationId of due) {
       const sub = await this.redis.hget(this.keys.reservation(shard, reservationId), 'sub');
       const at = { subscriber: sub || '-', shard, reservationId };
-      n += Number(await this.scripts.expire(at, { reservationId, nowMs, nowIso: new Date(nowMs).toISOString() }));
+      n += Number(await this.scripts.expire(at, { reservationId, nowMs, nowIso: new Date(nowMs).toISOString(), shardTag: this.keys.tag(shard) }));
     }
     return n;
   }

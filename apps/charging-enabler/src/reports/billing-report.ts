@@ -4,7 +4,7 @@
  * top-ups — totals per currency, revenue per day, and a reconciliation per account comparing the CDR sums with the
  * balance change since the account was opened (`initial + top-ups + refunds − debits = balance`).
  */
-import type { Cdr } from '@imc/ch2';
+import { Cdr, USAGE_REPORT_TYPE } from '@imc/ch2';
 import type { AccountRecord, RedisCreditLedger } from '../ledger/redis-credit-ledger';
 import type { OpeningTotals } from '../cdr/cdr-store';
 
@@ -93,6 +93,7 @@ export async function buildBillingReport(
     return r;
   };
   for await (const c of cdrs.all(from, to)) {
+    if ((c.type as string) === USAGE_REPORT_TYPE) continue; // moves no money
     const r = row(c);
     const t = (totals[c.currency] ??= zero());
     const add = (f: keyof ReturnType<typeof zero>, v: number) => {

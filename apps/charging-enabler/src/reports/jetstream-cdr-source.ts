@@ -26,10 +26,12 @@ export class JetStreamCdrSource implements CdrSource {
     for await (const e of this.entries(from, to)) yield e.cdr;
   }
 
-  /** Every CDR of the period with the stream sequence it is stored under (the relay's recovery checks it). */
-  async *entries(from?: number, to?: number): AsyncGenerator<{ cdr: Cdr; seq: number }> {
+  /**
+   * Every CDR of the period with the stream sequence it is stored under (the relay's recovery checks it); `subject`
+   * reads another subject of the stream (the usage reports).
+   */
+  async *entries(from?: number, to?: number, subject = cdrSubjectWildcard(this.subjectPrefix)): AsyncGenerator<{ cdr: Cdr; seq: number }> {
     const jsm = await this.nc.jetstreamManager();
-    const subject = cdrSubjectWildcard(this.subjectPrefix);
     // how many CDRs there are for this prefix right now: the read stops there (later ones belong to the next report)
     const info = await jsm.streams.info(this.stream, { subjects_filter: subject }).catch(() => undefined);
     if (!info || info.state.messages === 0) return;

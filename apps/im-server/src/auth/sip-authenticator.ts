@@ -1,5 +1,5 @@
 /**
- * Who sends a SIP request (ARCHITECTURE.md "Identity comes from authentication"): the digest username's AOR, or the
+ * Who sends a SIP request (docs/architecture.md "Identity comes from authentication"): the digest username's AOR, or the
  * P-Asserted-Identity of a trusted proxy — never the From header (except with SIP_AUTH=none, for development).
  *
  * Answers, and why:

@@ -10,6 +10,8 @@
  * depend on the order in which the enabler hears of it. A release no longer overtakes a queued debit of its
  * reservation (see `release` and the retry queue).
  *
+ * Every requestId recipe lives in `retrieval/request-ids.ts`.
+ *
  * Charged once per message (retrieval-flow.md "Charged once, whatever crashes"). The requestIds here make one
  * operation replay-safe (`dbt:<reservation>:<item>` is one debit, re-sent as often as needed); what makes a MESSAGE
  * charged once is the enabler's charge-once mark, keyed by subscriber and stored message id (`itemId`), written in
@@ -22,8 +24,9 @@
  * charge; under `on-delivery` only a 200 charges; under `before-send` the debit before the SEND is the charge, and
  * only its refund in full (no byte of the message left) lets a later delivery be charged.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
+import { RequestIds } from '../retrieval/request-ids';
 import { ChargingRetryQueue, directDebitFor, needsDirectDebit, QueuedOp } from './charging-retry-queue';
 
 /**
@@ -109,7 +112,7 @@ export class ChargingGateway {
 
   /** Debit requestId = reservation + message id (retrieval-flow.md: a retried delivery never charges twice). */
   static debitId(reservationId: string, itemId: string): string {
-    return `dbt:${reservationId}:${itemId}`;
+    return RequestIds.debit(reservationId, itemId);
   }
 
   /**
@@ -156,7 +159,7 @@ export class ChargingGateway {
    * when the message's outcome came), the release is queued behind it instead of being sent.
    */
   async release(subscriber: string, sessionId: string, reservationId: string): Promise<Settled<ReleaseResponse>> {
-    const req = { ...this.common(subscriber, `rel:${reservationId}`, sessionId), reservationId };
+    const req = { ...this.common(subscriber, RequestIds.release(reservationId), sessionId), reservationId };
     this.groupsOf.delete(reservationId);
     if (await this.queue.holdsDebitsOf(reservationId)) {
       await this.queue.enqueue({ op: 'release', req }, 0);
@@ -172,17 +175,13 @@ export class ChargingGateway {
    */
   async recordDeferredCharge(subscriber: string, sessionId: string, itemId: string, octets: number): Promise<void> {
     await this.queue.enqueue(
-      // the Call-ID is hashed: CH-2 requestIds are at most 128 characters
-      {
-        op: 'direct-debit',
-        req: { ...this.common(subscriber, `ddb:${createHash('sha1').update(sessionId).digest('hex')}:${itemId}`, sessionId), items: [{ id: itemId, octets }], outcome: 'delivered' },
-      },
+      { op: 'direct-debit', req: { ...this.common(subscriber, RequestIds.deferredCharge(sessionId, itemId), sessionId), items: [{ id: itemId, octets }], outcome: 'delivered' } },
       0,
     );
   }
 
   async refund(subscriber: string, sessionId: string, cdrId: string): Promise<Settled<RefundResponse>> {
-    const req = { ...this.common(subscriber, `rfd:${cdrId}`, sessionId), cdrId };
+    const req = { ...this.common(subscriber, RequestIds.refund(cdrId), sessionId), cdrId };
     return this.send({ op: 'refund', req }, 'ch2.refund', () => this.ch2.refund(req));
   }
 }

@@ -12,6 +12,7 @@
  */
 import { Ch2Client, Ch2UnavailableError, DebitRequest, DirectDebitRequest, RefundRequest, ReleaseRequest } from '@imc/ch2';
 import type { RedisClient } from '@imc/runtime';
+import { RequestIds } from '../retrieval/request-ids';
 
 export type QueuedOp =
   /**
@@ -49,7 +50,7 @@ const FALLBACK_MAX_AGE_MS = 23 * 3600 * 1000;
  */
 export function directDebitFor(d: DebitRequest): DirectDebitRequest {
   return {
-    requestId: `ddb:${d.reservationId}:${d.itemId}`,
+    requestId: RequestIds.directDebit(d.reservationId, d.itemId),
     subscriber: d.subscriber,
     service: d.service,
     timestamp: d.timestamp,
@@ -152,7 +153,7 @@ export class ChargingRetryQueue {
           }
           if (q.op === 'debit' && q.refundIfCharged && res.result === 'SUCCESS' && 'cdrId' in res && res.cdrId) {
             const r = q.req;
-            await this.enqueue({ op: 'refund', req: { requestId: `rfd:${res.cdrId}`, subscriber: r.subscriber, service: r.service, timestamp: r.timestamp, sessionId: r.sessionId, cdrId: res.cdrId } }, 0);
+            await this.enqueue({ op: 'refund', req: { requestId: RequestIds.refund(res.cdrId), subscriber: r.subscriber, service: r.service, timestamp: r.timestamp, sessionId: r.sessionId, cdrId: res.cdrId } }, 0);
           }
           const done = this.redis.multi().zrem(this.zset, id).hdel(this.hash, id);
           if (q.op === 'debit') done.srem(this.debitsOf(q.req.reservationId), id);

@@ -7,7 +7,7 @@ import { ImAdminGuard } from './admin.guard';
 import { DeferredStore } from '../store/deferred-store';
 import { UserStore } from '../store/user-store';
 import { DepositService } from '../deposit/deposit.service';
-import { nodeDigestCrypto } from '../sip/sip-server';
+import { nodeDigestCrypto } from '../auth/node-digest-crypto';
 import { IM_CONFIG } from '../tokens';
 import type { ImServerConfig } from '../config';
 

@@ -2,7 +2,7 @@
  * The retrieval side of the im-server: owns the MSRP listeners (TCP, TLS and WebSocket) and the retrieval sessions,
  * and implements the `RetrievalHandler` boundary the SIP front calls for INVITE/ACK/BYE/CANCEL.
  */
-import type { InviteServerTransaction, SipRequest } from '@imc/sip';
+import type { InviteServerTransaction, SipRequest, TimerHandle } from '@imc/sip';
 import type { BindRefusal, MsrpSession } from '@imc/msrp';
 import { MsrpTcpServer, MsrpWsServer, UnboundLimiter } from '@imc/msrp-node';
 import type { ImServerConfig } from '../config';
@@ -11,7 +11,9 @@ import type { ChargingGateway } from '../charging/charging-gateway';
 import type { ImMetrics } from '../observability/im-metrics';
 import type { RetrievalHandler, ServerTx } from '../sip/sip-context';
 import type { SipFrontPort } from '../sip/sip-port';
-import { RetrievalSession, RetrievalState } from './retrieval-session';
+import { RetrievalSession } from './retrieval-session';
+import { EndReasons, RetrievalState } from './retrieval-state';
+import { nodeMsrpLegs } from './msrp-leg';
 
 export class RetrievalService implements RetrievalHandler {
   private readonly byCallId = new Map<string, RetrievalSession>();
@@ -84,14 +86,16 @@ export class RetrievalService implements RetrievalHandler {
       charging: this.charging,
       metrics: this.metrics,
       msrpPorts: () => this.ports,
-      register: (m) => {
-        this.msrpSessions.set(m.id, m);
-        this.byMsrpId.set(m.id, session);
-      },
-      unregister: (m) => {
-        this.msrpSessions.delete(m.id);
-        this.byMsrpId.delete(m.id);
-      },
+      msrp: nodeMsrpLegs(
+        (m) => {
+          this.msrpSessions.set(m.id, m);
+          this.byMsrpId.set(m.id, session);
+        },
+        (m) => {
+          this.msrpSessions.delete(m.id);
+          this.byMsrpId.delete(m.id);
+        },
+      ),
       onEnded: (s) => {
         if (this.byCallId.get(s.callId) === s) this.byCallId.delete(s.callId);
         this.metrics.sessions.set(this.byCallId.size);
@@ -131,9 +135,14 @@ export class RetrievalService implements RetrievalHandler {
   /** Stops taking retrievals, lets sessions finish up to the deadline, then ends the rest (BYE + release). */
   async shutdown(deadlineMs: number): Promise<void> {
     this.accepting = false;
-    const until = Date.now() + deadlineMs;
-    while (this.byCallId.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    await Promise.all([...this.byCallId.values()].filter((s) => s.state !== RetrievalState.Ended).map((s) => s.hangUp('server shutting down')));
+    const live = [...this.byCallId.values()];
+    if (live.length) {
+      let deadline: TimerHandle | undefined;
+      const elapsed = new Promise<void>((r) => (deadline = this.sip.clock.setTimer(deadlineMs, r)));
+      await Promise.race([Promise.all(live.map((s) => s.ended)), elapsed]);
+      deadline?.cancel();
+    }
+    await Promise.all([...this.byCallId.values()].filter((s) => s.state !== RetrievalState.Ended).map((s) => s.hangUp(EndReasons.shutdown)));
     await this.tcp?.close();
     await this.tls?.close();
     await this.ws?.close();

@@ -1,4 +1,4 @@
-/** What the SIP front hands to the parts that handle requests (the registrar, deposit, and retrieval). */
+/** What the SIP front hands to the parts that handle requests (the router and the handlers in `handlers/`), and the retrieval side's boundary. */
 import type { InviteServerTransaction, NonInviteServerTransaction, SipRequest, SipResponse, TransactionSink } from '@imc/sip';
 import type { SipFlow } from '@imc/sip-node';
 

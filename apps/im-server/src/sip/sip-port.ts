@@ -1,9 +1,10 @@
 /**
- * The SIP front's port: everything a request handler (registrar, pager deposit, message-summary, the retrieval
- * gate) and a retrieval session may ask of the SIP front. Handlers depend on this interface only, never on the
- * class behind it: sending, in-dialog requests, the clock, the protocol timers and the random source.
+ * The SIP front's ports: what a request handler (registrar, pager deposit, message-summary, the retrieval gate) and
+ * a retrieval session may ask of the SIP front (`sip-front.ts`). They depend on these interfaces only, never on the
+ * class behind them: sending, in-dialog requests, the clock, the protocol timers and the random source; and, for
+ * the two handlers that need it, the connection registry and the transaction layer's INVITE lookup.
  */
-import type { Clock, Dialog, RandomSource, SipRequest, SipTimers, TransactionSink } from '@imc/sip';
+import type { Clock, Dialog, InviteServerTransaction, RandomSource, SipRequest, SipTimers, TransactionSink } from '@imc/sip';
 import type { SipFlow } from '@imc/sip-node';
 
 export interface SipFrontPort {
@@ -21,4 +22,20 @@ export interface SipFrontPort {
   send(req: SipRequest, flow: SipFlow): Promise<number | 'timeout'>;
   /** Sends an in-dialog request (BYE, NOTIFY) built from the dialog: the final status, or 'timeout'. */
   sendInDialog(dialog: Dialog, flow: SipFlow, method: string): Promise<number | 'timeout'>;
+}
+
+/** Where a registered contact was reached from (a registrar binding, RFC 3261 §10.3). */
+export interface ContactFlow {
+  flowId: string;
+  transport: string;
+  address: string;
+  port: number;
+}
+
+/** What the front also knows that some handlers need: its open connections and its pending INVITE transactions. */
+export interface SipFrontLookups {
+  /** The open flow a contact registered on (a connection it still holds, or a UDP flow to its address); none when gone. */
+  flowTo(contact: ContactFlow): Promise<SipFlow | undefined>;
+  /** The pending INVITE server transaction a CANCEL matches (RFC 3261 §9.2). */
+  inviteFor(cancel: SipRequest): InviteServerTransaction | undefined;
 }

@@ -37,7 +37,7 @@ if amount > left or amount <= 0 then
   return answer({requestId = requestId, result = RESULT.INVALID_REQUEST, resultCode = CODE.INVALID_REQUEST, currency = currency,
     details = {'amount: ' .. amount .. ' exceeds what charge ' .. cdrId .. ' can still refund (' .. left .. ')'}})
 end
--- a charge a later delivery of the same message relied on (debit-6.lua settled it as `chargedBy` this charge) is never
+-- a charge a later delivery of the same message relied on (debit-7.lua settled it as `chargedBy` this charge) is never
 -- refunded in full: that would leave a delivered message uncharged (a queued before-send refund replayed after the
 -- message was delivered in another session). A partial refund is still allowed.
 if itemId and itemId ~= '' and amount == left then

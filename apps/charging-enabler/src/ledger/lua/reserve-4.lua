@@ -48,7 +48,7 @@ local expMs = A.nowMs + A.validitySeconds * 1000
 -- the reservation and its per-item holds (no TTL: release or the expiry sweeper deletes it, so its held amount is
 -- always known when it is returned): one HSET for a usual request, batches for a large one (Lua's unpack is
 -- bounded by the C stack)
-local fields = {'sub', A.subscriber, 'svc', service, 'sid', A.sessionId or '', 'cur', currency, 'amt', int(total), 'exp', int(expMs), 'rq', requestId}
+local fields = {'sub', A.subscriber, 'svc', service, 'sid', A.sessionId or '', 'cur', currency, 'amt', int(total), 'exp', int(expMs), 'rq', requestId, 'at', int(A.nowMs)}
 for i = 1, granted do
   fields[#fields + 1] = 'i:' .. ids[i]
   fields[#fields + 1] = int(granted_prices[i])

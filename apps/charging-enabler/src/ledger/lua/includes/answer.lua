@@ -13,10 +13,10 @@ end
 -- `nil` when the account does not exist.
 local function readAccount(acctKey, service)
   local a = redis.call('HMGET', acctKey, 'balance', 'reserved', 'currency', 'state', 'sum:debit', 'thr:low', 'lowbal',
-    'thr:count', 'thr:octets', 'u:' .. (service or ''))
+    'thr:count', 'thr:octets', 'u:' .. (service or ''), 'mk')
   if not a[1] then return nil end
   return {balance = tonumber(a[1]), reserved = tonumber(a[2]), currency = a[3], state = a[4], debits = tonumber(a[5] or '0'),
-    low = tonumber(a[6]), lowbal = a[7], thrCount = tonumber(a[8]), thrOctets = tonumber(a[9]), usage = a[10]}
+    low = tonumber(a[6]), lowbal = a[7], thrCount = tonumber(a[8]), thrOctets = tonumber(a[9]), usage = a[10], mk = a[11]}
 end
 
 -- After a credit decrease (account `acct` as read by readAccount, before the change): out-of-credit once per

@@ -11,16 +11,18 @@
   Such a settlement marks the first charge as relied on (`|relied`): refund-5.lua then refuses to refund it in full.
   KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] reservation (hash)
   KEYS[4] outbox (shard CDR stream)   KEYS[5] charges (shard hash: cdrId -> refundable charge)
-  KEYS[6] chargedMessages (shard charge-once hash)
+  KEYS[6] chargedMessages (shard charge-once hash)   KEYS[7] monitoring (the account's usage-monitoring keys)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts DebitArgs):
   A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.reservationId   A.itemId   A.outcome   A.octets   A.subscriber
   A.amount      rated amount for the octets used         A.unitPrice   A.nowIso   A.shardTag  shard tag (cdrId prefix)
   A.day         day of the debit (yyyymmdd, usage counters)   A.sessionId?
   A.service     service the debit was rated for (must be the reservation's)   A.ratingGroup?  written in the CDR
+  A.atMs        the debit's event time (ms; monitoring keys' monitoring time)
   Returns {response JSON, notifications JSON}.
 ]]
 --@include int
 --@include answer
+--@include monitoring
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end
 local requestId, rid, itemId, sub, outcome = A.requestId, A.reservationId, A.itemId, A.subscriber, A.outcome
@@ -81,5 +83,7 @@ redis.call('HSET', KEYS[5], cdrId, int(amount) .. '|0|' .. sub .. '|' .. service
 redis.call('HSET', KEYS[6], onceField, cdrId .. '|' .. outcome)
 afterDecrease(KEYS[1], acct, service, A.unitPrice, balance, reserved)
 raise(usageNotes)
+monitorUsage(acct.mk, KEYS[7], KEYS[4], sub, {service = service, count = 1, octets = A.octets, sessionMs = 0, atMs = A.atMs,
+  requestId = requestId, nowIso = A.nowIso, shardTag = A.shardTag})
 return answer({requestId = requestId, result = RESULT.SUCCESS, resultCode = CODE.SUCCESS, debitedAmount = amount, cdrId = cdrId,
   remainingReserved = remaining, currency = currency})

@@ -7,18 +7,21 @@
   The CDR names the message (`itemId`, when one item is charged) and the outcome that caused the charge.
   KEYS[1] account (hash)   KEYS[2] idempotency (stored answer)   KEYS[3] outbox (shard CDR stream)
   KEYS[4] charges (shard hash: cdrId -> refundable charge)   KEYS[5] chargedMessages (shard charge-once hash)
+  KEYS[6] monitoring (the account's usage-monitoring keys)
   ARGV[1] the argument object `A` (JSON, ledger-scripts.ts DirectDebitArgs):
   A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.subscriber   A.service   A.sessionId?
   A.currency    tariff currency   A.total  total price of all the items
   A.outcome?    outcome that caused the charge (delivered | rejected | timeout)   A.unitPrice   A.nowIso
   A.shardTag    A.day  day (yyyymmdd, usage counters)
   A.itemIds     A.prices   A.octets   the items' ids, prices and octets (parallel arrays, n items)
+  A.atMs        the charge's event time (ms; monitoring keys' monitoring time)
   A.ratingGroup?  the rating group every item was priced at (written in the CDR)
   Returns {response JSON, notifications JSON}.
 ]]
 --@include int
 --@include answer
 --@include chargeable
+--@include monitoring
 local stored = redis.call('GET', KEYS[2])
 if stored then return {stored, '[]'} end
 local requestId, sub, service, outcome = A.requestId, A.subscriber, A.service, A.outcome or ''
@@ -81,4 +84,6 @@ redis.call('HSET', KEYS[4], cdrId, int(total) .. '|0|' .. sub .. '|' .. service 
 for i = 1, #fresh do redis.call('HSET', KEYS[5], sub .. '\n' .. fresh[i], cdrId .. '|' .. outcome) end
 afterDecrease(KEYS[1], acct, service, A.unitPrice, after, reserved)
 raise(usageNotes)
+monitorUsage(acct.mk, KEYS[6], KEYS[3], sub, {service = service, count = #fresh, octets = octets, sessionMs = 0, atMs = A.atMs,
+  requestId = requestId, nowIso = A.nowIso, shardTag = A.shardTag})
 return answer({requestId = requestId, result = RESULT.SUCCESS, resultCode = CODE.SUCCESS, debitedAmount = total, cdrId = cdrId, currency = currency})

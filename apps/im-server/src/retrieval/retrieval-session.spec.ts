@@ -1,0 +1,194 @@
+/**
+ * The retrieval session's state machine (retrieval-flow.md) on the fake clock, with fakes of its own ports
+ * (retrieval-ports.ts): the store, the charging gateway and the MSRP leg. The Redis/NATS end-to-end suites under
+ * test/e2e prove the real ones; here every timer (64·T1, MSRP connect, BYE grace, renewal margin) is driven by hand.
+ */
+import { canMove, EndReasons, IllegalTransitionError, RetrievalState } from './retrieval-state';
+import { RequestIds } from './request-ids';
+import { AOR, CALL_ID, delivering, flush, setup, T } from './retrieval-session.fakes';
+
+describe('RetrievalSession', () => {
+  it('answers the INVITE with 200 OK and an SDP answer, its tag drawn from the SIP front random source', async () => {
+    const h = setup();
+    const before = h.random.drawn;
+    await h.session.start();
+    expect(before).toBeGreaterThan(0); // the local tag, drawn in the constructor
+    expect(h.session.state).toBe(RetrievalState.Answered);
+    expect(h.wire).toEqual(['SIP/2.0 200 OK']);
+    expect(h.calls).toEqual([h.rsv]);
+  });
+
+  describe('Reserving', () => {
+    it('CANCEL before the 200: 487, no 200, what the reserve took is released', async () => {
+      const h = setup({ holdReserve: true });
+      const started = h.session.start();
+      await flush();
+      expect(h.session.onCancel()).toBe(true);
+      expect(h.session.state).toBe(RetrievalState.Cancelled);
+      h.gates.reserve.resolve();
+      await started;
+      await h.session.ended;
+      expect(h.wire).toEqual(['SIP/2.0 487 Request Terminated']);
+      expect(h.calls).toEqual([h.rsv, RequestIds.release('R1')]);
+      expect(h.byes).toEqual([]);
+      expect(h.store.locked).toBe(false);
+      expect(h.ended).toEqual([{ aor: AOR, callId: CALL_ID, delivered: 0, reason: EndReasons.cancelled }]);
+    });
+
+    it('CANCEL after the 200 is too late', async () => {
+      const h = setup();
+      await h.session.start();
+      expect(h.session.onCancel()).toBe(false);
+      expect(h.session.state).toBe(RetrievalState.Answered);
+    });
+  });
+
+  describe('Answered', () => {
+    it('no ACK: the 2xx is retransmitted (T1 doubling to T2) for 64·T1, then BYE and release', async () => {
+      const h = setup();
+      await h.session.start();
+      h.session.onMsrpBound();
+      h.clock.advance(64 * T.T1 - 1);
+      await flush();
+      // first copy + retransmissions at 0.5, 1.5, 3.5, 7.5, 11.5 … 31.5 s
+      expect(h.wire.length).toBe(11);
+      expect(h.session.state).toBe(RetrievalState.Answered);
+      h.clock.advance(1);
+      await h.session.ended;
+      await flush();
+      expect(h.byes).toEqual(['BYE']);
+      expect(h.calls).toEqual([h.rsv, RequestIds.release('R1')]);
+      expect(h.ended[0].reason).toEqual(EndReasons.noAck);
+      expect(h.sends).toEqual([]);
+    });
+
+    it('no MSRP connection in time: BYE and release when MSRP_CONNECT_TIMEOUT passes', async () => {
+      const h = setup();
+      await h.session.start();
+      h.session.onAck();
+      h.clock.advance(59999);
+      await flush();
+      expect(h.byes).toEqual([]);
+      h.clock.advance(1);
+      await h.session.ended;
+      await flush();
+      expect(h.byes).toEqual(['BYE']);
+      expect(h.calls).toEqual([h.rsv, RequestIds.release('R1')]);
+      expect(h.ended[0].reason).toEqual(EndReasons.noMsrp());
+      expect(h.leg.closed).toBe(true);
+    });
+  });
+
+  describe('Delivering', () => {
+    it('delivers in order, debits each 200 on its reservation, deletes it, tells the observer, then idles and hangs up', async () => {
+      const h = setup();
+      h.leg.autoDeliver = true;
+      await delivering(h);
+      expect(h.session.state).toBe(RetrievalState.Idle);
+      expect(h.delivered).toEqual(['m1', 'm2', 'm3']);
+      expect(h.store.deleted).toEqual(['m1', 'm2', 'm3']);
+      expect(h.calls).toEqual([h.rsv, 'dbt:R1:m1 delivered', 'dbt:R1:m2 delivered', 'dbt:R1:m3 delivered']);
+      h.clock.advance(90000);
+      await h.session.ended;
+      expect(h.ended[0]).toMatchObject({ delivered: 3, reason: EndReasons.idle });
+    });
+
+    it('renews a reservation about to expire for the messages left: release, then a renewal reserve', async () => {
+      const h = setup({ validity: 30 }); // renewal margin: min(10 s, validity / 5) = 6 s
+      await delivering(h);
+      expect(h.sends.length).toBe(1);
+      h.clock.advance(24001); // the reservation (expires at 30 s) now has less than 6 s left
+      h.sends[0].answer({ kind: 'delivered' });
+      await flush();
+      expect(h.calls).toEqual([h.rsv, 'dbt:R1:m1 delivered', RequestIds.release('R1'), RequestIds.renewal({ callId: CALL_ID, cseq: 7, branch: 'z9hG4bKabc' }, 1)]);
+      expect(h.calls[3]).toBe(`${h.rsv}:renew1`);
+      h.leg.autoDeliver = true;
+      h.sends[1].answer({ kind: 'delivered' });
+      await flush();
+      expect(h.calls.slice(4)).toEqual(['dbt:R2:m2 delivered', 'dbt:R2:m3 delivered']);
+      expect(h.session.state).toBe(RetrievalState.Idle);
+    });
+
+    it('client BYE during delivery: 200, the SEND left unanswered after the grace is not charged (on-delivery) nor deleted', async () => {
+      const h = setup({ window: 2 });
+      await delivering(h);
+      expect(h.sends.length).toBe(2);
+      h.sends[0].answer({ kind: 'delivered' });
+      await flush();
+      expect(h.bye()).toEqual([200]);
+      expect(h.session.state).toBe(RetrievalState.Ending);
+      h.clock.advance(999);
+      await flush();
+      expect(h.leg.closed).toBe(false); // MSRP 200s already on the wire get 1 s to arrive
+      h.clock.advance(1);
+      await h.session.ended;
+      expect(h.calls).toEqual([h.rsv, 'dbt:R1:m1 delivered', RequestIds.release('R1')]);
+      expect(h.store.deleted).toEqual(['m1']);
+      expect(h.sends.map((x) => x.body.includes('body of m3'))).toEqual([false, false, true]); // m2 and m3 were in flight
+      expect(h.byes).toEqual([]);
+      expect(h.ended[0]).toMatchObject({ delivered: 1, reason: EndReasons.clientBye });
+    });
+
+    it('before-send: the session ends while the debit is in flight — the message is not sent and its charge is refunded', async () => {
+      const h = setup({ policy: 'before-send', holdDebit: true });
+      await delivering(h);
+      expect(h.calls).toEqual([h.rsv, 'dbt:R1:m1 delivered']);
+      expect(h.bye()).toEqual([200]);
+      h.gates.debit.resolve();
+      await h.session.ended;
+      expect(h.calls).toEqual([h.rsv, 'dbt:R1:m1 delivered', RequestIds.refund('cdr-m1'), RequestIds.release('R1')]);
+      expect(h.sends).toEqual([]);
+      expect(h.store.deleted).toEqual([]);
+    });
+
+    // a shutdown is the server's doing: a SEND it left unanswered is not charged; after a client BYE it is a timeout
+    it.each([
+      ['shutdown', EndReasons.shutdown, ['BYE'], [RequestIds.release('R1')]],
+      ['client BYE', EndReasons.clientBye, [], ['dbt:R1:m1 timeout', RequestIds.release('R1')]],
+    ])('on-outcome, the session ended by %s with a SEND unanswered', async (_, reason, byes, charged) => {
+      const h = setup({ policy: 'on-outcome' });
+      await delivering(h);
+      expect(h.sends.length).toBe(1);
+      if (reason.kind === 'shutdown') await h.session.hangUp(reason);
+      else {
+        h.bye();
+        h.clock.advance(1000);
+        await h.session.ended;
+      }
+      expect(h.byes).toEqual(byes);
+      expect(h.calls).toEqual([h.rsv, ...charged]);
+      expect(h.ended[0].reason).toEqual(reason);
+    });
+  });
+
+  describe('transitions', () => {
+    it('refuses an illegal move and leaves the state as it was', async () => {
+      const h = setup();
+      await h.session.start();
+      const move = (to: RetrievalState) => (h.session as unknown as { transition(t: RetrievalState): void }).transition(to);
+      expect(() => move(RetrievalState.Idle)).toThrow(IllegalTransitionError);
+      expect(() => move(RetrievalState.Ended)).toThrow('invalid state transition Answered → Ended');
+      expect(h.session.state).toBe(RetrievalState.Answered);
+    });
+
+    it.each(Object.values(RetrievalState))('Ended is final; Ending is left only for Ended (→ %s)', (to) => {
+      expect(canMove(RetrievalState.Ended, to)).toBe(false);
+      expect(canMove(RetrievalState.Ending, to)).toBe(to === RetrievalState.Ended);
+    });
+
+    it('events after the end change nothing', async () => {
+      const h = setup();
+      await h.session.start();
+      await h.session.hangUp(EndReasons.shutdown);
+      h.session.onAck();
+      h.session.onMsrpBound();
+      h.session.onMsrpLost();
+      expect(h.session.onCancel()).toBe(false);
+      await flush();
+      expect(h.session.state).toBe(RetrievalState.Ended);
+      expect(h.byes).toEqual(['BYE']);
+      h.clock.advance(64 * T.T1); // the INVITE transaction's Timer L: the session itself left no timer behind
+      expect(h.clock.pending()).toBe(0);
+    });
+  });
+});
