@@ -16,8 +16,8 @@
   A.requestId   A.idempotencyTtl  idempotency TTL (s)   A.reservationId   A.itemId   A.outcome   A.octets   A.subscriber
   A.amount      rated amount for the octets used         A.unitPrice   A.nowIso   A.shardTag  shard tag (cdrId prefix)
   A.day         day of the debit (yyyymmdd, usage counters)   A.sessionId?
-  A.service     service the debit was rated for (must be the reservation's)   A.ratingGroup?  written in the CDR
-  A.atMs        the debit's event time (ms; monitoring keys' monitoring time)
+  A.service     service the debit was rated for (must be the reservation's)
+  A.atMs        the debit's event time (ms; monitoring keys' monitoring time)   A.ratingGroup?  written in the CDR
   Returns {response JSON, notifications JSON}.
 ]]
 --@include int
