@@ -31,18 +31,4 @@ export function tariffFileWithWindowNow(now = Date.now()): string {
   return file;
 }
 
-export async function http(port: number, method: string, path: string, body?: unknown, token?: string) {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, location: res.headers.get('location') };
-}
+export { httpJson as http } from '../support/enabler-harness';
