@@ -2,7 +2,7 @@
  * `imc windows …`: background retrieval windows for the operator (docs/windows-and-usage.md), over the im-server's
  * admin HTTP with ADMIN_TOKEN — the T8 resource API acting for an application server, and the operator endpoints.
  */
-import { fail, http, intFlag, need, Parsed, strFlag, UsageError } from './main';
+import { fail, http, intFlag, need, Parsed, strFlag, UsageError } from './args';
 
 export const WINDOWS_HELP = `imc windows list [--as <asId>] [--json]
 imc windows show <asId> <id> [--json]
