@@ -4,6 +4,8 @@
  * BYE, with reserve + debit + release, from many concurrent clients over TCP. Reports p50/p99 INVITE→200, closed-loop
  * throughput, an open-loop run at a fixed rate, im-server RSS, and bulk delivery (one session draining a
  * 10,000-message backlog, each message debited). Prints a table and writes JSON. Not a test: it never fails on a figure.
+ * In the same run, the peers (peers/peers.ts): SIPp INVITE/BYE between two SIPp instances at the same concurrency,
+ * and Kamailio msilo delivering a 10,000-message backlog on REGISTER; the ratios ours / theirs are printed and stored.
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,6 +18,8 @@ import { MsrpConnection, MsrpSession } from '@imc/msrp';
 import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
 import { rssMiB, waitHttp } from '../support/process-probes';
+import { inspectorArgs, MemoryWatch } from './memory';
+import { Msilo, PeerRate, sippInviteBye } from './peers/peers';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -140,10 +144,10 @@ class Client {
   }
 }
 
-function child(entry: string, env: Record<string, string>): ChildProcess {
+function child(entry: string, env: Record<string, string>, inspector: string[]): ChildProcess {
   // BENCH_PROFILE=1 writes a V8 CPU profile of each service to bench-results/ (open it in Chrome DevTools)
   const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results')}`] : [];
-  return spawn(process.execPath, [...prof, join(ROOT, 'dist', entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, [...prof, ...inspector, join(ROOT, 'dist', entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 
@@ -153,7 +157,8 @@ async function main(): Promise<void> {
   const id = randomBytes(3).toString('hex');
   const [ceHttp, imHttp, sipTcp, msrpTcp] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const common = { NATS_URL: infra.nats.url, REDIS_URL: infra.redis.url, NATS_SUBJECT_PREFIX: `rb${id}.`, REDIS_KEY_PREFIX: `rb${id}:`, ADMIN_TOKEN: 'bench', LOG_LEVEL: 'error', HTTP_HOST: '127.0.0.1' };
-  const ce = child('apps/charging-enabler/src/main.js', { ...common, CDR_STREAM: `RB${id}`, HTTP_PORT: String(ceHttp), TARIFFS_FILE: join(ROOT, 'deploy', 'tariffs.yaml') });
+  const [ceInspector, imInspector] = [await inspectorArgs(), await inspectorArgs()];
+  const ce = child('apps/charging-enabler/src/main.js', { ...common, CDR_STREAM: `RB${id}`, HTTP_PORT: String(ceHttp), TARIFFS_FILE: join(ROOT, 'deploy', 'tariffs.yaml') }, ceInspector.args);
   const im = child('apps/im-server/src/main.js', {
     ...common,
     HTTP_PORT: String(imHttp),
@@ -166,7 +171,8 @@ async function main(): Promise<void> {
     IM_USER_MAX_MESSAGES: String(BULK + 10),
     IM_USER_MAX_BYTES: String(64 * 1024 * 1024),
     RESERVATION_VALIDITY_SECONDS: '600',
-  });
+  }, imInspector.args);
+  const memory = new MemoryWatch().track('im-server', im.pid!, { inspectorPort: imInspector.port }).track('charging-enabler', ce.pid!, { inspectorPort: ceInspector.port });
   const results: Record<string, unknown> = {};
   const nc = await natsConnect({ servers: infra.nats.url });
   try {
@@ -196,6 +202,7 @@ async function main(): Promise<void> {
     const take = () => (next < limit ? users[next++] : undefined);
 
     // closed loop: CONCURRENCY clients back to back for DURATION_MS
+    memory.start();
     const clients = await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       const c = new Client(sipTcp, msrpTcp);
       await c.open();
@@ -278,11 +285,23 @@ async function main(): Promise<void> {
     const acct = (await (await fetch(`http://127.0.0.1:${ceHttp}/v1/accounts/${encodeURIComponent(`sip:${bulkUser}@example.com`)}`, { headers: { authorization: 'Bearer bench' } })).json()) as { balance: number };
     results.bulkDelivery = { messages: r.received, seconds: +bsecs.toFixed(2), perSecond: Math.round(r.received / bsecs), inviteMs: +r.inviteMs.toFixed(1), charged: 100 * BULK - acct.balance };
     results.imServerRssMiBAfter = rssMiB(im.pid!);
+    await memory.end();
   } finally {
     await nc.close();
     for (const p of [im, ce]) p.kill('SIGTERM');
     await Promise.all([im, ce].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
     await infra.stop();
+  }
+  // the peers, on the same machine right after ours (our services stopped)
+  const sipp = await sippInviteBye(CONCURRENCY, Number(process.env.BENCH_SIPP_CALLS ?? 20000));
+  let msiloBulk: PeerRate | undefined;
+  const msilo = await Msilo.start({ deliverTo: await freePort() });
+  if (msilo) {
+    try {
+      msiloBulk = await msilo.bulkDelivery(BULK);
+    } finally {
+      await msilo.stop();
+    }
   }
   const cl = results.closedLoop as Record<string, number>;
   const ol = results.openLoop as Record<string, number>;
@@ -297,8 +316,17 @@ async function main(): Promise<void> {
   console.log(`| bulk delivery: ${bk.messages} messages in one session, each debited (messages/s) | ${bk.perSecond} |`);
   console.log(`| bulk delivery charged (cents; expected ${BULK} × 6) | ${bk.charged} |`);
   console.log(`| im-server RSS after closed loop / after bulk (MiB) | ${cl.imServerRssMiB} / ${results.imServerRssMiBAfter} |`);
+  const ratio = (a: number, b?: number) => (b ? +(a / b).toFixed(2) : undefined);
+  const peers = { sippInviteBye: sipp, msiloBulkDelivery: msiloBulk, retrievalsVsSipp: ratio(cl.perSecond, sipp?.perSecond), bulkDeliveryVsMsilo: ratio(bk.perSecond, msiloBulk?.perSecond) };
+  console.log('\nAgainst the peers in the same run:\n');
+  console.log('| figure | ours (/s) | peer | peer (/s) | ours / peer |');
+  console.log('|---|---:|---|---:|---:|');
+  console.log(`| complete retrievals, ${cl.concurrency} clients | ${cl.perSecond} | ${sipp?.what ?? 'SIPp (not run)'}, ${CONCURRENCY} at once | ${sipp?.perSecond ?? '—'} | ${peers.retrievalsVsSipp ?? '—'} |`);
+  console.log(`| bulk delivery of ${bk.messages}, each charged | ${bk.perSecond} | ${msiloBulk?.what ?? 'msilo (not run)'} | ${msiloBulk?.perSecond ?? '—'} | ${peers.bulkDeliveryVsMsilo ?? '—'} |`);
+  if (msiloBulk?.note) console.log(`\nmsilo: ${msiloBulk.note}`);
+  memory.print('bench:retrieval');
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench-results', 'retrieval.json'), JSON.stringify({ date: new Date().toISOString(), ...results }, null, 2));
+  writeFileSync(join(ROOT, 'bench-results', 'retrieval.json'), JSON.stringify({ date: new Date().toISOString(), ...results, peers, memory: memory.rows }, null, 2));
 }
 
 main().catch((e) => {
