@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const peer: PeerRate[] = [];
   const msilo = await Msilo.start();
   if (msilo) {
-    const mm = new MemoryWatch().track('kamailio msilo (all its processes)', msilo.pid, { tree: true });
+    const mm = new MemoryWatch().track('kamailio msilo (PSS of all its processes)', msilo.pid, { tree: true });
     mm.start();
     try {
       for (const t of ['UDP', 'TCP'] as const) peer.push(await msilo.deposits(t, `offline${t.toLowerCase()}`, CALLS, RATE));

@@ -2,7 +2,7 @@
  * Memory of the processes a benchmark measures (issue 16, item 4): RSS at the start of the load and at its end, and
  * after a full GC when the process exposes one — this process with `--expose-gc`, a service started by `nodeArgs()`
  * through its inspector (`HeapProfiler.collectGarbage`; nothing is changed in the services). Growth over 20 % from
- * start to end (after the GC when there is one) is flagged. Prints a table; the rows go into the bench's JSON.
+ * start to end (after the GC when there is one) is flagged. A process tree (Kamailio) is measured by PSS. Prints a table; the rows go into the bench's JSON.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import WebSocket from 'ws';
@@ -21,28 +21,31 @@ export interface MemoryRow {
 
 const FLAG_OVER = 1.2;
 
-/** RSS in MiB of `pid` and, with `tree`, of all its descendants (Kamailio's workers); 0 when gone. */
+/**
+ * RSS in MiB of `pid`; with `tree`, the PSS of it and all its descendants (Kamailio's workers share one big mapping
+ * of shared memory, which RSS would count once per process); 0 when gone.
+ */
 export function rssOf(pid: number, tree = false): number {
-  const kb = (p: number) => {
+  const kb = (p: number, field: 'VmRSS' | 'Pss') => {
     try {
-      return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      const text = readFileSync(`/proc/${p}/${field === 'Pss' ? 'smaps_rollup' : 'status'}`, 'utf8');
+      return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
     } catch {
       return 0;
     }
   };
-  let total = kb(pid);
-  if (tree) {
-    const parent = new Map<number, number>();
-    for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        parent.set(Number(d), Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]));
-      } catch {
-        /* gone */
-      }
+  if (!tree) return +(kb(pid, 'VmRSS') / 1024).toFixed(1);
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      parent.set(Number(d), Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]));
+    } catch {
+      /* gone */
     }
-    const under = (p: number): boolean => p === pid || (parent.has(p) && p !== 1 && under(parent.get(p)!));
-    for (const p of parent.keys()) if (p !== pid && under(p)) total += kb(p);
   }
+  const under = (p: number, depth = 0): boolean => p === pid || (depth < 64 && parent.has(p) && under(parent.get(p)!, depth + 1));
+  let total = 0;
+  for (const p of parent.keys()) if (under(p)) total += kb(p, 'Pss');
   return +(total / 1024).toFixed(1);
 }
 
@@ -52,27 +55,70 @@ export async function inspectorArgs(): Promise<{ args: string[]; port: number }>
   return { args: [`--inspect=127.0.0.1:${port}`], port };
 }
 
-/** A full GC in the Node process whose inspector listens on `port`; false when it cannot be reached. */
-export async function gcThroughInspector(port: number): Promise<boolean> {
-  try {
+/** A DevTools protocol session with the Node process whose inspector listens on 127.0.0.1:`port`. */
+export class InspectorSession {
+  private next = 1;
+  private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as { id?: number; result?: unknown; error?: { message: string } };
+      const p = m.id === undefined ? undefined : this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id!);
+      if (m.error) p.reject(new Error(m.error.message));
+      else p.resolve(m.result);
+    });
+  }
+
+  static async open(port: number): Promise<InspectorSession> {
     const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
     const ws = new WebSocket(list[0].webSocketDebuggerUrl);
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);
     });
-    await new Promise<void>((resolve, reject) => {
-      ws.on('message', (d) => {
-        if ((JSON.parse(String(d)) as { id?: number }).id === 1) resolve();
-      });
-      ws.once('error', reject);
-      ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+    return new InspectorSession(ws);
+  }
+
+  call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const id = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject });
+      this.ws.send(JSON.stringify({ id, method, params }));
     });
-    ws.close();
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** A full GC in the Node process whose inspector listens on `port`; false when it cannot be reached. */
+export async function gcThroughInspector(port: number): Promise<boolean> {
+  try {
+    const s = await InspectorSession.open(port);
+    await s.call('HeapProfiler.collectGarbage');
+    s.close();
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * Starts V8's CPU profiler in the process behind `port`; the returned function stops it and gives the profile
+ * (a .cpuprofile JSON): a profile of the measured window only, without start-up and provisioning.
+ */
+export async function profileThroughInspector(port: number): Promise<() => Promise<unknown>> {
+  const s = await InspectorSession.open(port);
+  await s.call('Profiler.enable');
+  await s.call('Profiler.setSamplingInterval', { interval: 200 });
+  await s.call('Profiler.start');
+  return async () => {
+    const { profile } = await s.call<{ profile: unknown }>('Profiler.stop');
+    s.close();
+    return profile;
+  };
 }
 
 interface Tracked {
