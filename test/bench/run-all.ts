@@ -113,7 +113,8 @@ async function main(): Promise<void> {
   console.log(`| complete retrievals/s, ${fmt(figures.retrievals?.concurrency)} clients (INVITE→200 p99 ${fmt(figures.retrievals?.inviteP99ms)} ms) | ${fmt(figures.retrievals?.ours)} | SIPp uac → uas INVITE/BYE | ${fmt(figures.retrievals?.theirs?.perSecond)} | ${fmt(ratios.retrievalsVsSipp)} | ≥ 0.25 | ${met('retrievalsVsSipp')} |`);
   const flagged = memory.filter((m) => m.flagged);
   console.log(`\nMemory: ${memory.length} processes measured; ${flagged.length ? `over 20 % growth: ${flagged.map((m) => `${m.bench}/${m.process} ×${m.ratio}`).join(', ')}` : 'none grew over 20 %'} (tables above; all in summary.json)`);
-  if (figures.bulkDelivery?.theirs?.note) console.log(`msilo bulk delivery: ${figures.bulkDelivery.theirs.note}`);
+  const bt = figures.bulkDelivery?.theirs;
+  if (bt?.note) console.log(`msilo bulk delivery: all ${bt.count} answered 200 by the UA in ${bt.seconds} s (${bt.perSecond}/s, the figure above); ${bt.note}: delivered and removed ${bt.removedPerSecond ?? '—'}/s (ours / that: ${bt.removedPerSecond && figures.bulkDelivery ? (figures.bulkDelivery.ours / bt.removedPerSecond).toFixed(2) : '—'})`);
   console.log(`\nWritten: ${join('bench-results', 'summary.json')} (compare two runs: npm run bench:compare a.json b.json)`);
   if (Object.values(benches).some((b) => !b.ok)) process.exit(1);
 }
