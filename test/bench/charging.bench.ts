@@ -17,6 +17,7 @@ import { createRedis, ensureLocalInfra, freePort } from '@imc/runtime';
 import { RedisCreditLedger } from '../../apps/charging-enabler/src/ledger/redis-credit-ledger';
 import { LedgerKeys } from '../../apps/charging-enabler/src/ledger/ledger-keys';
 import { waitHttp } from '../support/process-probes';
+import { inspectorArgs, MemoryWatch } from './memory';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
@@ -211,11 +212,12 @@ function pidsNamed(name: string): number[] {
   }
 }
 
-function child(args: string[], env: Record<string, string>): ChildProcess {
+function child(args: string[], env: Record<string, string>, inspector: string[] = []): ChildProcess {
   // BENCH_PROFILE=1 writes a V8 CPU profile of the enabler to bench-results/ (open it in Chrome DevTools)
   if (process.env.BENCH_PROFILE && args[0]?.endsWith('main.js')) args = ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results')}`, ...args];
   // BENCH_ENABLER_NODE_FLAGS (space-separated) tries V8/Node flags on the enabler only
   if (process.env.BENCH_ENABLER_NODE_FLAGS && args[0]?.endsWith('main.js')) args = [...process.env.BENCH_ENABLER_NODE_FLAGS.split(' '), ...args];
+  args = [...inspector, ...args];
   return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
@@ -342,7 +344,10 @@ async function main(): Promise<void> {
     ...(process.env.CDR_RELAY_INTERVAL_MS ? { CDR_RELAY_INTERVAL_MS: process.env.CDR_RELAY_INTERVAL_MS } : {}),
   };
   const echo = child(['-e', ECHO], { NATS_URL: infra.nats.url, SUBJECT: `${prefix}echo` });
-  const enabler = child([join(ROOT, 'dist', 'apps', 'charging-enabler', 'src', 'main.js')], env);
+  const inspector = await inspectorArgs();
+  const enabler = child([join(ROOT, 'dist', 'apps', 'charging-enabler', 'src', 'main.js')], env, inspector.args);
+  // the generator's load runs in worker threads of this process: its RSS includes theirs
+  const memory = new MemoryWatch().track('charging-enabler', enabler.pid!, { inspectorPort: inspector.port }).track('echo responder', echo.pid!).trackSelf('bench process (generator threads, Lua-pairs client)');
   const nc: NatsConnection = await connect({ servers: infra.nats.url, noAsyncTraces: true });
   const rows: Row[] = [];
   let relayNote = '';
@@ -381,12 +386,14 @@ async function main(): Promise<void> {
       r.cpuUsPerOp = Object.fromEntries(Object.keys(procs).map((k) => [k, Math.round(((after[k] - before[k]) * 1e6) / r.ops)]).filter(([, v]) => Number.isFinite(v as number)));
       return r;
     };
+    memory.start();
     for (const c of CONCURRENCY) {
       rows.push(await runOneProcess(ONE_PROC_ROW, infra.nats.url, `${prefix}echo1`, new TextDecoder().decode(sample), c));
       rows.push(await measured((m) => runThreaded(RAW_ROW, { ...spec, kind: 'raw' }, c, m)));
       rows.push(await measured((m) => runLuaPairs(infra.redis.url, `${env.REDIS_KEY_PREFIX}lua:`, c, m)));
       rows.push(await measured((m) => runThreaded(PAIR_ROW, { ...spec, kind: 'pair' }, c, m)));
     }
+    await memory.end();
     // every debit wrote a CDR: wait until the relay has put them all on JetStream (it must keep up with the load)
     const loadEnd = performance.now();
     const jsm = await nc.jetstreamManager();
@@ -437,8 +444,16 @@ async function main(): Promise<void> {
   }
   console.log(`\n${relayNote}`);
   console.log(`Inside the enabler (all rows, from its ch2_request_duration_seconds histogram): ${inside}`);
+  // the issue's goal figure: pairs through the enabler against the two ledger scripts alone, at concurrency 64
+  // (or the run's nearest), throughput and p99
+  const at = CONCURRENCY.includes(64) ? 64 : CONCURRENCY[CONCURRENCY.length - 1];
+  const pair = rows.find((r) => r.what === PAIR_ROW && r.concurrency === at);
+  const lua = rows.find((r) => r.what === LUA_ROW && r.concurrency === at);
+  const vsScriptsAlone = pair && lua ? { concurrency: at, pairsPerSecond: pair.perSecond, scriptsAlonePerSecond: lua.perSecond, ratio: +(pair.perSecond / lua.perSecond).toFixed(2), p99ms: pair.p99ms, scriptsAloneP99ms: lua.p99ms, p99Ratio: +(pair.p99ms / lua.p99ms).toFixed(2) } : undefined;
+  if (vsScriptsAlone) console.log(`\nAt concurrency ${at}: pairs ${vsScriptsAlone.pairsPerSecond}/s vs the scripts alone ${vsScriptsAlone.scriptsAlonePerSecond}/s = ${vsScriptsAlone.ratio}; p99 ${vsScriptsAlone.p99ms} vs ${vsScriptsAlone.scriptsAloneP99ms} ms = ${vsScriptsAlone.p99Ratio}×`);
+  memory.print('bench:charging');
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench-results', 'charging.json'), JSON.stringify({ date: new Date().toISOString(), durationMs: DURATION_MS, rows, relayNote }, null, 2));
+  writeFileSync(join(ROOT, 'bench-results', 'charging.json'), JSON.stringify({ date: new Date().toISOString(), durationMs: DURATION_MS, rows, relayNote, vsScriptsAlone, memory: memory.rows }, null, 2));
 }
 
 if (isMainThread) {

@@ -4,6 +4,12 @@
  */
 import { parseSipMessage, SipStreamFramer } from '@imc/sip';
 import { MsrpParser, serializeFrame } from '@imc/msrp';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MemoryWatch } from './memory';
+
+const memory = new MemoryWatch().trackSelf('bench process (parsers in process)');
+memory.start();
 
 const enc = new TextEncoder();
 const sdp = 'v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=message 7777 TCP/MSRP *\r\na=path:msrp://192.0.2.5:7777/abc;tcp\r\na=accept-types:message/cpim\r\na=setup:actpass\r\n';
@@ -55,3 +61,10 @@ console.log('\nbench:parsers — one thread, in process\n');
 console.log('| what | figure |');
 console.log('|---|---:|');
 for (const r of rows) console.log(`| ${r.what} | ${r.value.toLocaleString('en')} ${r.unit} |`);
+
+void memory.end().then(() => {
+  memory.print('bench:parsers');
+  const root = join(__dirname, '..', '..', '..');
+  mkdirSync(join(root, 'bench-results'), { recursive: true });
+  writeFileSync(join(root, 'bench-results', 'parsers.json'), JSON.stringify({ date: new Date().toISOString(), rows, memory: memory.rows }, null, 2));
+});

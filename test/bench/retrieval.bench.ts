@@ -4,6 +4,8 @@
  * BYE, with reserve + debit + release, from many concurrent clients over TCP. Reports p50/p99 INVITE→200, closed-loop
  * throughput, an open-loop run at a fixed rate, im-server RSS, and bulk delivery (one session draining a
  * 10,000-message backlog, each message debited). Prints a table and writes JSON. Not a test: it never fails on a figure.
+ * In the same run, the peers (peers/peers.ts): SIPp INVITE/BYE between two SIPp instances at the same concurrency,
+ * and Kamailio msilo delivering a 10,000-message backlog on REGISTER; the ratios ours / theirs are printed and stored.
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,6 +18,8 @@ import { MsrpConnection, MsrpSession } from '@imc/msrp';
 import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
 import { ensureLocalInfra, freePort } from '@imc/runtime';
 import { rssMiB, waitHttp } from '../support/process-probes';
+import { inspectorArgs, MemoryWatch, profileThroughInspector } from './memory';
+import { Msilo, PeerRate, sippInviteBye } from './peers/peers';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -28,6 +32,10 @@ const enc = new TextEncoder();
 function pct(sorted: number[], p: number): number {
   return sorted.length ? +sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2) : 0;
 }
+
+/** Where one retrieval's time goes, seen from the client (ms): INVITE→200 (with a 401 round trip on a client's
+ * first), ACK + MSRP bind (SEND of the bind → its 200), bind → all messages received, BYE → 200, and the total. */
+type Phases = Record<'invite' | 'ackAndBind' | 'bindToMessages' | 'bye' | 'total', number>;
 
 /** One bench client: a SIP TCP connection and an MSRP TCP connection, reused across its retrievals. */
 class Client {
@@ -79,7 +87,7 @@ class Client {
   }
 
   /** One complete retrieval; returns INVITE→200 ms, or throws. */
-  async retrieve(user: string, password: string, expect: number, onMessage?: () => void): Promise<{ inviteMs: number; received: number }> {
+  async retrieve(user: string, password: string, expect: number, onMessage?: () => void): Promise<{ inviteMs: number; received: number; phases: Phases }> {
     const callId = randomBytes(8).toString('hex');
     const tag = randomBytes(4).toString('hex');
     const sid = randomBytes(8).toString('hex');
@@ -105,7 +113,7 @@ class Client {
       res = await this.request(callId, 'INVITE', invite(cseq, authHeader()));
     }
     const inviteMs = performance.now() - t0;
-    if (res.status !== 200) throw new Error(`INVITE answered ${res.status} ${res.reason}`);
+    if (res.status !== 200) throw new Error(`INVITE answered ${res.status} ${res.reason} ${res.get('warning') ?? ''}`);
     const to = res.get('to')!;
     this.sip.write(`ACK sip:deferred@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK${randomBytes(6).toString('hex')};rport\r\nMax-Forwards: 70\r\nFrom: <sip:${user}@example.com>;tag=${tag}\r\nTo: ${to}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq} ACK\r\nContent-Length: 0\r\n\r\n`);
     const serverPath = /a=path:(\S+)/.exec(res.bodyText())![1];
@@ -121,7 +129,12 @@ class Client {
     this.sessions.set(sid, session);
     this.msrp.adopt(session);
     await session.sendBind();
-    await all;
+    const tBound = performance.now();
+    // bounded: a session that never delivers fails this retrieval instead of hanging the bench
+    let timer: NodeJS.Timeout | undefined;
+    const limitMs = 10000 + 10 * expect;
+    await Promise.race([all, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${received} of ${expect} messages after ${limitMs} ms`)), limitMs)))]).finally(() => clearTimeout(timer));
+    const tAll = performance.now();
     const bye = ++this.seq;
     const r = await this.request(
       callId,
@@ -131,7 +144,8 @@ class Client {
     if (r.status !== 200) throw new Error(`BYE answered ${r.status}`);
     session.close();
     this.sessions.delete(sid);
-    return { inviteMs, received };
+    const phases = { invite: inviteMs, ackAndBind: tBound - t0 - inviteMs, bindToMessages: tAll - tBound, bye: performance.now() - tAll, total: performance.now() - t0 };
+    return { inviteMs, received, phases };
   }
 
   close(): void {
@@ -140,10 +154,11 @@ class Client {
   }
 }
 
-function child(entry: string, env: Record<string, string>): ChildProcess {
-  // BENCH_PROFILE=1 writes a V8 CPU profile of each service to bench-results/ (open it in Chrome DevTools)
-  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results')}`] : [];
-  return spawn(process.execPath, [...prof, join(ROOT, 'dist', entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+function child(entry: string, env: Record<string, string>, inspector: string[]): ChildProcess {
+  // BENCH_PROFILE=1 writes a V8 CPU profile of each service's whole life to bench-results/ (open it in Chrome
+  // DevTools); BENCH_PROFILE=load profiles the closed loop only (see main)
+  const prof = process.env.BENCH_PROFILE && process.env.BENCH_PROFILE !== 'load' ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results')}`] : [];
+  return spawn(process.execPath, [...prof, ...inspector, join(ROOT, 'dist', entry)], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 
@@ -153,7 +168,8 @@ async function main(): Promise<void> {
   const id = randomBytes(3).toString('hex');
   const [ceHttp, imHttp, sipTcp, msrpTcp] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const common = { NATS_URL: infra.nats.url, REDIS_URL: infra.redis.url, NATS_SUBJECT_PREFIX: `rb${id}.`, REDIS_KEY_PREFIX: `rb${id}:`, ADMIN_TOKEN: 'bench', LOG_LEVEL: 'error', HTTP_HOST: '127.0.0.1' };
-  const ce = child('apps/charging-enabler/src/main.js', { ...common, CDR_STREAM: `RB${id}`, HTTP_PORT: String(ceHttp), TARIFFS_FILE: join(ROOT, 'deploy', 'tariffs.yaml') });
+  const [ceInspector, imInspector] = [await inspectorArgs(), await inspectorArgs()];
+  const ce = child('apps/charging-enabler/src/main.js', { ...common, CDR_STREAM: `RB${id}`, HTTP_PORT: String(ceHttp), TARIFFS_FILE: join(ROOT, 'deploy', 'tariffs.yaml') }, ceInspector.args);
   const im = child('apps/im-server/src/main.js', {
     ...common,
     HTTP_PORT: String(imHttp),
@@ -166,7 +182,15 @@ async function main(): Promise<void> {
     IM_USER_MAX_MESSAGES: String(BULK + 10),
     IM_USER_MAX_BYTES: String(64 * 1024 * 1024),
     RESERVATION_VALIDITY_SECONDS: '600',
-  });
+    // all the bench's clients come from 127.0.0.1, where real ones come from many addresses; and a digest check in
+    // flight counts against the source's wrong-password limit until it succeeds (login-throttle.ts), so 64 clients
+    // checking at once from one address are refused 403 for the window with the default limit of 10
+    AUTH_FAIL_SOURCE_LIMIT: '100000',
+    // likewise each client's MSRP connection is opened before its first session binds it: 64 from one address are
+    // over the default allowance of 16 unbound connections per source, and the rest would be closed at once
+    MSRP_MAX_UNBOUND_PER_SOURCE: String(Math.max(16, CONCURRENCY + 1)),
+  }, imInspector.args);
+  const memory = new MemoryWatch().track('im-server', im.pid!, { inspectorPort: imInspector.port }).track('charging-enabler', ce.pid!, { inspectorPort: ceInspector.port });
   const results: Record<string, unknown> = {};
   const nc = await natsConnect({ servers: infra.nats.url });
   try {
@@ -196,31 +220,50 @@ async function main(): Promise<void> {
     const take = () => (next < limit ? users[next++] : undefined);
 
     // closed loop: CONCURRENCY clients back to back for DURATION_MS
+    memory.start();
+    // BENCH_PROFILE=load: CPU profiles of both services over the closed loop only (through their inspectors)
+    const profiling = process.env.BENCH_PROFILE === 'load' ? await Promise.all([imInspector.port, ceInspector.port].map((p) => profileThroughInspector(p))) : [];
     const clients = await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       const c = new Client(sipTcp, msrpTcp);
       await c.open();
       return c;
     }));
     const lat: number[] = [];
+    const phases: Phases[] = [];
     let done = 0;
     let failed = 0;
+    // the rate counts up to the last completed retrieval: one that fails by its time limit does not stretch it
+    let lastDone = 0;
     const end = performance.now() + DURATION_MS;
     const t0 = performance.now();
     await Promise.all(
       clients.map(async (c) => {
         for (let u = take(); u && performance.now() < end; u = take()) {
           try {
-            lat.push((await c.retrieve(u, 'bench-pw', 1)).inviteMs);
+            const r = await c.retrieve(u, 'bench-pw', 1);
+            lat.push(r.inviteMs);
+            phases.push(r.phases);
             done++;
-          } catch {
-            failed++;
+            lastDone = performance.now();
+          } catch (e) {
+            if (!failed++) console.error(`[bench] first failed retrieval: ${(e as Error).message}`);
           }
         }
       }),
     );
-    const secs = (performance.now() - t0) / 1000;
+    const secs = ((lastDone || performance.now()) - t0) / 1000;
+    for (const [k, stop] of profiling.entries()) {
+      mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+      writeFileSync(join(ROOT, 'bench-results', `retrieval-closed-loop-${k ? 'charging-enabler' : 'im-server'}.cpuprofile`), JSON.stringify(await stop()));
+    }
     lat.sort((a, b) => a - b);
     if (next >= limit) console.error(`[bench] the closed loop ran out of users: raise BENCH_USERS (${planned})`);
+    results.closedLoopPhases = Object.fromEntries(
+      (['invite', 'ackAndBind', 'bindToMessages', 'bye', 'total'] as const).map((k) => {
+        const v = phases.map((x) => x[k]).sort((a, b) => a - b);
+        return [k, { p50ms: pct(v, 50), p99ms: pct(v, 99) }];
+      }),
+    );
     results.closedLoop = { concurrency: CONCURRENCY, retrievals: done, failed, perSecond: Math.round(done / secs), inviteP50ms: pct(lat, 50), inviteP99ms: pct(lat, 99), imServerRssMiB: rssMiB(im.pid!) };
 
     // open loop at RATE/s for 4 s: latency at a steady load
@@ -278,11 +321,23 @@ async function main(): Promise<void> {
     const acct = (await (await fetch(`http://127.0.0.1:${ceHttp}/v1/accounts/${encodeURIComponent(`sip:${bulkUser}@example.com`)}`, { headers: { authorization: 'Bearer bench' } })).json()) as { balance: number };
     results.bulkDelivery = { messages: r.received, seconds: +bsecs.toFixed(2), perSecond: Math.round(r.received / bsecs), inviteMs: +r.inviteMs.toFixed(1), charged: 100 * BULK - acct.balance };
     results.imServerRssMiBAfter = rssMiB(im.pid!);
+    await memory.end();
   } finally {
     await nc.close();
     for (const p of [im, ce]) p.kill('SIGTERM');
     await Promise.all([im, ce].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
     await infra.stop();
+  }
+  // the peers, on the same machine right after ours (our services stopped)
+  const sipp = await sippInviteBye(CONCURRENCY, Number(process.env.BENCH_SIPP_CALLS ?? 20000));
+  let msiloBulk: PeerRate | undefined;
+  const msilo = await Msilo.start({ deliverTo: await freePort() });
+  if (msilo) {
+    try {
+      msiloBulk = await msilo.bulkDelivery(BULK);
+    } finally {
+      await msilo.stop();
+    }
   }
   const cl = results.closedLoop as Record<string, number>;
   const ol = results.openLoop as Record<string, number>;
@@ -293,12 +348,23 @@ async function main(): Promise<void> {
   console.log(`| complete retrievals/s (closed loop, ${cl.concurrency} clients, 1 KiB message, reserve+debit+release) | ${cl.perSecond} |`);
   console.log(`| INVITE→200 p50 / p99 at that load (ms) | ${cl.inviteP50ms} / ${cl.inviteP99ms} |`);
   console.log(`| INVITE→200 p50 / p99 at ${ol.ratePerSecond}/s open loop (ms) | ${ol.inviteP50ms} / ${ol.inviteP99ms} |`);
+  const ph = results.closedLoopPhases as Record<string, { p50ms: number; p99ms: number }>;
+  console.log(`| closed loop, client-side p50 ms: INVITE→200 / ACK+MSRP bind / bind→message / BYE→200 / total | ${['invite', 'ackAndBind', 'bindToMessages', 'bye', 'total'].map((k) => ph[k].p50ms).join(' / ')} |`);
   console.log(`| failed retrievals (closed / open loop) | ${cl.failed} / ${ol.failedOrUnserved} |`);
   console.log(`| bulk delivery: ${bk.messages} messages in one session, each debited (messages/s) | ${bk.perSecond} |`);
   console.log(`| bulk delivery charged (cents; expected ${BULK} × 6) | ${bk.charged} |`);
   console.log(`| im-server RSS after closed loop / after bulk (MiB) | ${cl.imServerRssMiB} / ${results.imServerRssMiBAfter} |`);
+  const ratio = (a: number, b?: number) => (b ? +(a / b).toFixed(2) : undefined);
+  const peers = { sippInviteBye: sipp, msiloBulkDelivery: msiloBulk, retrievalsVsSipp: ratio(cl.perSecond, sipp?.perSecond), bulkDeliveryVsMsilo: ratio(bk.perSecond, msiloBulk?.perSecond) };
+  console.log('\nAgainst the peers in the same run:\n');
+  console.log('| figure | ours (/s) | peer | peer (/s) | ours / peer |');
+  console.log('|---|---:|---|---:|---:|');
+  console.log(`| complete retrievals, ${cl.concurrency} clients | ${cl.perSecond} | ${sipp?.what ?? 'SIPp (not run)'}, ${CONCURRENCY} at once | ${sipp?.perSecond ?? '—'} | ${peers.retrievalsVsSipp ?? '—'} |`);
+  console.log(`| bulk delivery of ${bk.messages}, each charged | ${bk.perSecond} | ${msiloBulk?.what ?? 'msilo (not run)'} | ${msiloBulk?.perSecond ?? '—'} | ${peers.bulkDeliveryVsMsilo ?? '—'} |`);
+  if (msiloBulk?.note) console.log(`\nmsilo: all answered 200 by the UA in ${msiloBulk.seconds} s (the figure above); ${msiloBulk.note}: delivered and removed ${msiloBulk.removedPerSecond}/s (ours / that: ${msiloBulk.removedPerSecond ? (bk.perSecond / msiloBulk.removedPerSecond).toFixed(2) : '—'})`);
+  memory.print('bench:retrieval');
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench-results', 'retrieval.json'), JSON.stringify({ date: new Date().toISOString(), ...results }, null, 2));
+  writeFileSync(join(ROOT, 'bench-results', 'retrieval.json'), JSON.stringify({ date: new Date().toISOString(), ...results, peers, memory: memory.rows }, null, 2));
 }
 
 main().catch((e) => {
