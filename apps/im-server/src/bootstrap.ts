@@ -129,18 +129,6 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   // router over the handlers, which the front is started with: every part gets what it needs by constructor
   const sip = new SipFront(config, metrics, sipLog);
   const summary = new MessageSummaryHandler(config, sip, store, sipAuth);
-  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void summary.notifyWaiting(aor));
-  const router = new SipRouter(
-    [
-      new OptionsHandler(),
-      new RegistrarHandler(config, users, sipAuth, summary),
-      new PagerHandler(config, sip, store, users, metrics, sipAuth, summary),
-      summary,
-      new RetrievalGateHandler(config, sip, sipAuth, retrieval),
-    ],
-    { clock: sip.clock, t1: config.sipT1 },
-  );
-  const deposits = new DepositService(store, config.domain, (aor) => void summary.notifyWaiting(aor));
   const receipts = new ReceiptService({
     redis,
     keyPrefix: config.keyPrefix,
@@ -152,6 +140,18 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     onStored: (aor) => void summary.notifyWaiting(aor),
     log: (m) => logger.warn(m),
   });
+  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void summary.notifyWaiting(aor), receipts);
+  const router = new SipRouter(
+    [
+      new OptionsHandler(),
+      new RegistrarHandler(config, users, sipAuth, summary),
+      new PagerHandler(config, sip, store, users, metrics, sipAuth, summary),
+      summary,
+      new RetrievalGateHandler(config, sip, sipAuth, retrieval),
+    ],
+    { clock: sip.clock, t1: config.sipT1 },
+  );
+  const deposits = new DepositService(store, config.domain, (aor) => void summary.notifyWaiting(aor));
 
   const readiness = {
     ...readinessProbes(redis, nc),
