@@ -97,6 +97,13 @@ function adviceText(e: AocInfo | undefined): string | undefined {
   return `cost ${cost}${e.balanceAfter ? `, balance after ${formatAocMoney(e.balanceAfter)}` : ''}`;
 }
 
+/** The status line after a retrieval: what came, and what it cost (receipts are free). */
+function receivedText(messages: number, receipts: number, aocE: AocInfo | undefined): string {
+  if (messages === 0 && receipts > 0) return `${receipts} receipt(s) received, free`;
+  const what = `${messages} message(s)${receipts ? ` and ${receipts} receipt(s)` : ''} received`;
+  return `${what}; ${adviceText(aocE) ?? "each was charged to your account at the operator's tariff"}`;
+}
+
 async function login(ev: Event): Promise<void> {
   ev.preventDefault();
   const params = new URLSearchParams(location.search);
@@ -129,7 +136,7 @@ async function retrieve(): Promise<void> {
   try {
     const r = await client.retrieve();
     if (r.status !== 200) status(`refused: ${r.status} ${r.reason ?? ''}${r.warning ? ` — ${r.warning}` : ''}`, true);
-    else status(`${r.messages.length} message(s) received; ${adviceText(r.aocE) ?? "each was charged to your account at the operator's tariff"}`);
+    else status(receivedText(r.messages.filter((m) => !m.imdn).length, r.messages.filter((m) => m.imdn).length, r.aocE));
     await showBalance();
     await showQuote();
   } catch (e) {
