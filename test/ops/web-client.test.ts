@@ -29,22 +29,31 @@ const haveChromium = existsSync('/usr/bin/chromium');
     await s?.close();
   });
 
+  const launch = async () => {
+    const { chromium } = await import('playwright-core');
+    return chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+  };
+  /** The page served by the im-server, pointed at its SIP WebSocket; `errors` collects the page's uncaught errors. */
+  const openClient = async (browser: Awaited<ReturnType<typeof launch>>, height: number) => {
+    const page = await browser.newPage({ viewport: { width: 800, height } });
+    const errors: string[] = [];
+    page.setDefaultTimeout(8000);
+    page.on('pageerror', (e) => errors.push(e.message));
+    if (process.env.IMC_TEST_LOG) page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
+    await page.goto(`http://127.0.0.1:${s.im.httpPort}/client/?sip=${encodeURIComponent(s.sipWsUrl)}`);
+    return { page, errors };
+  };
+
   it('logs in, shows the waiting count, retrieves the deposited messages and they appear on the page', async () => {
     const bob = await provision(s, uniqueUser('web'), 100);
     await deposit(s, bob, 'sip:alice@example.com', 'Lunch at noon?');
     await deposit(s, bob, 'sip:carol@example.com', 'The report is ready.');
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
+    const browser = await launch();
     try {
-      const page = await browser.newPage({ viewport: { width: 800, height: 640 } });
-      const errors: string[] = [];
-      page.setDefaultTimeout(8000);
-      page.on('pageerror', (e) => errors.push(e.message));
-      if (process.env.IMC_TEST_LOG) page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
-      await page.goto(`http://127.0.0.1:${s.im.httpPort}/client/?sip=${encodeURIComponent(s.sipWsUrl)}`);
+      const { page, errors } = await openClient(browser, 640);
 
       // a wrong password is refused on the page
       await page.fill('#aor', bob);
@@ -107,17 +116,9 @@ const haveChromium = existsSync('/usr/bin/chromium');
     expect((await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', expect: 1, timeoutMs: 10000 })).messages).toHaveLength(1);
     await waitFor(async () => (await s.im.store.pending(alice)).length === 1 || undefined, 'the receipt stored for alice', 8000, 20);
 
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
+    const browser = await launch();
     try {
-      const page = await browser.newPage({ viewport: { width: 800, height: 480 } });
-      const errors: string[] = [];
-      page.setDefaultTimeout(8000);
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`http://127.0.0.1:${s.im.httpPort}/client/?sip=${encodeURIComponent(s.sipWsUrl)}`);
+      const { page, errors } = await openClient(browser, 480);
       await page.fill('#aor', alice);
       await page.fill('#password', 'secret-pw');
       await page.click('button[type=submit]');
