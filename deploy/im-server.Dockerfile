@@ -17,6 +17,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
+COPY deploy/tariffs.yaml deploy/tariffs.yaml
 USER node
 EXPOSE 8080 5060/udp 5060/tcp 5066 2855 2856
 HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=5 CMD node -e "fetch('http://127.0.0.1:8080/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

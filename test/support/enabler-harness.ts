@@ -47,11 +47,11 @@ export async function ch2ClientFor(ns: Namespace, opts: { timeoutMs?: number; re
   return { nc, ch2: new Ch2Client(nc, { subjectPrefix: ns.env.NATS_SUBJECT_PREFIX, timeoutMs: opts.timeoutMs ?? 2000, retries: opts.retries ?? 2 }) };
 }
 
-/** Calls the admin HTTP API of an enabler. */
-export async function admin(port: number, method: string, path: string, body?: unknown, token = 'test-admin-token') {
+/** One JSON call to a service's HTTP API (the bearer token when given): status, parsed body (else the text), Location. */
+export async function httpJson(port: number, method: string, path: string, body?: unknown, token?: string) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -61,7 +61,13 @@ export async function admin(port: number, method: string, path: string, body?: u
   } catch {
     json = text;
   }
-  return { status: res.status, json };
+  return { status: res.status, json, location: res.headers.get('location') };
+}
+
+/** Calls the admin HTTP API of an enabler. */
+export async function admin(port: number, method: string, path: string, body?: unknown, token = 'test-admin-token') {
+  const { status, json } = await httpJson(port, method, path, body, token);
+  return { status, json };
 }
 
 export function subscriber(tag = 'user'): string {

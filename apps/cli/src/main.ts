@@ -2,36 +2,18 @@
  * imc — the IM Charging command line (operations.md "CLI"):
  *   imc account create|show|top-up|suspend|activate …   imc user add …   imc deposit <to> <text>
  *   imc retrieve <aor> --password …   imc report --from --to --format csv|json|html --out FILE
+ *   imc windows list|show|create|select|delete|register-as|capacity … (windows-commands.ts)
  * It talks to the admin HTTP APIs (and, for `retrieve`, SIP + MSRP like any user). `--json` prints machine-readable
  * output; every bad argument gets a clear error and exit code 2.
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-// the redaction alone: the CLI does not load the services' runtime (Nest, ioredis)
-import { redactUrl } from '@imc/runtime/redact-url';
+import { env, fail, http, intFlag, need, Parsed, parseArgs, strFlag, UsageError } from './args';
 import { money } from './money';
+export { fail, http, intFlag, need, parseArgs, strFlag, UsageError } from './args';
+export type { Parsed } from './args';
+import { WINDOWS_FLAGS, WINDOWS_HELP } from './windows-commands';
 
-export class UsageError extends Error {}
-
-interface Parsed {
-  positional: string[];
-  flags: Record<string, string | true>;
-}
-
-export function parseArgs(argv: string[]): Parsed {
-  const positional: string[] = [];
-  const flags: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
-      else if (i + 1 < argv.length && !argv[i + 1].startsWith('--') && !['json', 'ws', 'tcp', 'tls', 'help', 'yes'].includes(a.slice(2))) flags[a.slice(2)] = argv[++i];
-      else flags[a.slice(2)] = true;
-    } else positional.push(a);
-  }
-  return { positional, flags };
-}
 
 const HELP: Record<string, string> = {
   main: `imc — IM Charging command line
@@ -41,9 +23,10 @@ const HELP: Record<string, string> = {
   imc account top-up <subscriber> --amount <minor units> [--request-id ID]
   imc account suspend|activate <subscriber>
   imc user add <aor> --password <password>
-  imc deposit <to-aor> <text> [--from <aor> [--password <password>]]
+  imc deposit <to-aor> <text> [--from <aor> [--password <password>]] [--bdt <bdtReferenceId>]
   imc retrieve <aor> --password <password> [--ws | --tcp | --tls] [--expect N] [--idle-ms 1500] [--yes]
   imc report [--from ISO] [--to ISO] [--format csv|json|html] [--source store|jetstream] [--out FILE]
+  imc windows list|show|create|select|delete|register-as|capacity …   (background retrieval windows)
 
 Options: --json (machine-readable output), --help (per command).
 Environment: IMC_ENABLER_URL (http://127.0.0.1:8081), IMC_IM_URL (http://127.0.0.1:8080),
@@ -53,80 +36,26 @@ imc account show <subscriber> [--json]
 imc account top-up <subscriber> --amount <minor units> [--request-id ID] [--json]
 imc account suspend <subscriber> | imc account activate <subscriber>`,
   user: 'imc user add <aor> --password <password> [--json]   (stores SIP digest credentials as HA1)',
-  deposit: `imc deposit <to-aor> <text> [--from <aor>] [--json]
-  stores a deferred message through the im-server admin API (ADMIN_TOKEN)
+  deposit: `imc deposit <to-aor> <text> [--from <aor>] [--bdt <bdtReferenceId>] [--json]
+  stores a deferred message through the im-server admin API (ADMIN_TOKEN); --bdt tags it with a background window
 imc deposit <to-aor> <text> --from <aor> --password <password> [--json]
   sends a SIP MESSAGE (RFC 3428) as that user over SIP-over-WebSocket (IMC_SIP_WS), answering the digest challenge`,
   retrieve:
     'imc retrieve <aor> --password <password> [--ws | --tcp | --tls] [--expect N] [--idle-ms MS] [--yes] [--json]\n  shows what the waiting messages cost and how many your credit covers (GET /v1/me/deferred), asks before going on (--yes: do not ask; stdin not a terminal: no question), then REGISTER, INVITE sip:deferred@<domain> asking for advice of charge, receive over MSRP (--ws, the default: MSRP over WebSocket; --tcp: MSRP over TCP; --tls: MSRP over TLS, the server\'s certificate checked against the a=fingerprint of its answer), print the messages and the charge (the server\'s AoC-E when it sends one).',
+  windows: WINDOWS_HELP,
   report: `imc report [--from ISO] [--to ISO] [--format csv|json|html] [--source store|jetstream] [--out FILE]
   billing report from the enabler, built from its CDR store (default) or read back from the JetStream CDR stream`,
 };
 
-function env(name: string, fallback: string): string {
-  return process.env[name] ?? fallback;
-}
-
-async function http(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${env('ADMIN_TOKEN', 'dev-admin-token')}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (e) {
-    throw new Error(`cannot reach ${redactUrl(base)} (${(e as Error).cause ?? (e as Error).message}); is the stack running (npm start)?`);
-  }
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
-
-function fail(r: { status: number; json: any; text: string }, what: string): never {
-  const msg = r.json?.message ?? r.json?.error ?? r.text;
-  throw new Error(`${what}: HTTP ${r.status} ${Array.isArray(msg) ? msg.join('; ') : msg}`);
-}
-
-function need(p: Parsed, i: number, what: string): string {
-  const v = p.positional[i];
-  if (!v) throw new UsageError(`missing ${what}`);
-  return v;
-}
-
-function intFlag(p: Parsed, name: string, required: boolean): number | undefined {
-  const v = p.flags[name];
-  if (v === undefined) {
-    if (required) throw new UsageError(`--${name} is required`);
-    return undefined;
-  }
-  if (typeof v !== 'string' || !/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer (minor units), got ${JSON.stringify(v)}`);
-  return Number(v);
-}
-
-function strFlag(p: Parsed, name: string, required: true): string;
-function strFlag(p: Parsed, name: string, required?: false): string | undefined;
-function strFlag(p: Parsed, name: string, required = false): string | undefined {
-  const v = p.flags[name];
-  if (v === undefined || v === true) {
-    if (required) throw new UsageError(`--${name} <value> is required`);
-    return undefined;
-  }
-  return v;
-}
 
 /** The flags each command takes (besides --json and --help); anything else is a usage error. */
 const FLAGS: Record<string, string[]> = {
   account: ['balance', 'currency', 'amount', 'request-id'],
   user: ['password'],
-  deposit: ['from', 'password'],
+  deposit: ['from', 'password', 'bdt'],
   retrieve: ['password', 'ws', 'tcp', 'tls', 'expect', 'idle-ms', 'yes'],
   report: ['from', 'to', 'format', 'out', 'source'],
+  windows: WINDOWS_FLAGS,
 };
 
 function checkFlags(cmd: string, p: Parsed): void {
@@ -218,7 +147,8 @@ export async function run(
         return 0;
       }
       const from = strFlag(p, 'from') ?? 'sip:operator@example.com';
-      const r = await http(im, 'POST', `/v1/users/${encodeURIComponent(to)}/deferred`, { from, text });
+      const bdt = strFlag(p, 'bdt');
+      const r = await http(im, 'POST', `/v1/users/${encodeURIComponent(to)}/deferred`, { from, text, ...(bdt ? { bdtReferenceId: bdt } : {}) });
       if (r.status !== 201) fail(r, 'deposit');
       out(json ? JSON.stringify(r.json) : `stored ${r.json.id} for ${to}`);
       return 0;
@@ -264,6 +194,10 @@ export async function run(
         out(json ? JSON.stringify({ written: outFile, bytes: r.text.length }) : `wrote ${outFile} (${r.text.length} bytes)`);
       } else out(r.text);
       return 0;
+    }
+    case 'windows': {
+      const { windowsCommand } = await import('./windows-commands');
+      return windowsCommand(im, p, json, out);
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);

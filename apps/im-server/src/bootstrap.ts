@@ -37,6 +37,7 @@ import { ChargingRetryQueue } from './charging/charging-retry-queue';
 import { DeferredQuoter } from './aoc/deferred-quote';
 import { ReceiptSender } from './receipts/receipt-sender';
 import { ReceiptService } from './receipts/receipt.service';
+import { createWindows, Windows } from './windows/windows';
 
 export interface RunningImServer {
   app: INestApplication;
@@ -58,6 +59,8 @@ export interface RunningImServer {
   retrieval: RetrievalService;
   /** IMDN receipts back to senders (receipts/): `delivered` after an MSRP 200 OK, `failed` from the expiry sweep. */
   receipts: ReceiptService;
+  /** Background retrieval windows (windows/). */
+  windows: Windows;
   /** The SIP front (tests read the sizes of its bounded maps). */
   sip: SipFront;
   redis: RedisClient;
@@ -111,7 +114,17 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     (q, result) => logger.log(`retry queue: ${q.op} ${q.req.requestId} answered ${result}`),
     (q, e) => logger.error(`retry queue: ${q.op} ${q.req.requestId} failed (${e.message}); parked, will retry later`),
   );
-  const charging = new ChargingGateway(ch2, retryQueue, config.chargingService, config.reservationValiditySeconds, (s, r, t) => metrics.observeCh2(s, r, t));
+  // background windows: the SIP front is built below; its NOTIFY is reached through this late-bound callback
+  let notifyWaiting: (aor: string) => void = () => undefined;
+  const windows = createWindows({
+    config,
+    redis,
+    nc,
+    messages: store,
+    mailboxChanged: (aor) => notifyWaiting(aor),
+    log: logger,
+  });
+  const charging = new ChargingGateway(ch2, retryQueue, config.chargingService, config.reservationValiditySeconds, (s, r, t) => metrics.observeCh2(s, r, t), windows.tagging);
   const sipLog = { log: (m: string) => logger.log(m), warn: (m: string) => logger.warn(m), error: (m: string) => logger.error(m) };
   const authKeys = new AuthKeys(config.keyPrefix);
   const throttle = new LoginThrottle(redis, authKeys, config.authThrottle);
@@ -151,7 +164,8 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     ],
     { clock: sip.clock, t1: config.sipT1 },
   );
-  const deposits = new DepositService(store, config.domain, (aor) => void summary.notifyWaiting(aor));
+  notifyWaiting = (aor) => void summary.notifyWaiting(aor);
+  const deposits = new DepositService(store, config.domain, (aor) => void summary.notifyWaiting(aor), windows.tagging);
 
   const readiness = {
     ...readinessProbes(redis, nc),
@@ -163,7 +177,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
 
   const balance = (aor: string) => charging.balance(aor);
   const quoter = new DeferredQuoter({ pending: (aor) => store.pending(aor), price: (aor, items) => charging.price(aor, items), balance });
-  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance, quoter }), {
+  const app = await NestFactory.create<NestExpressApplication>(ImModule.forRoot({ config, store, users, deposits, metrics, readiness, throttle, balance, quoter, windows }), {
     logger: config.logLevel === 'silent' ? false : logger,
     abortOnError: false,
   });
@@ -197,6 +211,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     },
   });
   retryQueue.start();
+  windows.start();
   const sweeper = setInterval(
     () => void store.sweepExpired(async (n) => void (await receipts.failed(n))).catch((e: Error) => logger.warn(`expiry sweep: ${e.message}; will retry`)),
     config.expirySweepMs,
@@ -218,6 +233,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
       sip.drain();
       await retrieval.shutdown(config.shutdownDeadlineMs);
       clearInterval(sweeper);
+      await windows.stop();
       await retryQueue.stop();
       depositSub.unsubscribe();
       await sip.close();
@@ -245,6 +261,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     charging,
     retrieval,
     receipts,
+    windows,
     sip,
     redis,
     close,

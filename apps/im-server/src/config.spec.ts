@@ -61,3 +61,22 @@ describe('im-server configuration: bad-input limits', () => {
     expect(() => loadImServerConfig({ ...base, [name]: value })).toThrow(name);
   });
 });
+
+describe('im-server configuration: background retrieval windows', () => {
+  const env = { NODE_ENV: 'development' };
+  it('reads the AS tokens, the capacity and the tariff file (BDT_TARIFFS_FILE, else TARIFFS_FILE)', () => {
+    const c = loadImServerConfig({ ...env, BDT_AS_TOKENS: 'bank=bank-token-0123456789, news=news-token-0123456789', TARIFFS_FILE: 'x.yaml' }).bdt;
+    expect([...c.asTokens.keys()]).toEqual(['bank', 'news']);
+    expect(c).toMatchObject({ tariffsFile: 'x.yaml', tariffsFileRequired: true, windowCapacityOctets: 10 * 2 ** 30 });
+    expect(loadImServerConfig(env).bdt).toMatchObject({ tariffsFile: 'deploy/tariffs.yaml', tariffsFileRequired: false });
+  });
+
+  it.each([
+    [{ BDT_AS_TOKENS: 'bank' }, /BDT_AS_TOKENS must be asId=token pairs/],
+    [{ BDT_AS_TOKENS: 'bank=short' }, /BDT_AS_TOKENS the token of bank must be at least 16 characters/],
+    [{ BDT_MAX_BIT_RATE_DL: '2M' }, /BDT_MAX_BIT_RATE_DL must be a TS 29.571 BitRate/],
+    [{ BDT_WINDOW_CAPACITY_OCTETS: '-1' }, /BDT_WINDOW_CAPACITY_OCTETS must be between 0/],
+  ])('%j stops the start-up naming the variable', (bad, message) => {
+    expect(() => loadImServerConfig({ ...env, ...bad })).toThrow(message);
+  });
+});

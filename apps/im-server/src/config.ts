@@ -88,6 +88,45 @@ export interface ImServerConfig extends ServiceEnv {
   shutdownDeadlineMs: number;
   /** Directory of the built browser client served at /client (default: dist/apps/web-client/public). */
   webClientDir?: string;
+  /** Background retrieval windows (windows/, docs/windows-and-usage.md). */
+  bdt: BdtConfig;
+}
+
+export interface BdtConfig {
+  /** The tariff file whose cheaper windows are offered (BDT_TARIFFS_FILE, else TARIFFS_FILE, else deploy/tariffs.yaml). */
+  tariffsFile: string;
+  /** Whether the file was named explicitly: then it must load, else background windows are simply off without it. */
+  tariffsFileRequired: boolean;
+  /** Application servers and their bearer tokens from BDT_AS_TOKENS (`asId=token,…`). */
+  asTokens: Map<string, string>;
+  windowCapacityOctets: number;
+  maxWindowDays: number;
+  maxBitRateDl?: string;
+  tickMs: number;
+}
+
+function readBdt(r: EnvReader): BdtConfig {
+  const explicit = r.str('BDT_TARIFFS_FILE') ?? r.str('TARIFFS_FILE');
+  const asTokens = new Map<string, string>();
+  for (const pair of (r.str('BDT_AS_TOKENS') ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    const asId = pair.slice(0, eq);
+    const token = pair.slice(eq + 1);
+    if (eq < 1 || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(asId)) throw new ConfigError('BDT_AS_TOKENS', 'must be asId=token pairs separated by commas (asId: letters, digits, ".", "_", "-")');
+    if (token.length < 16) throw new ConfigError('BDT_AS_TOKENS', `the token of ${asId} must be at least 16 characters`);
+    asTokens.set(asId, token);
+  }
+  const rate = r.str('BDT_MAX_BIT_RATE_DL');
+  if (rate !== undefined && !/^\d+(\.\d+)? (bps|Kbps|Mbps|Gbps|Tbps)$/.test(rate)) throw new ConfigError('BDT_MAX_BIT_RATE_DL', `must be a TS 29.571 BitRate such as "2 Mbps" (got ${JSON.stringify(rate)})`);
+  return {
+    tariffsFile: explicit ?? 'deploy/tariffs.yaml',
+    tariffsFileRequired: explicit !== undefined,
+    asTokens,
+    windowCapacityOctets: r.int('BDT_WINDOW_CAPACITY_OCTETS', 10 * 2 ** 30, 0, 2 ** 50),
+    maxWindowDays: r.int('BDT_MAX_WINDOW_DAYS', 31, 1, 366),
+    maxBitRateDl: rate,
+    tickMs: r.int('BDT_TICK_MS', 1000, 10, 600000),
+  };
 }
 
 /**
@@ -209,5 +248,6 @@ export function loadImServerConfig(env: Env): ImServerConfig {
     expirySweepMs: r.int('IM_EXPIRY_SWEEP_MS', 60000, 10, 3600000),
     shutdownDeadlineMs: r.int('SHUTDOWN_DEADLINE_MS', 5000, 0, 600000),
     webClientDir: r.str('WEB_CLIENT_DIR'),
+    bdt: readBdt(r),
   };
 }

@@ -13,6 +13,12 @@ import { ImHealthController } from './http/im-health.controller';
 import { ImAdminGuard } from './http/admin.guard';
 import { SubscriberBasicGuard } from './http/subscriber-basic.guard';
 import { LoginThrottle } from './auth/login-throttle';
+import type { Windows } from './windows/windows';
+import { BdtController } from './windows/bdt.controller';
+import { BdtAdminController } from './windows/bdt-admin.controller';
+import { BdtService } from './windows/bdt.service';
+import { AsRegistry } from './windows/as-registry';
+import { AsTokenGuard } from './windows/as-token.guard';
 
 export interface ImParts {
   config: ImServerConfig;
@@ -25,6 +31,8 @@ export interface ImParts {
   /** Advice of charge before a retrieval (`GET /v1/me/deferred`). */
   quoter: Pick<DeferredQuoter, 'quote'>;
   throttle: LoginThrottle;
+  /** Background retrieval windows (windows/): their T8 API and the operator's endpoints. */
+  windows?: Windows;
 }
 
 @Module({})
@@ -32,7 +40,7 @@ export class ImModule {
   static forRoot(p: ImParts): DynamicModule {
     return {
       module: ImModule,
-      controllers: [UsersController, ImHealthController, MeController],
+      controllers: [UsersController, ImHealthController, MeController, ...(p.windows ? [BdtController, BdtAdminController] : [])],
       providers: [
         { provide: IM_CONFIG, useValue: p.config },
         { provide: IM_READINESS, useValue: p.readiness },
@@ -46,6 +54,9 @@ export class ImModule {
         { provide: LoginThrottle, useValue: p.throttle },
         ImAdminGuard,
         SubscriberBasicGuard,
+        ...(p.windows
+          ? [{ provide: BdtService, useValue: p.windows.service }, { provide: AsRegistry, useValue: p.windows.registry }, AsTokenGuard]
+          : []),
       ],
     };
   }

@@ -6,3 +6,4 @@ export * from './validation';
 export * from './errors';
 export * from './ch2-client';
 export * from './nats-requester';
+export * from './tariff-book';

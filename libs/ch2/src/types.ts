@@ -20,6 +20,11 @@ export interface Ch2Common {
 export interface Ch2Item {
   id: string;
   octets: number;
+  /**
+   * The rating group (a named price set of the tariff) this item is priced at instead of the time of day: a tagged
+   * message retrieved inside its booked background window (docs/windows-and-usage.md). Absent: rated as usual.
+   */
+  ratingGroup?: string;
 }
 
 export type DebitOutcome = 'delivered' | 'rejected' | 'timeout';
@@ -33,6 +38,8 @@ export interface DebitRequest extends Ch2Common {
   itemId: string;
   outcome: DebitOutcome;
   octets: number;
+  /** The item's rating group, as it was reserved (see `Ch2Item.ratingGroup`). */
+  ratingGroup?: string;
 }
 export interface ReleaseRequest extends Ch2Common {
   reservationId: string;
@@ -202,6 +209,8 @@ export interface Cdr {
   itemId?: string;
   octets?: number;
   outcome?: string;
+  /** The rating group the charge was priced at (absent: the time of day's prices). */
+  ratingGroup?: string;
   amount: number;
   currency: string;
   balanceAfter: number;

@@ -33,6 +33,8 @@ describe('CH-2 validation', () => {
     ['refund', { ...base, cdrId: 'c', amount: 0 }, ['amount']],
     ['balance', { ...base, requestId: 'short', timestamp: 'yesterday', service: 'bad service' }, ['requestId', 'service', 'timestamp']],
     ['price', null, ['(payload)']],
+    ['reserve', { ...base, items: [{ id: 'a', octets: 1, ratingGroup: 'bad group' }, { id: 'b', octets: 1, ratingGroup: 7 }] }, ['items[0].ratingGroup', 'items[1].ratingGroup']],
+    ['debit', { ...base, reservationId: 'r', itemId: 'i', outcome: 'delivered', octets: 1, ratingGroup: '' }, ['ratingGroup']],
     ['usage', { ...base, monitoringKey: 'bad key', reset: 'yes' }, ['monitoringKey', 'reset']],
     ['usage', { ...base, rearm: { count: 0, minutes: 1 } }, ['rearm.count', 'rearm.minutes', 'rearm']],
     ['usage', { ...base, service: undefined, monitoringKey: 'k', rearm: [] }, ['rearm']],

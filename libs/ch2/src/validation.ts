@@ -10,6 +10,8 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; details: strin
 
 const MAX_ITEMS = 10000;
 const MAX_OCTETS = 2 ** 40;
+/** A rating group's name (a named price set of the tariff): letters, digits, ".", "_", "-" (at most 64). */
+export const RATING_GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SIP_RE = /^(sips?):([^@\s;?<>]+)@([^\s;?<>:/]+)(?::\d{1,5})?(?:;[^\s?<>]*)?(?:\?\S*)?$/i;
 const TEL_RE = /^tel:(\+?[0-9][0-9().-]{0,31})(?:;\S*)?$/i;
@@ -92,7 +94,12 @@ function checkItems(v: unknown, field: string, bad: string[], required: boolean)
     else if (seen.has(it.id)) bad.push(`${field}[${i}].id: duplicate id ${JSON.stringify(it.id)}`);
     else seen.add(it.id);
     if (!int(it.octets, 0, MAX_OCTETS)) bad.push(`${field}[${i}].octets: must be a non-negative integer`);
+    if (it.ratingGroup !== undefined) checkRatingGroup(it.ratingGroup, `${field}[${i}].ratingGroup`, bad);
   }
+}
+
+function checkRatingGroup(v: unknown, field: string, bad: string[]): void {
+  if (typeof v !== 'string' || !RATING_GROUP_RE.test(v)) bad.push(`${field}: must be a rating group name of letters, digits, ".", "_" or "-" (at most 64)`);
 }
 
 function checkCommon(d: Record<string, unknown>, bad: string[], serviceOptional = false): void {
@@ -155,6 +162,7 @@ export function validateCh2Request<Op extends Ch2Operation>(op: Op, data: unknow
       if (typeof data.outcome !== 'string' || !OUTCOMES.has(data.outcome))
         bad.push('outcome: must be one of delivered, rejected, timeout');
       if (!int(data.octets, 0, MAX_OCTETS)) bad.push('octets: must be a non-negative integer');
+      if (data.ratingGroup !== undefined) checkRatingGroup(data.ratingGroup, 'ratingGroup', bad);
       break;
     case 'release':
       if (!str(data.reservationId, 1, 128)) bad.push('reservationId: must be a string of 1–128 characters');

@@ -99,6 +99,13 @@ export class ChargingService {
     return reply(requestId, 'RATING_FAILED', { message: `no tariff for service ${service}` });
   }
 
+  /** RATING_FAILED naming the rating groups the service's tariff does not have; undefined when all are known. */
+  private unknownGroups(requestId: string, service: string, groups: (string | undefined)[]): AnyResponse | undefined {
+    const bad = this.tariffs.unknownGroups(service, groups);
+    if (!bad.length) return undefined;
+    return reply(requestId, 'RATING_FAILED', { message: `no rating group ${bad.map((g) => JSON.stringify(g)).join(', ')} in the tariff of ${service}` });
+  }
+
   private settle(subscriber: string, a: ScriptAnswer): ScriptAnswer {
     if (a.notes.length) this.notifier.publish(subscriber, a.notes);
     return a;
@@ -106,7 +113,10 @@ export class ChargingService {
 
   private async reserve(r: Ch2RequestMap['reserve']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
-    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets);
+    const groups = r.items.map((i) => i.ratingGroup);
+    const unknown = this.unknownGroups(r.requestId, r.service, groups);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets, groups);
     if (!rating) return this.noTariff(r.requestId, r.service);
     const validity = Math.min(r.validitySeconds ?? this.config.defaultValiditySeconds, this.config.maxValiditySeconds);
     const a = await this.ledger.reserve({
@@ -125,9 +135,12 @@ export class ChargingService {
   }
 
   private async debit(r: Ch2RequestMap['debit']): Promise<Ch2Answer> {
-    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, [r.octets]);
+    const unknown = this.unknownGroups(r.requestId, r.service, [r.ratingGroup]);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, [r.octets], [r.ratingGroup]);
     if (!rating) return this.noTariff(r.requestId, r.service);
     const a = await this.ledger.debit({
+      ratingGroup: r.ratingGroup,
       requestId: r.requestId,
       subscriber: r.subscriber,
       reservationId: r.reservationId,
@@ -159,9 +172,14 @@ export class ChargingService {
   /** A direct debit charges each message once: one the charge-once marks name is left out (debit-7.lua, direct-debit-6.lua). */
   private async directDebit(r: Ch2RequestMap['direct-debit']): Promise<Ch2Answer> {
     const octets = r.items.map((i) => i.octets);
-    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets);
+    const groups = r.items.map((i) => i.ratingGroup);
+    const unknown = this.unknownGroups(r.requestId, r.service, groups);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, octets, groups);
     if (!rating) return this.noTariff(r.requestId, r.service);
     const a = await this.ledger.directDebit({
+      // the CDR names the rating group when every item was priced at the same one
+      ratingGroup: groups.every((g) => g === groups[0]) ? groups[0] : undefined,
       requestId: r.requestId,
       subscriber: r.subscriber,
       service: r.service,
@@ -221,7 +239,10 @@ export class ChargingService {
   }
 
   private async price(r: Ch2RequestMap['price']): Promise<AnyResponse> {
-    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, r.items.map((i) => i.octets));
+    const groups = r.items.map((i) => i.ratingGroup);
+    const unknown = this.unknownGroups(r.requestId, r.service, groups);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, r.items.map((i) => i.octets), groups);
     if (!rating) return this.noTariff(r.requestId, r.service);
     // RFC 4006 §8.7 Cost-Information: the price of the items, no account change; `prices` per item, in order (advice
     // of charge: how many of them, in order, a balance covers)

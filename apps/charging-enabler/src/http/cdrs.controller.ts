@@ -66,8 +66,9 @@ export class CdrsController {
         timeZone: t.timeZone,
         pricePerMessage: t.pricePerMessage,
         pricePerKiB: t.pricePerKiB,
-        windows: t.windows.map((w) => ({ name: w.name, from: hhmm(w.fromMin), to: hhmm(w.toMin), pricePerMessage: w.pricePerMessage, pricePerKiB: w.pricePerKiB })),
+        windows: t.windows.map((w) => ({ name: w.name, from: hhmm(w.fromMin), to: hhmm(w.toMin), pricePerMessage: w.pricePerMessage, pricePerKiB: w.pricePerKiB, ratingGroup: w.ratingGroup })),
         accounts: Object.fromEntries(t.accounts),
+        ratingGroups: Object.fromEntries(t.ratingGroups),
       })),
     };
   }

@@ -66,6 +66,8 @@ export interface DebitArgs {
   service: string;
   /** The debit's event time (ms): a monitoring key's monitoring time splits usage by it. */
   atMs: number;
+  /** The rating group the amount was priced at (written in the CDR). */
+  ratingGroup?: string;
 }
 
 export interface ReleaseArgs {
@@ -103,6 +105,8 @@ export interface DirectDebitArgs {
   octets: number[];
   /** The charge's event time (ms). */
   atMs: number;
+  /** The rating group every item was priced at (written in the CDR). */
+  ratingGroup?: string;
 }
 
 export interface RefundArgs {
@@ -231,7 +235,7 @@ export const LEDGER_SCRIPTS = {
     'debit-7.lua',
     ['account', 'idempotency', 'reservation', 'outbox', 'charges', 'chargedMessages', 'monitoring'],
     ['requestId', 'idempotencyTtl', 'reservationId', 'itemId', 'outcome', 'octets', 'subscriber', 'amount', 'unitPrice',
-      'nowIso', 'shardTag', 'day', 'sessionId?', 'service', 'atMs'],
+      'nowIso', 'shardTag', 'day', 'sessionId?', 'service', 'atMs', 'ratingGroup?'],
   ),
   release: script<ReleaseArgs, AnswerReply>()(
     'release-6.lua',
@@ -242,7 +246,7 @@ export const LEDGER_SCRIPTS = {
     'direct-debit-6.lua',
     ['account', 'idempotency', 'outbox', 'charges', 'chargedMessages', 'monitoring'],
     ['requestId', 'idempotencyTtl', 'subscriber', 'service', 'sessionId?', 'currency', 'total', 'outcome?', 'unitPrice',
-      'nowIso', 'shardTag', 'day', 'itemIds', 'prices', 'octets', 'atMs'],
+      'nowIso', 'shardTag', 'day', 'itemIds', 'prices', 'octets', 'atMs', 'ratingGroup?'],
   ),
   refund: script<RefundArgs, AnswerReply>()(
     'refund-5.lua',

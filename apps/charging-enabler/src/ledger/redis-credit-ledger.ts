@@ -98,13 +98,15 @@ export class RedisCreditLedger {
     amount: number;
     unitPrice: number;
     sessionId?: string;
+    /** The rating group the amount was priced at, written in the CDR. */
+    ratingGroup?: string;
     nowIso: string;
     /** The debit's event time (the request's timestamp, ms). */
     atMs: number;
   }): Promise<ScriptAnswer> {
     const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso, atMs } = a;
-    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso, shardTag, day: dayOf(nowIso), atMs };
+    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, ratingGroup, nowIso, atMs } = a;
+    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso, shardTag, day: dayOf(nowIso), atMs, ratingGroup };
     return answerOf(await this.scripts.debit({ ...at, reservationId }, args));
   }
 
@@ -128,14 +130,16 @@ export class RedisCreditLedger {
     /** The outcome that caused the charge (the direct-debit fallback of a debit, a deferred charge). */
     outcome?: string;
     unitPrice: number;
+    /** The rating group every item was priced at, written in the CDR. */
+    ratingGroup?: string;
     nowIso: string;
     /** The charge's event time (the request's timestamp, ms). */
     atMs: number;
   }): Promise<ScriptAnswer> {
     const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { service, sessionId, currency, total, prices, outcome, unitPrice, nowIso, atMs } = a;
+    const { service, sessionId, currency, total, prices, outcome, unitPrice, ratingGroup, nowIso, atMs } = a;
     const items = { itemIds: a.items.map((i) => i.id), prices, octets: a.items.map((i) => i.octets) };
-    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, nowIso, shardTag, day: dayOf(nowIso), atMs };
+    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, nowIso, shardTag, day: dayOf(nowIso), atMs, ratingGroup };
     return answerOf(await this.scripts.directDebit(at, { ...args, ...items }));
   }
 

@@ -7,8 +7,9 @@ const book = TariffBook.fromObject({
       timeZone: 'Europe/Paris',
       pricePerMessage: 10,
       pricePerKiB: 2,
-      windows: [{ name: 'off-peak', from: '22:00', to: '07:00', pricePerMessage: 3, pricePerKiB: 1 }],
+      windows: [{ name: 'off-peak', from: '22:00', to: '07:00', pricePerMessage: 3, pricePerKiB: 1, ratingGroup: 'bdt' }],
       accounts: { 'sip:VIP@Example.com': { pricePerMessage: 0, pricePerKiB: 0 } },
+      ratingGroups: { bdt: { pricePerMessage: 1 } },
     },
     'im.lunch': { currency: 'USD', pricePerMessage: 4, windows: [{ name: 'lunch', from: '12:00', to: '13:30', pricePerMessage: 1 }] },
   },
@@ -40,8 +41,21 @@ describe('rating (ch2-contract.md "Rating")', () => {
     expect(book.rate('im.nope', 'sip:bob@example.com', '2026-11-23T12:00:00Z', [1])).toBeUndefined();
   });
 
+  it('prices an item naming a rating group by that group, whatever the time; a window is a rating group by its name', () => {
+    const r = book.rate('im.x', 'sip:bob@example.com', '2026-11-23T12:00:00Z', [2048, 2048, 2048], ['bdt', undefined, 'off-peak']);
+    expect(r!.prices).toEqual([1, 14, 5]);
+    expect(book.get('im.x')!.windows[0].ratingGroup).toBe('bdt');
+    expect(book.get('im.lunch')!.windows[0].ratingGroup).toBe('lunch'); // default: the window's own prices
+    expect(book.unknownGroups('im.x', ['bdt', 'nope', undefined, 'nope'])).toEqual(['nope']);
+    // an account override still wins
+    expect(book.rate('im.x', 'sip:VIP@example.com', '2026-11-23T12:00:00Z', [2048], ['bdt'])!.prices).toEqual([0]);
+  });
+
   it.each([
     [{}, /"tariffs" map/],
+    [{ tariffs: { a: { currency: 'EUR', pricePerMessage: 1, ratingGroups: { 'b g': { pricePerMessage: 1 } } } } }, /"b g" is not a rating group name/],
+    [{ tariffs: { a: { currency: 'EUR', pricePerMessage: 1, ratingGroups: { g: {} } } } }, /ratingGroups\.g\.pricePerMessage must be/],
+    [{ tariffs: { a: { currency: 'EUR', pricePerMessage: 1, windows: [{ name: 'w', from: '01:00', to: '02:00', ratingGroup: 'missing' }] } } }, /ratingGroup "missing" of window w is not in ratingGroups/],
     [{ tariffs: { a: { currency: 'euro', pricePerMessage: 1 } } }, /currency must be an ISO 4217 code/],
     [{ tariffs: { a: { currency: 'EUR', pricePerMessage: 1.5 } } }, /pricePerMessage must be a non-negative integer/],
     [{ tariffs: { a: { currency: 'EUR', pricePerMessage: 1, timeZone: 'Mars/Olympus' } } }, /not a known time zone/],

@@ -52,8 +52,18 @@ export interface BillingReport {
   rows: ReportRow[];
   totals: Record<string, Omit<ReportRow, 'subscriber' | 'service' | 'currency'>>;
   revenuePerDay: { day: string; currency: string; amount: number }[];
+  /**
+   * Debits less refunds per rating group (`(none)`: priced by the time of day), per currency. A refund counts against
+   * the group of the charge it refunds when that charge is in the period, else against `(none)`.
+   */
+  revenuePerRatingGroup: { ratingGroup: string; currency: string; messages: number; amount: number }[];
   reconciliation: Reconciliation[];
   balanced: boolean;
+}
+
+/** The charge a refund CDR refunds (refund-5.lua writes `refundOf`). */
+function refundedCdr(c: Cdr): string {
+  return String((c as unknown as { refundOf?: string }).refundOf ?? '');
 }
 
 const zero = () => ({ messages: 0, octets: 0, held: 0, debited: 0, refunded: 0, released: 0, expired: 0, toppedUp: 0 });
@@ -72,6 +82,9 @@ export async function buildBillingReport(
   const rows = new Map<string, ReportRow>();
   const totals: BillingReport['totals'] = {};
   const perDay = new Map<string, number>();
+  const perGroup = new Map<string, { messages: number; amount: number }>();
+  /** cdrId → rating group of each charge, so a refund is taken from the group its charge was rated at. */
+  const groupOf = new Map<string, string>();
   const row = (c: Cdr) => {
     const service = c.service || '(account)';
     const k = `${c.subscriber}\u0000${service}`;
@@ -115,6 +128,13 @@ export async function buildBillingReport(
         break;
     }
     if (c.type === 'debit' || c.type === 'direct-debit' || c.type === 'refund') {
+      const charged = c.type !== 'refund';
+      const group = charged ? (c.ratingGroup ?? '(none)') : (groupOf.get(refundedCdr(c)) ?? '(none)');
+      if (charged) groupOf.set(c.cdrId, group);
+      const g = perGroup.get(`${group}\u0000${c.currency}`) ?? { messages: 0, amount: 0 };
+      if (charged) g.messages += c.type === 'debit' ? 1 : Number((c as unknown as { items?: number }).items ?? 1);
+      g.amount += charged ? c.amount : -c.amount;
+      perGroup.set(`${group}\u0000${c.currency}`, g);
       const day = `${c.timestamp.slice(0, 10)}\u0000${c.currency}`;
       perDay.set(day, (perDay.get(day) ?? 0) + (c.type === 'refund' ? -c.amount : c.amount));
     }
@@ -160,6 +180,12 @@ export async function buildBillingReport(
         return { day, currency, amount };
       })
       .sort((a, b) => a.day.localeCompare(b.day)),
+    revenuePerRatingGroup: [...perGroup.entries()]
+      .map(([k, v]) => {
+        const [ratingGroup, currency] = k.split('\u0000');
+        return { ratingGroup, currency, ...v };
+      })
+      .sort((a, b) => a.ratingGroup.localeCompare(b.ratingGroup) || a.currency.localeCompare(b.currency)),
     reconciliation,
     balanced: reconciliation.every((r) => r.status === 'balanced'),
   };
@@ -177,6 +203,9 @@ export function reportCsv(r: BillingReport): string {
   for (const row of r.rows) lines.push(COLS.map((c) => csvCell(row[c])).join(','));
   for (const [cur, t] of Object.entries(r.totals))
     lines.push(['TOTAL', '', cur, t.messages, t.octets, t.held, t.debited, t.refunded, t.released, t.expired, t.toppedUp].map(csvCell).join(','));
+  lines.push('');
+  lines.push('rating_group,currency,messages,revenue');
+  for (const g of r.revenuePerRatingGroup) lines.push([g.ratingGroup, g.currency, g.messages, g.amount].map(csvCell).join(','));
   lines.push('');
   lines.push('reconciliation,subscriber,currency,initial,cdr_top_ups,cdr_refunds,cdr_debits,expected_balance,balance,status');
   for (const x of r.reconciliation)
@@ -208,6 +237,8 @@ export function reportHtml(r: BillingReport): string {
 <h2>Per subscriber and service</h2><table id="rows">${tr(['subscriber', 'service', 'currency', 'messages', 'octets', 'held', 'debited', 'refunded', 'released', 'expired', 'top-ups'], 'th')}
 ${r.rows.map((x) => tr([x.subscriber, x.service, x.currency, x.messages, x.octets, amount(x.held), amount(x.debited), amount(x.refunded), amount(x.released), amount(x.expired), amount(x.toppedUp)])).join('\n')}
 ${Object.entries(r.totals).map(([c, t]) => tr(['TOTAL', '', c, t.messages, t.octets, amount(t.held), amount(t.debited), amount(t.refunded), amount(t.released), amount(t.expired), amount(t.toppedUp)])).join('\n')}</table>
+<h2>Revenue per rating group</h2><table id="rating-groups">${tr(['rating group', 'currency', 'messages', 'revenue'], 'th')}
+${r.revenuePerRatingGroup.map((g) => tr([g.ratingGroup, g.currency, g.messages, amount(g.amount)])).join('\n')}</table>
 <h2>Reconciliation</h2><p id="reconciliation" class="${r.balanced ? 'ok' : 'bad'}">${r.balanced ? 'balanced: every balance equals its opening balance plus top-ups and refunds minus debits, by the CDRs' : 'NOT balanced — see the accounts below'}</p>
 <table>${tr(['subscriber', 'currency', 'initial', 'top-ups', 'refunds', 'debits', 'expected', 'balance', 'status'], 'th')}
 ${r.reconciliation.map((x) => tr([x.subscriber, x.currency, amount(x.initial), amount(x.cdrTopUps), amount(x.cdrRefunds), amount(x.cdrDebits), amount(x.expectedBalance), amount(x.balance), x.status])).join('\n')}</table></body></html>`;

@@ -29,6 +29,17 @@ import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, PriceRespo
 import { RequestIds } from '../retrieval/request-ids';
 import { ChargingRetryQueue, directDebitFor, needsDirectDebit, QueuedOp } from './charging-retry-queue';
 
+/**
+ * Decides each item's rating group at reserve time (windows/ module: a tagged message retrieved inside its selected
+ * background window, within the booked volume per user → the policy's rating group; else none).
+ */
+export interface RatingGroupDecider {
+  decide(subscriber: string, items: readonly Ch2Item[], at: Date): Promise<(string | undefined)[]>;
+}
+
+/** Reservations whose rating groups are remembered for their debits, at most (the oldest are forgotten first). */
+const MAX_REMEMBERED_RESERVATIONS = 100000;
+
 export type Reserved = { kind: 'answer'; res: ReserveResponse } | { kind: 'unavailable'; error: Ch2UnavailableError };
 export type Settled<T> = { kind: 'answer'; res: T } | { kind: 'queued' };
 
@@ -39,7 +50,11 @@ export class ChargingGateway {
     private readonly service: string,
     private readonly validitySeconds: number,
     private readonly observe: (subject: string, result: string, seconds: number) => void = () => undefined,
+    private readonly ratingGroups?: RatingGroupDecider,
   ) {}
+
+  /** Per reservation, the rating group of each item that has one: its debit is priced as it was reserved. */
+  private readonly groupsOf = new Map<string, Map<string, string>>();
 
   private common(subscriber: string, requestId: string, sessionId: string) {
     return { requestId, subscriber, service: this.service, timestamp: new Date().toISOString(), sessionId };
@@ -60,12 +75,29 @@ export class ChargingGateway {
   /** requestId derived from the SIP transaction, so a retransmitted INVITE never reserves twice. */
   async reserve(subscriber: string, requestId: string, sessionId: string, items: Ch2Item[]): Promise<Reserved> {
     try {
-      const res = await this.timed('ch2.reserve', () => this.ch2.reserve({ ...this.common(subscriber, requestId, sessionId), items, validitySeconds: this.validitySeconds }));
+      const grouped = await this.withGroups(subscriber, items);
+      const res = await this.timed('ch2.reserve', () => this.ch2.reserve({ ...this.common(subscriber, requestId, sessionId), items: grouped, validitySeconds: this.validitySeconds }));
+      if (res.reservationId) this.remember(res.reservationId, grouped);
       return { kind: 'answer', res };
     } catch (e) {
       if (e instanceof Ch2UnavailableError) return { kind: 'unavailable', error: e };
       throw e;
     }
+  }
+
+  /** The items with the rating group the windows module decides for each (unchanged without one). */
+  private async withGroups(subscriber: string, items: Ch2Item[]): Promise<Ch2Item[]> {
+    if (!this.ratingGroups || !items.length) return items;
+    const groups = await this.ratingGroups.decide(subscriber, items, new Date());
+    return items.map((it, i) => (groups[i] ? { ...it, ratingGroup: groups[i] } : it));
+  }
+
+  private remember(reservationId: string, items: Ch2Item[]): void {
+    const m = new Map<string, string>();
+    for (const it of items) if (it.ratingGroup) m.set(it.id, it.ratingGroup);
+    if (!m.size) return;
+    if (this.groupsOf.size >= MAX_REMEMBERED_RESERVATIONS) this.groupsOf.delete(this.groupsOf.keys().next().value!);
+    this.groupsOf.set(reservationId, m);
   }
 
   /** CHECK_BALANCE for the user's own page; undefined when the enabler does not answer. */
@@ -107,7 +139,8 @@ export class ChargingGateway {
     octets: number,
     afterOutcome = false,
   ): Promise<Settled<DebitResponse>> {
-    const req = { ...this.common(subscriber, ChargingGateway.debitId(reservationId, itemId), sessionId), reservationId, itemId, outcome, octets };
+    const ratingGroup = this.groupsOf.get(reservationId)?.get(itemId);
+    const req = { ...this.common(subscriber, ChargingGateway.debitId(reservationId, itemId), sessionId), reservationId, itemId, outcome, octets, ...(ratingGroup ? { ratingGroup } : {}) };
     const r = await this.send({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome }, 'ch2.debit', () => this.ch2.debit(req));
     if (r.kind === 'answer' && afterOutcome && needsDirectDebit(req, r.res)) await this.directDebitFallback(req);
     return r;
@@ -137,6 +170,7 @@ export class ChargingGateway {
    */
   async release(subscriber: string, sessionId: string, reservationId: string): Promise<Settled<ReleaseResponse>> {
     const req = { ...this.common(subscriber, RequestIds.release(reservationId), sessionId), reservationId };
+    this.groupsOf.delete(reservationId);
     if (await this.queue.holdsDebitsOf(reservationId)) {
       await this.queue.enqueue({ op: 'release', req }, 0);
       return { kind: 'queued' };

@@ -55,7 +55,7 @@ export function directDebitFor(d: DebitRequest): DirectDebitRequest {
     service: d.service,
     timestamp: d.timestamp,
     sessionId: d.sessionId,
-    items: [{ id: d.itemId, octets: d.octets }],
+    items: [{ id: d.itemId, octets: d.octets, ...(d.ratingGroup ? { ratingGroup: d.ratingGroup } : {}) }],
     outcome: d.outcome,
   };
 }

@@ -15,6 +15,14 @@ export interface DepositRequest {
   /** … or base64 bytes. */
   bodyBase64?: string;
   imdnMessageId?: string;
+  /** A background-window resource with a selected policy (docs/windows-and-usage.md): the message is tagged with it. */
+  bdtReferenceId?: string;
+}
+
+/** The windows module's view a deposit needs: is a tag usable, and who holds tagged messages. */
+export interface DepositTags {
+  checkTag(id: unknown): Promise<string | undefined>;
+  tagged(id: string, aor: string): Promise<void>;
 }
 
 export type DepositAnswer = ({ ok: true; id: string } | { ok: false; status: number; error: string; details?: string[] });
@@ -24,6 +32,7 @@ export class DepositService {
     private readonly store: DeferredStore,
     private readonly domain: string,
     private readonly onStored: (aor: string) => void,
+    private readonly tags?: DepositTags,
   ) {}
 
   async deposit(input: unknown): Promise<DepositAnswer> {
@@ -39,6 +48,10 @@ export class DepositService {
     if (d.text !== undefined && typeof d.text !== 'string') bad.push('text: must be a string');
     if (d.bodyBase64 !== undefined && (typeof d.bodyBase64 !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(d.bodyBase64))) bad.push('bodyBase64: must be base64');
     if (d.contentType !== undefined && (typeof d.contentType !== 'string' || !/^[\w.+-]+\/[\w.+-]+/.test(d.contentType))) bad.push('contentType: must be a MIME type');
+    if (d.bdtReferenceId !== undefined) {
+      const problem = this.tags ? await this.tags.checkTag(d.bdtReferenceId) : 'bdtReferenceId: background windows are not enabled on this server';
+      if (problem) bad.push(problem);
+    }
     if (bad.length) return { ok: false, status: 400, error: 'invalid deposit', details: bad };
     const body = d.text !== undefined ? Buffer.from(d.text as string, 'utf8') : Buffer.from(d.bodyBase64 as string, 'base64');
     if (body.length === 0) return { ok: false, status: 400, error: 'invalid deposit', details: ['body: must not be empty'] };
@@ -52,8 +65,10 @@ export class DepositService {
       body,
       imdnMessageId: typeof d.imdnMessageId === 'string' ? d.imdnMessageId : receipt?.imdnMessageId,
       ...(receipt ? { receipt: true } : {}),
+      bdtReferenceId: d.bdtReferenceId as string | undefined,
     });
     if (!r.ok) return { ok: false, status: r.status === 513 ? 413 : 507, error: r.reason };
+    if (d.bdtReferenceId !== undefined) await this.tags?.tagged(d.bdtReferenceId as string, to!);
     this.onStored(to!);
     return { ok: true, id: r.id };
   }

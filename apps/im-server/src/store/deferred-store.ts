@@ -18,6 +18,8 @@ export interface DepositInput {
   receivedAt?: Date;
   /** An IMDN stored for its (offline) addressee: delivered like a message, never charged (receipts/). */
   receipt?: boolean;
+  /** The background-window resource the message was deposited under (windows/: rated at its rating group). */
+  bdtReferenceId?: string;
 }
 
 export interface StoredMessageMeta {
@@ -32,6 +34,7 @@ export interface StoredMessageMeta {
   disposition?: string;
   /** A stored IMDN: left out of every reservation and price, delivered free. */
   receipt?: true;
+  bdtReferenceId?: string;
 }
 
 /**
@@ -64,7 +67,7 @@ export interface StoreLimits {
   ttlSeconds: number;
 }
 
-const META = ['from', 'to', 'ct', 'octets', 'at', 'exp', 'imdn', 'disp', 'rcpt'] as const;
+const META = ['from', 'to', 'ct', 'octets', 'at', 'exp', 'imdn', 'disp', 'rcpt', 'bdt'] as const;
 
 export class DeferredStore {
   private readonly lua: Record<string, LuaFn>;
@@ -143,6 +146,7 @@ export class DeferredStore {
       !m.receipt && m.imdnMessageId && asksFor(m.disposition, 'negative-delivery')
         ? JSON.stringify({ aor, id, from: m.from, to: m.to, imdnMessageId: m.imdnMessageId, disposition: m.disposition!, receivedAt: new Date(at).toISOString() } satisfies ExpiredNotice)
         : '';
+    if (m.bdtReferenceId) fields.push('bdt', m.bdtReferenceId);
     const [code, n] = (await this.lua.deposit(
       k.order, k.msg(id), k.usage, k.expiry, k.octets, k.watch,
       id, m.body.length, this.limits.userMaxMessages, this.limits.userMaxBytes, exp, watch, ...fields,
@@ -180,9 +184,19 @@ export class DeferredStore {
         ...(r[6] ? { imdnMessageId: r[6] } : {}),
         ...(r[7] ? { disposition: r[7] } : {}),
         ...(r[8] === '1' ? { receipt: true as const } : {}),
+        ...(r[9] ? { bdtReferenceId: r[9] } : {}),
       });
     });
     return out;
+  }
+
+  /** The background-window tag of each message (undefined: untagged or gone), in order. */
+  async tagsOf(aor: string, ids: readonly string[]): Promise<(string | undefined)[]> {
+    const k = this.keys(aor);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hget(k.msg(id), 'bdt');
+    const rows = (await pipe.exec()) ?? [];
+    return rows.map(([err, v]) => (err || typeof v !== 'string' ? undefined : v));
   }
 
   async body(aor: string, id: string): Promise<Buffer | null> {

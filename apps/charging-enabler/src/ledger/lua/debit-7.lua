@@ -17,7 +17,7 @@
   A.amount      rated amount for the octets used         A.unitPrice   A.nowIso   A.shardTag  shard tag (cdrId prefix)
   A.day         day of the debit (yyyymmdd, usage counters)   A.sessionId?
   A.service     service the debit was rated for (must be the reservation's)
-  A.atMs        the debit's event time (ms; monitoring keys' monitoring time)
+  A.atMs        the debit's event time (ms; monitoring keys' monitoring time)   A.ratingGroup?  written in the CDR
   Returns {response JSON, notifications JSON}.
 ]]
 --@include int
@@ -77,7 +77,7 @@ local sid = A.sessionId or ''
 if sid == '' then sid = r[3] end
 local id = redis.call('XADD', KEYS[4], '*', 'type', 'debit', 'subscriber', sub, 'service', service, 'requestId', requestId,
   'reservationId', rid, 'sessionId', sid, 'itemId', itemId, 'octets', int(A.octets), 'outcome', outcome, 'amount', int(amount),
-  'currency', currency, 'balanceAfter', int(balance), 'timestamp', A.nowIso)
+  'currency', currency, 'balanceAfter', int(balance), 'timestamp', A.nowIso, 'ratingGroup', A.ratingGroup or '')
 local cdrId = A.shardTag .. '-' .. id
 redis.call('HSET', KEYS[5], cdrId, int(amount) .. '|0|' .. sub .. '|' .. service .. '|' .. currency .. '|' .. outcome .. '|' .. itemId)
 redis.call('HSET', KEYS[6], onceField, cdrId .. '|' .. outcome)

@@ -15,6 +15,7 @@
   A.shardTag    A.day  day (yyyymmdd, usage counters)
   A.itemIds     A.prices   A.octets   the items' ids, prices and octets (parallel arrays, n items)
   A.atMs        the charge's event time (ms; monitoring keys' monitoring time)
+  A.ratingGroup?  the rating group every item was priced at (written in the CDR)
   Returns {response JSON, notifications JSON}.
 ]]
 --@include int
@@ -72,6 +73,10 @@ end
 if outcome ~= '' then
   cdr[#cdr + 1] = 'outcome'
   cdr[#cdr + 1] = outcome
+end
+if A.ratingGroup then
+  cdr[#cdr + 1] = 'ratingGroup'
+  cdr[#cdr + 1] = A.ratingGroup
 end
 local id = redis.call('XADD', KEYS[3], '*', unpack(cdr))
 local cdrId = A.shardTag .. '-' .. id
