@@ -28,7 +28,9 @@ export async function endAdvice(o: EndAdviceInput): Promise<SipBody | undefined>
   if (o.settled && (await within(o.clock, o.settled, o.waitMs)) === LATE) o.aoc.incomplete();
   const left = deadline - o.clock.now();
   const b = left > 0 ? await within(o.clock, o.charging.balance(o.aor).catch(() => undefined), left) : LATE;
-  return o.aoc.endBody(b === LATE ? undefined : b?.balance);
+  // a balance below zero (an overdraft the AoC-E has no way to say) is left out rather than refusing the body
+  const balanceAfter = b === LATE || b?.balance === undefined || b.balance < 0 ? undefined : b.balance;
+  return o.aoc.endBody(balanceAfter);
 }
 
 export const LATE = Symbol('late');
