@@ -142,7 +142,18 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   // router over the handlers, which the front is started with: every part gets what it needs by constructor
   const sip = new SipFront(config, metrics, sipLog);
   const summary = new MessageSummaryHandler(config, sip, store, sipAuth);
-  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void summary.notifyWaiting(aor));
+  const receipts = new ReceiptService({
+    redis,
+    keyPrefix: config.keyPrefix,
+    domain: config.domain,
+    markerTtlSeconds: config.messageTtlSeconds + 86400,
+    users,
+    store,
+    sender: new ReceiptSender(sip, (b) => sip.flowTo(b), config.advertisedHost),
+    onStored: (aor) => void summary.notifyWaiting(aor),
+    log: (m) => logger.warn(m),
+  });
+  const retrieval = new RetrievalService(config, sip, store, charging, metrics, (m) => logger.log(m), (aor) => void summary.notifyWaiting(aor), receipts);
   const router = new SipRouter(
     [
       new OptionsHandler(),
@@ -155,17 +166,6 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   );
   notifyWaiting = (aor) => void summary.notifyWaiting(aor);
   const deposits = new DepositService(store, config.domain, (aor) => void summary.notifyWaiting(aor), windows.tagging);
-  const receipts = new ReceiptService({
-    redis,
-    keyPrefix: config.keyPrefix,
-    domain: config.domain,
-    markerTtlSeconds: config.messageTtlSeconds + 86400,
-    users,
-    store,
-    sender: new ReceiptSender(sip, (b) => sip.flowTo(b), config.advertisedHost),
-    onStored: (aor) => void summary.notifyWaiting(aor),
-    log: (m) => logger.warn(m),
-  });
 
   const readiness = {
     ...readinessProbes(redis, nc),
