@@ -312,11 +312,17 @@ async function main(): Promise<void> {
     const bc = new Client(sipTcp, msrpTcp);
     await bc.open();
     let firstAt = 0;
+    // BENCH_PROFILE=bulk: CPU profiles of both services over the bulk session only
+    const bulkProfiling = process.env.BENCH_PROFILE === 'bulk' ? await Promise.all([imInspector.port, ceInspector.port].map((p) => profileThroughInspector(p))) : [];
     const b0 = performance.now();
     const r = await bc.retrieve(bulkUser, 'bench-pw', BULK, () => {
       if (!firstAt) firstAt = performance.now();
     });
     const bsecs = (performance.now() - b0) / 1000;
+    for (const [k, stop] of bulkProfiling.entries()) {
+      mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
+      writeFileSync(join(ROOT, 'bench-results', `retrieval-bulk-${k ? 'charging-enabler' : 'im-server'}.cpuprofile`), JSON.stringify(await stop()));
+    }
     bc.close();
     const acct = (await (await fetch(`http://127.0.0.1:${ceHttp}/v1/accounts/${encodeURIComponent(`sip:${bulkUser}@example.com`)}`, { headers: { authorization: 'Bearer bench' } })).json()) as { balance: number };
     results.bulkDelivery = { messages: r.received, seconds: +bsecs.toFixed(2), perSecond: Math.round(r.received / bsecs), inviteMs: +r.inviteMs.toFixed(1), charged: 100 * BULK - acct.balance };
