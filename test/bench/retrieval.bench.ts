@@ -339,10 +339,17 @@ async function main(): Promise<void> {
     const balance = async () =>
       ((await (await fetch(`http://127.0.0.1:${ceHttp}/v1/accounts/${encodeURIComponent(`sip:${bulkUser}@example.com`)}`, { headers: { authorization: 'Bearer bench' } })).json()) as { balance: number }).balance;
     const charged = 100 * BULK - (await balance());
-    // the last debits may still be on their way when the client has every message: how long until all are charged
-    // (polled, at most 10 s), and the CPU each service spent on the session per message
-    for (let left = 200; left > 0 && 100 * BULK - (await balance()) < 6 * BULK; left--) await new Promise((res) => setTimeout(res, 50));
-    const settledSecs = (performance.now() - b0) / 1000;
+    // the last debits may still be on their way when the client has every message: when the balance last changed
+    // (polled every 100 ms until it holds for one poll, at most 10 s; the price per message depends on the time of
+    // day, so the total is not known here), and the CPU each service spent on the session per message
+    let settledSecs = bsecs;
+    for (let last = charged, left = 100; left > 0; left--) {
+      await new Promise((res) => setTimeout(res, 100));
+      const now = 100 * BULK - (await balance());
+      if (now === last) break;
+      last = now;
+      settledSecs = (performance.now() - b0) / 1000;
+    }
     const cpuUs = (k: 'im' | 'ce') => Math.round(((cpuEnd[k] - cpuStart[k]) * 1000) / Math.max(1, r.received));
     const cpuEnd = { im: cpuMs(im.pid!), ce: cpuMs(ce.pid!) };
     results.bulkDelivery = { messages: r.received, seconds: +bsecs.toFixed(2), perSecond: Math.round(r.received / bsecs), inviteMs: +r.inviteMs.toFixed(1), charged,
@@ -380,7 +387,7 @@ async function main(): Promise<void> {
   console.log(`| failed retrievals (closed / open loop) | ${cl.failed} / ${ol.failedOrUnserved} |`);
   console.log(`| bulk delivery: ${bk.messages} messages in one session, each debited (messages/s) | ${bk.perSecond} |`);
   console.log(`| bulk delivery charged when the client had every message (cents; expected ${BULK} × 6) | ${bk.charged} |`);
-  console.log(`| bulk delivery: every message charged after (s; the client had them all after ${bk.seconds}) | ${bk.allChargedAfterSeconds} |`);
+  console.log(`| bulk delivery: the balance last changed after (s; the client had every message after ${bk.seconds}) | ${bk.allChargedAfterSeconds} |`);
   console.log(`| bulk delivery CPU per message, im-server / enabler (µs, whole session incl. INVITE) | ${bk.imServerCpuUsPerMessage} / ${bk.enablerCpuUsPerMessage} |`);
   console.log(`| im-server RSS after closed loop / after bulk (MiB) | ${cl.imServerRssMiB} / ${results.imServerRssMiBAfter} |`);
   const ratio = (a: number, b?: number) => (b ? +(a / b).toFixed(2) : undefined);
