@@ -128,7 +128,9 @@ class Client {
     });
     this.sessions.set(sid, session);
     this.msrp.adopt(session);
-    await session.sendBind();
+    // a refused bind (481/506) closes the connection: fail this retrieval now rather than wait for nothing
+    const bindStatus = await session.sendBind();
+    if (bindStatus !== 200) throw new Error(`MSRP bind answered ${bindStatus}`);
     const tBound = performance.now();
     // bounded: a session that never delivers fails this retrieval instead of hanging the bench
     let timer: NodeJS.Timeout | undefined;

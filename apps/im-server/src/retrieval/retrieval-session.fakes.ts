@@ -106,6 +106,7 @@ export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: 
   const sends: { body: string; answer: (o: SendOutcome) => void }[] = [];
   const leg = {
     autoDeliver: false,
+    drained: false,
     closed: false,
     open: () => ({
       id: 'msrp-1',
@@ -116,6 +117,7 @@ export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: 
         return d.promise;
       },
       connect: async () => 200,
+      drain: () => void (leg.drained = true),
       // like MsrpSession.close: a SEND still waiting for its response ends unanswered
       close: () => ((leg.closed = true), sends.forEach((s) => s.answer({ kind: 'unanswered' }))),
       disconnect: () => undefined,
