@@ -13,29 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { deposit, pendingCount, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
 import { waitFor } from '../support/enabler-harness';
 import { bindSend, okFor, rawMsrp } from '../support/msrp-raw';
-import { msrpOffer, RawSipTcp } from '../support/sip-raw';
-
-/** A retrieval dialog over a raw SIP connection, identity asserted by the trusted proxy (127.0.0.1 here). */
-async function invite(sip: RawSipTcp, aor: string, clientPath: string) {
-  const callId = randomBytes(8).toString('hex');
-  const tag = randomBytes(4).toString('hex');
-  const sdp = msrpOffer({ proto: 'TCP/MSRP', path: clientPath, setup: 'active' });
-  const line = (method: string, cseq: number, to: string) =>
-    `${method} sip:deferred@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK${randomBytes(6).toString('hex')};rport\r\nMax-Forwards: 70\r\n` +
-    `From: <${aor}>;tag=${tag}\r\nTo: ${to}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq} ${method}\r\nP-Asserted-Identity: <${aor}>\r\n`;
-  sip.send(`${line('INVITE', 1, '<sip:deferred@example.com>')}Contact: <sip:x@127.0.0.1:9;transport=tcp>\r\nContent-Type: application/sdp\r\nContent-Length: ${Buffer.byteLength(sdp)}\r\n\r\n${sdp}`);
-  const ok = await sip.next(new RegExp(`^SIP/2\\.0 [2-6]\\d\\d `));
-  expect(ok.startLine).toBe('SIP/2.0 200 OK');
-  const to = ok.headers.get('to')!;
-  sip.send(`${line('ACK', 1, to)}Content-Length: 0\r\n\r\n`);
-  return {
-    serverPath: /a=path:(\S+)/.exec(ok.body)![1],
-    bye: async () => {
-      sip.send(`${line('BYE', 2, to)}Content-Length: 0\r\n\r\n`);
-      return (await sip.next(/^SIP\/2\.0 \d+ /)).startLine;
-    },
-  };
-}
+import { RawSipTcp, retrievalDialog as invite } from '../support/sip-raw';
 
 describe('an MSRP connection reused by the retrievals of several users', () => {
   let s: Stack;
