@@ -11,7 +11,8 @@
  *
  * Only confirmed wrong guesses lock out. A check in flight holds a place (atomically, in the same script as the
  * verdict) while it runs: while one more would take wrong guesses + checks in flight past the limit, it *waits* —
- * inside the server, asking again every few ms for at most `maxWaitMs` — instead of being refused. So N parallel
+ * inside the server, asking again as soon as a check of the same source ends on this replica (or every few ms, for
+ * the other replicas' checks) for at most `maxWaitMs` — instead of being refused. So N parallel
  * wrong guesses still get at most `limit` tries (the rest wait, then find the window full and are refused), and an
  * honest burst from one address (a NAT, a load test: many clients authenticating at once) goes through a few at a
  * time, none refused. A check that waited `maxWaitMs` in vain is refused for a second (`inProgress`), not for the
@@ -73,6 +74,8 @@ export function sourceOf(address: string): string {
 export class LoginThrottle {
   private readonly lua: Record<string, LuaFn>;
   private readonly maxWaitMs: number;
+  /** Checks waiting on this replica, by what they wait for (`s:<source>`, `a:<aor>`), first come first woken. */
+  private readonly waiting = new Map<string, (() => void)[]>();
 
   constructor(private readonly redis: RedisClient, private readonly keys: AuthKeys, private readonly limits: ThrottleLimits) {
     this.lua = authScripts(redis);
@@ -92,10 +95,35 @@ export class LoginThrottle {
       if (v.go) return { allowed: true, ticket };
       if (v.refusedForMs !== undefined) return { allowed: false, scope: v.scope, retryAfterSeconds: Math.max(1, Math.ceil(v.refusedForMs / 1000)) };
       if (Date.now() >= deadline) return { allowed: false, scope: v.scope, retryAfterSeconds: 1, inProgress: true };
-      // a check takes a few ms: ask again soon, later less often, spread so that waiters do not ask all at once
-      const ms = Math.min(50, 2 << Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
-      await new Promise((r) => setTimeout(r, ms));
+      await this.pause(v.scope === 'source' ? `s:${ticket.source}` : `a:${ticket.aor}`, attempt);
     }
+  }
+
+  /**
+   * Until a check of the same source (or account) ends on this replica — then the first waiter asks again at once —
+   * or, for checks on other replicas, a few ms, later less often, spread so that waiters do not all ask at once.
+   */
+  private pause(key: string, attempt: number): Promise<void> {
+    const ms = Math.min(100, 4 << Math.min(attempt, 5)) * (0.5 + Math.random() / 2);
+    return new Promise<void>((resolve) => {
+      const queue = this.waiting.get(key) ?? [];
+      this.waiting.set(key, queue);
+      const wake = () => {
+        clearTimeout(timer);
+        const i = queue.indexOf(wake);
+        if (i >= 0) queue.splice(i, 1);
+        if (!queue.length && this.waiting.get(key) === queue) this.waiting.delete(key);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      queue.push(wake);
+    });
+  }
+
+  /** A check ended here: its place is free, so the first check waiting for its source and for its account asks again. */
+  private ended(t: AttemptTicket): void {
+    this.waiting.get(`s:${t.source}`)?.[0]?.();
+    if (t.aor !== undefined) this.waiting.get(`a:${t.aor}`)?.[0]?.();
   }
 
   /** One try at taking a place among the checks in flight of the source, then of the account. */
@@ -133,6 +161,7 @@ export class LoginThrottle {
       this.lua['check-failed'](this.keys.sourceFailures(t.source), this.keys.sourceChecks(t.source), t.id, l.sourceWindowMs),
       t.aor !== undefined ? this.lua['check-failed'](this.keys.accountFailures(t.aor), this.keys.accountChecks(t.aor), t.id, l.accountWindowMs) : undefined,
     ]);
+    this.ended(t);
   }
 
   /** The check was not a wrong guess (a bad request, a stale nonce with the right digest, a replay): it just leaves. */
@@ -141,5 +170,6 @@ export class LoginThrottle {
       this.redis.zrem(this.keys.sourceChecks(t.source), t.id),
       t.aor !== undefined ? this.redis.zrem(this.keys.accountChecks(t.aor), t.id) : undefined,
     ]);
+    this.ended(t);
   }
 }
