@@ -120,7 +120,10 @@ export class LoginThrottle {
     });
   }
 
-  /** A check ended here: its place is free, so the first check waiting for its source and for its account asks again. */
+  /**
+   * A check ended here: the first check waiting for its source and for its account asks again, at once — its
+   * check-enter goes on the same Redis connection after the command that frees the place, so Redis runs it after.
+   */
   private ended(t: AttemptTicket): void {
     this.waiting.get(`s:${t.source}`)?.[0]?.();
     if (t.aor !== undefined) this.waiting.get(`a:${t.aor}`)?.[0]?.();
@@ -129,20 +132,19 @@ export class LoginThrottle {
   /** One try at taking a place among the checks in flight of the source, then of the account. */
   private async enter(t: AttemptTicket): Promise<Verdict> {
     const l = this.limits;
-    const [src, srcLeft] = (await this.lua['check-enter'](this.keys.sourceFailures(t.source), this.keys.sourceChecks(t.source), l.sourceLimit, t.id, CHECK_HOLD_MS)) as [number, number];
+    // both at once (one round trip less while the place is held); a place taken in vain is given back
+    const [[src, srcLeft], acctVerdict] = (await Promise.all([
+      this.lua['check-enter'](this.keys.sourceFailures(t.source), this.keys.sourceChecks(t.source), l.sourceLimit, t.id, CHECK_HOLD_MS),
+      t.aor === undefined
+        ? undefined
+        : this.lua['check-enter-known'](this.keys.accountFailures(t.aor), this.keys.accountChecks(t.aor), this.keys.knownSource(t.aor, t.source), l.accountLimit, t.id, CHECK_HOLD_MS),
+    ])) as [[number, number], [number, number] | undefined];
+    const [acct, acctLeft] = acctVerdict ?? [GO, 0];
+    if (src === GO && acct === GO) return { go: true };
+    // not checked, so not a guess: the place taken on the other side is given back
+    if (src === GO) await this.redis.zrem(this.keys.sourceChecks(t.source), t.id);
+    if (acct === GO && t.aor !== undefined) await this.redis.zrem(this.keys.accountChecks(t.aor), t.id);
     if (src !== GO) return { go: false, scope: 'source', refusedForMs: src === REFUSED ? srcLeft : undefined };
-    if (t.aor === undefined) return { go: true };
-    const [acct, acctLeft] = (await this.lua['check-enter-known'](
-      this.keys.accountFailures(t.aor),
-      this.keys.accountChecks(t.aor),
-      this.keys.knownSource(t.aor, t.source),
-      l.accountLimit,
-      t.id,
-      CHECK_HOLD_MS,
-    )) as [number, number];
-    if (acct === GO) return { go: true };
-    // not checked, so not a guess: the source's place is given back
-    await this.redis.zrem(this.keys.sourceChecks(t.source), t.id);
     return { go: false, scope: 'account', refusedForMs: acct === REFUSED ? acctLeft : undefined };
   }
 
@@ -157,19 +159,21 @@ export class LoginThrottle {
   /** A wrong guess (wrong password, unknown user, a name no client sends): counted for the source and the account. */
   async failed(t: AttemptTicket): Promise<void> {
     const l = this.limits;
-    await Promise.all([
+    const done = Promise.all([
       this.lua['check-failed'](this.keys.sourceFailures(t.source), this.keys.sourceChecks(t.source), t.id, l.sourceWindowMs),
       t.aor !== undefined ? this.lua['check-failed'](this.keys.accountFailures(t.aor), this.keys.accountChecks(t.aor), t.id, l.accountWindowMs) : undefined,
     ]);
     this.ended(t);
+    await done;
   }
 
   /** The check was not a wrong guess (a bad request, a stale nonce with the right digest, a replay): it just leaves. */
   async notAGuess(t: AttemptTicket): Promise<void> {
-    await Promise.all([
+    const done = Promise.all([
       this.redis.zrem(this.keys.sourceChecks(t.source), t.id),
       t.aor !== undefined ? this.redis.zrem(this.keys.accountChecks(t.aor), t.id) : undefined,
     ]);
     this.ended(t);
+    await done;
   }
 }
