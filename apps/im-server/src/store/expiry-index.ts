@@ -63,8 +63,9 @@ export class ExpiryIndex {
   /**
    * Indexes, due now, every mailbox stored by a version without the index (one SCAN of each master for the order
    * indexes and due lists), then sets a marker so later starts skip it. Returns how many mailboxes were found.
+   * `stopped`: checked between SCAN pages; a migration stopped early sets no marker (the next start does it again).
    */
-  async migrate(): Promise<number> {
+  async migrate(stopped: () => boolean = () => false): Promise<number> {
     const marker = `${this.prefix}dm:xidx:migrated`;
     if (await this.redis.exists(marker)) return 0;
     const glob = this.prefix.replace(/[*?[\]\\]/g, '\\$&');
@@ -82,8 +83,9 @@ export class ExpiryIndex {
           await this.index(aor, 0);
           n++;
         }
-      } while (cursor !== '0');
+      } while (cursor !== '0' && !stopped());
     }
+    if (stopped()) return n;
     await this.redis.set(marker, new Date().toISOString());
     return n;
   }

@@ -6,6 +6,8 @@
  */
 import type { DeferredStore, ExpiredNotice } from './deferred-store';
 
+export type SweptStore = Pick<DeferredStore, 'sweepExpired' | 'expiryIndex'>;
+
 export interface SweeperLog {
   log(message: string): void;
   warn(message: string): void;
@@ -14,25 +16,39 @@ export interface SweeperLog {
 export class ExpirySweeper {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
-  private migrated = false;
+  private migration?: Promise<void>;
   private stopped = false;
 
   constructor(
-    private readonly store: DeferredStore,
+    private readonly store: SweptStore,
     private readonly onExpired: (n: ExpiredNotice) => Promise<void>,
     private readonly intervalMs: number,
     private readonly logger: SweeperLog,
   ) {}
 
   start(): void {
+    this.migration = this.migrate();
     this.schedule(0);
   }
 
-  /** Stops scheduling and waits for a sweep under way to end. */
+  /** Stops scheduling and waits for a sweep under way to end (and the migration to notice it). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    await Promise.all([this.running, this.migration]);
+  }
+
+  private async migrate(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const n = await this.store.expiryIndex.migrate(() => this.stopped);
+        if (n) this.logger.log(`expiry index: ${n} mailboxes stored before the index were indexed`);
+        return;
+      } catch (e) {
+        this.logger.warn(`expiry index migration: ${(e as Error).message}; will retry`);
+        await new Promise<void>((r) => setTimeout(r, this.intervalMs).unref());
+      }
+    }
   }
 
   private schedule(delayMs: number): void {
@@ -47,15 +63,6 @@ export class ExpirySweeper {
   }
 
   private async round(): Promise<void> {
-    if (!this.migrated) {
-      try {
-        const n = await this.store.expiryIndex.migrate();
-        this.migrated = true;
-        if (n) this.logger.log(`expiry index: ${n} mailboxes stored before the index were indexed`);
-      } catch (e) {
-        this.logger.warn(`expiry index migration: ${(e as Error).message}; will retry`);
-      }
-    }
     try {
       await this.store.sweepExpired(this.onExpired);
     } catch (e) {
