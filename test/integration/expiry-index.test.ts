@@ -12,6 +12,7 @@ import { ExpirySweeper } from '../../apps/im-server/src/store/expiry-sweeper';
 import { UserStore } from '../../apps/im-server/src/store/user-store';
 import { ReceiptService } from '../../apps/im-server/src/receipts/receipt.service';
 import { waitFor } from '../support/enabler-harness';
+import { deleteKeysWithPrefix } from '../support/redis-cleanup';
 
 const TTL = 3600;
 const limits = { maxMessageBytes: 65536, userMaxMessages: 100, userMaxBytes: 1 << 20, ttlSeconds: TTL };
@@ -33,16 +34,7 @@ describe('expiry index', () => {
     store = new DeferredStore(redis, prefix, limits);
   });
   afterAll(async () => {
-    for (const p of [prefix, `${prefix}old:`]) {
-      const keys: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, ks] = await redis.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
-        cursor = next;
-        keys.push(...ks);
-      } while (cursor !== '0');
-      if (keys.length) await redis.unlink(...keys);
-    }
+    await deleteKeysWithPrefix(redis, prefix);
     redis.disconnect();
   });
 
