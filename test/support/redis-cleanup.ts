@@ -13,7 +13,8 @@ export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): 
     do {
       const [next, keys] = await node.scan(cursor, 'MATCH', glob, 'COUNT', 1000);
       cursor = next;
-      if (keys.length) n += await node.unlink(...keys);
+      // one UNLINK per key: the keys of a page may lie in different cluster slots
+      n += (await Promise.all(keys.map((k) => node.unlink(k)))).reduce((a, b) => a + b, 0);
     } while (cursor !== '0');
   }
   return n;
