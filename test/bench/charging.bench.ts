@@ -38,6 +38,10 @@ interface Row {
   p99ms: number;
   /** CPU time per operation (µs) by process, while the row ran (Linux /proc). */
   cpuUsPerOp?: Record<string, number>;
+  /** Read and write system calls per operation by process, while the row ran (Linux /proc/<pid>/io). */
+  syscallsPerOp?: Record<string, { reads: number; writes: number }>;
+  /** The Redis server's own CPU per operation (µs, main thread, from its INFO cpu), and its commands per operation. */
+  redis?: { cpuUsPerOp: number; callsPerOp: number; commands: Record<string, number> };
   /** Operations run in the row's unmeasured warm-up (they still charge and write CDRs). */
   warmupOps?: number;
 }
@@ -192,6 +196,27 @@ function cpuSeconds(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Read and write system calls made so far by a process (all its threads), from /proc; undefined elsewhere. */
+function syscalls(pid: number): { reads: number; writes: number } | undefined {
+  try {
+    const t = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { reads: Number(/syscr: (\d+)/.exec(t)![1]), writes: Number(/syscw: (\d+)/.exec(t)![1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Redis server's main-thread CPU seconds and its command count so far (INFO): exact for that server, shared or not. */
+async function redisUsage(redis: Redis): Promise<{ cpu: number; calls: number; commands: Record<string, number> }> {
+  const cpu = await redis.info('cpu');
+  const stats = await redis.info('commandstats');
+  const num = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(cpu)?.[1] ?? NaN);
+  const commands: Record<string, number> = {};
+  for (const m of stats.matchAll(/^cmdstat_(?!info)([^:]+):calls=(\d+)/gm)) commands[m[1]] = Number(m[2]);
+  const calls = Object.values(commands).reduce((a, b) => a + b, 0);
+  return { cpu: num('used_cpu_user_main_thread') + num('used_cpu_sys_main_thread'), calls, commands };
 }
 
 /** Processes whose command name is `name` (e.g. the shared nats-server / redis-server). */
@@ -378,12 +403,37 @@ async function main(): Promise<void> {
       'redis-server': pidsNamed('redis-server'),
     };
     // CPU is read when the row's warm-up ends and when it stops
+    const own = { generator: process.pid, echo: echo.pid!, enabler: enabler.pid! };
+    const redisInfo = new Redis(infra.redis.url);
     const measured = async (row: (onMeasuring: () => void) => Promise<Row>): Promise<Row> => {
       const cpu = () => Object.fromEntries(Object.entries(procs).map(([k, pids]) => [k, pids.reduce((s, p) => s + (cpuSeconds(p) ?? NaN), 0)]));
+      const calls = () => Object.entries(own).map(([k, pid]) => [k, syscalls(pid)] as const);
       let before = cpu();
-      const r = await row(() => (before = cpu()));
+      let callsBefore = calls();
+      let redisBefore: ReturnType<typeof redisUsage> | undefined;
+      const r = await row(() => {
+        before = cpu();
+        callsBefore = calls();
+        redisBefore = redisUsage(redisInfo);
+      });
       const after = cpu();
+      const callsAfter = calls();
+      const redisAfter = await redisUsage(redisInfo);
       r.cpuUsPerOp = Object.fromEntries(Object.keys(procs).map((k) => [k, Math.round(((after[k] - before[k]) * 1e6) / r.ops)]).filter(([, v]) => Number.isFinite(v as number)));
+      const per = (n: number) => +(n / r.ops).toFixed(1);
+      r.syscallsPerOp = Object.fromEntries(
+        callsAfter.flatMap(([k, a], i) => {
+          const b = callsBefore[i][1];
+          return a && b ? [[k, { reads: per(a.reads - b.reads), writes: per(a.writes - b.writes) }]] : [];
+        }),
+      );
+      const rb = await redisBefore;
+      const commands = Object.fromEntries(
+        Object.entries(redisAfter.commands)
+          .map(([k, n]) => [k, per(n - (rb?.commands[k] ?? 0))] as const)
+          .filter(([, n]) => n > 0),
+      );
+      if (rb) r.redis = { cpuUsPerOp: Math.round(((redisAfter.cpu - rb.cpu) * 1e6) / r.ops), callsPerOp: per(redisAfter.calls - rb.calls), commands };
       return r;
     };
     memory.start();
@@ -394,6 +444,7 @@ async function main(): Promise<void> {
       rows.push(await measured((m) => runThreaded(PAIR_ROW, { ...spec, kind: 'pair' }, c, m)));
     }
     await memory.end();
+    await redisInfo.quit();
     // every debit wrote a CDR: wait until the relay has put them all on JetStream (it must keep up with the load)
     const loadEnd = performance.now();
     const jsm = await nc.jetstreamManager();
@@ -441,6 +492,18 @@ async function main(): Promise<void> {
       const v = parts.map((k) => r.cpuUsPerOp?.[k] ?? 0);
       console.log(`| ${r.what} | ${r.concurrency} | ${v.join(' | ')} | ${v.reduce((a, b) => a + b, 0)} |`);
     }
+  }
+  const sys = rows.filter((x) => x.syscallsPerOp && Object.keys(x.syscallsPerOp).length);
+  if (sys.length) {
+    console.log('\nSystem calls per operation (reads / writes, from /proc/<pid>/io), and the Redis server\'s own CPU and commands per operation (INFO; on a shared Redis, other clients\' work counts too):\n');
+    console.log('| what | concurrency | generator | echo | enabler | redis µs | redis commands |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of sys) {
+      const c = (k: string) => (r.syscallsPerOp?.[k] ? `${r.syscallsPerOp[k].reads} / ${r.syscallsPerOp[k].writes}` : '–');
+      console.log(`| ${r.what} | ${r.concurrency} | ${c('generator')} | ${c('echo')} | ${c('enabler')} | ${r.redis?.cpuUsPerOp ?? '–'} | ${r.redis?.callsPerOp ?? '–'} |`);
+    }
+    for (const r of sys.filter((x) => x.redis && x.what !== RAW_ROW))
+      console.log(`Redis commands per operation, ${r.what} at ${r.concurrency}: ${Object.entries(r.redis!.commands).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
   console.log(`\n${relayNote}`);
   console.log(`Inside the enabler (all rows, from its ch2_request_duration_seconds histogram): ${inside}`);

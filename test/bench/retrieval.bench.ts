@@ -16,8 +16,9 @@ import { connect as natsConnect } from 'nats';
 import { parseSipMessage, SipResponse, SipStreamFramer, parseDigest } from '@imc/sip';
 import { MsrpConnection, MsrpSession } from '@imc/msrp';
 import { nodeMsrpClock, nodeRandom } from '@imc/msrp-node';
-import { ensureLocalInfra, freePort } from '@imc/runtime';
+import { createRedis, ensureLocalInfra, freePort } from '@imc/runtime';
 import { rssMiB, waitHttp } from '../support/process-probes';
+import { deleteKeysWithPrefix } from '../support/redis-cleanup';
 import { inspectorArgs, MemoryWatch, profileThroughInspector } from './memory';
 import { Msilo, PeerRate, sippInviteBye } from './peers/peers';
 
@@ -336,6 +337,12 @@ async function main(): Promise<void> {
     await nc.close();
     for (const p of [im, ce]) p.kill('SIGTERM');
     await Promise.all([im, ce].map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)))));
+    // the shared Redis keeps nothing of this run (a few hundred thousand keys otherwise, run after run)
+    const redis = createRedis(infra.redis.url);
+    await deleteKeysWithPrefix(redis, common.REDIS_KEY_PREFIX)
+      .then((n) => console.error(`[bench] deleted ${n} keys under ${common.REDIS_KEY_PREFIX}`))
+      .catch((e: Error) => console.error(`[bench] could not delete the keys under ${common.REDIS_KEY_PREFIX}: ${e.message}`))
+      .finally(() => redis.disconnect());
     await infra.stop();
   }
   // the peers, on the same machine right after ours (our services stopped)

@@ -24,8 +24,12 @@ describe('deferred retrieval with sip.js over WebSocket', () => {
     const alice = await provision(s, uniqueUser('alice'), 0);
     const texts = ['first: hello Bob', 'second: ünïcödé ✓', 'third: ' + 'x'.repeat(1500)];
     for (const t of texts) expect(await sipMessage(s, alice, 'secret-pw', bob, t)).toBe(202); // bob is offline: stored
-    const res = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', expect: 3, timeoutMs: 10000 });
+    // sip.js as it is, asking for no advice of charge: the 200 OK is SDP only, as it always was
+    const res = await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', expect: 3, timeoutMs: 10000, adviceOfCharge: false });
     expect(res.status).toBe(200);
+    expect(res.answerContentType).toBe('application/sdp');
+    expect(res.aocS).toBeUndefined();
+    expect(res.aocE).toBeUndefined();
     expect(res.messages.map((m) => m.text)).toEqual(texts);
     for (const m of res.messages) {
       expect(m.from).toBe(alice);

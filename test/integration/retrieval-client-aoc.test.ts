@@ -1,9 +1,9 @@
 /**
  * The retrieval client (libs/retrieval-client, sip.js) against a hand-driven UAS that speaks advice of charge
- * (3GPP TS 24.647) the way the im-server will once its session is wired: the INVITE's Accept lists
- * `application/vnd.etsi.aoc+xml`; the 200 OK is `multipart/mixed` (RFC 5621) with the SDP and the AoC-S; the AoC-E
+ * (3GPP TS 24.647) the way the im-server's retrieval session does (test/e2e/advice-of-charge.test.ts): the INVITE's
+ * Accept lists `application/vnd.etsi.aoc+xml`; the 200 OK is `multipart/mixed` (RFC 5621) with the SDP and the AoC-S; the AoC-E
  * comes in the UAS's BYE, or in its 200 to the client's BYE. Real sockets: SIP over WebSocket (libs/sip-node) and
- * MSRP over WebSocket (libs/msrp-node). The SDP-only 200 OK of today's im-server is covered by every other e2e test.
+ * MSRP over WebSocket (libs/msrp-node). An SDP-only 200 OK is covered by test/e2e/retrieval-sipjs.test.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { MsrpSession } from '@imc/msrp';

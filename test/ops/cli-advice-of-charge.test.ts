@@ -68,6 +68,30 @@ describe('imc retrieve: advice of charge before', () => {
     expect((await imc(undefined, 'retrieve', bob, '--password', 'secret-pw', '--expect', '1')).out).toMatch(/alice@example.com: third/);
   });
 
+  it('prints the price the server gave for the granted messages (AoC-S) and the cost and balance after (AoC-E)', async () => {
+    const bob = await provision(s, uniqueUser('bob'), 100);
+    await deposit(s, bob, 'sip:alice@example.com', 'one');
+    await deposit(s, bob, 'sip:alice@example.com', 'two');
+    const r = await imc(undefined, 'retrieve', bob, '--password', 'secret-pw', '--expect', '2');
+    expect(r.code).toBe(0);
+    expect(lines).toContain('price of the messages granted: 0.12 EUR');
+    expect(lines).toContain('cost 0.12 EUR, balance after 0.88 EUR');
+    expect(lines.indexOf('price of the messages granted: 0.12 EUR')).toBeLessThan(lines.indexOf('2 message(s) received'));
+    expect(await account(s, bob)).toMatchObject({ balance: 88, reserved: 0 });
+  });
+
+  it('prints a stored receipt as the status of the message it names, free', async () => {
+    const dora = await provision(s, uniqueUser('dora'), 100);
+    const xml = '<?xml version="1.0" encoding="UTF-8"?><imdn xmlns="urn:ietf:params:xml:ns:imdn"><message-id>m-77</message-id><datetime>2026-12-01T10:00:00.000Z</datetime><recipient-uri>sip:bob@example.com</recipient-uri><delivery-notification><status><delivered/></status></delivery-notification></imdn>';
+    const stored = await s.im.store.deposit(dora, { from: 'sip:bob@example.com', to: dora, contentType: 'message/imdn+xml', body: Buffer.from(xml), receipt: true });
+    expect(stored.ok).toBe(true);
+    const r = await imc(undefined, 'retrieve', dora, '--password', 'secret-pw', '--expect', '1');
+    expect(r.code).toBe(0);
+    expect(lines[0]).toBe('0 message(s) waiting (0 bytes) and 1 receipt(s), free; nothing to pay');
+    expect(lines).toContain('  [2026-12-01T10:00:00.000Z] your message m-77 to sip:bob@example.com: delivered');
+    expect(await account(s, dora)).toMatchObject({ balance: 100, reserved: 0 });
+  });
+
   it('a wrong password is told before anything else', async () => {
     const bob = await provision(s, uniqueUser('bob'), 100);
     await expect(imc('y', 'retrieve', bob, '--password', 'wrong-pw')).rejects.toThrow(/wrong username or password/);

@@ -2,13 +2,17 @@
  * The browser client in headless Chromium: log in with SIP credentials (REGISTER over SIP-over-WebSocket), see
  * the waiting count from message-summary, retrieve over SIP + MSRP-over-WebSocket, read the messages on the page;
  * the account is charged the tariff price per message; the price of what waits is shown beside the Retrieve button
- * (advice of charge). Saves a screenshot as a test artifact.
+ * (advice of charge) and the server's cost and balance after (AoC-E) in the status line once retrieved; a receipt
+ * for a message the user sent shows "delivered" beside it. Saves screenshots as test artifacts.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildWebClient } from '../../apps/web-client/src/build';
 import { admin } from '../support/enabler-harness';
 import { deposit, provision, Stack, startStack, uniqueUser } from '../support/stack-harness';
+import { waitFor } from '../support/enabler-harness';
+import { SipJsPhone } from '../support/sipjs-phone';
+import { retrieve } from '../../apps/cli/src/retrieval-client';
 
 const ROOT = join(__dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -25,22 +29,31 @@ const haveChromium = existsSync('/usr/bin/chromium');
     await s?.close();
   });
 
+  const launch = async () => {
+    const { chromium } = await import('playwright-core');
+    return chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    });
+  };
+  /** The page served by the im-server, pointed at its SIP WebSocket; `errors` collects the page's uncaught errors. */
+  const openClient = async (browser: Awaited<ReturnType<typeof launch>>, height: number) => {
+    const page = await browser.newPage({ viewport: { width: 800, height } });
+    const errors: string[] = [];
+    page.setDefaultTimeout(8000);
+    page.on('pageerror', (e) => errors.push(e.message));
+    if (process.env.IMC_TEST_LOG) page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
+    await page.goto(`http://127.0.0.1:${s.im.httpPort}/client/?sip=${encodeURIComponent(s.sipWsUrl)}`);
+    return { page, errors };
+  };
+
   it('logs in, shows the waiting count, retrieves the deposited messages and they appear on the page', async () => {
     const bob = await provision(s, uniqueUser('web'), 100);
     await deposit(s, bob, 'sip:alice@example.com', 'Lunch at noon?');
     await deposit(s, bob, 'sip:carol@example.com', 'The report is ready.');
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
-    });
+    const browser = await launch();
     try {
-      const page = await browser.newPage({ viewport: { width: 800, height: 640 } });
-      const errors: string[] = [];
-      page.setDefaultTimeout(8000);
-      page.on('pageerror', (e) => errors.push(e.message));
-      if (process.env.IMC_TEST_LOG) page.on('console', (m) => process.stderr.write(`[page] ${m.text()}\n`));
-      await page.goto(`http://127.0.0.1:${s.im.httpPort}/client/?sip=${encodeURIComponent(s.sipWsUrl)}`);
+      const { page, errors } = await openClient(browser, 640);
 
       // a wrong password is refused on the page
       await page.fill('#aor', bob);
@@ -65,6 +78,8 @@ const haveChromium = existsSync('/usr/bin/chromium');
       expect(texts).toEqual(['Lunch at noon?', 'The report is ready.']);
       expect(await page.locator('#messages .meta').first().textContent()).toMatch(/^sip:alice@example\.com · /);
       await page.waitForFunction(() => /2 message\(s\) received/.test(document.getElementById('status')?.textContent ?? ''));
+      // the server's advice of charge at the end of the session (AoC-E in the 200 to the page's BYE)
+      expect(await page.textContent('#status')).toBe('2 message(s) received; cost 0.12 EUR, balance after 0.88 EUR');
       // the server's NOTIFY after the deletions brings the waiting count to 0
       await page.waitForFunction(() => document.getElementById('waiting')?.textContent === '0');
       await page.waitForFunction(() => document.getElementById('quote')?.textContent === '');
@@ -82,6 +97,44 @@ const haveChromium = existsSync('/usr/bin/chromium');
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'client.png') });
       expect(existsSync(join(ARTIFACTS, 'client.png'))).toBe(true);
+    } finally {
+      await browser.close();
+    }
+  }, 30000);
+
+  it('a receipt for a message the user sent shows "delivered" beside it, and costs nothing', async () => {
+    const alice = await provision(s, uniqueUser('web'), 100);
+    const bob = await provision(s, uniqueUser('bob'), 100);
+    // alice (offline) sends bob a message asking for a delivery notification; bob retrieves it
+    const phone = await SipJsPhone.start(s.sipWsUrl, alice, 'secret-pw', false);
+    try {
+      const cpim = `From: <${alice}>\r\nTo: <${bob}>\r\nDateTime: 2026-12-05T09:30:00.000Z\r\nNS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: web-m1\r\nimdn.Disposition-Notification: positive-delivery\r\n\r\nContent-Type: text/plain\r\n\r\nsee you at 6`;
+      expect(await phone.send(bob, cpim, 'message/cpim')).toBe(202);
+    } finally {
+      await phone.stop();
+    }
+    expect((await retrieve({ sipWsUrl: s.sipWsUrl, aor: bob, password: 'secret-pw', expect: 1, timeoutMs: 10000 })).messages).toHaveLength(1);
+    await waitFor(async () => (await s.im.store.pending(alice)).length === 1 || undefined, 'the receipt stored for alice', 8000, 20);
+
+    const browser = await launch();
+    try {
+      const { page, errors } = await openClient(browser, 480);
+      await page.fill('#aor', alice);
+      await page.fill('#password', 'secret-pw');
+      await page.click('button[type=submit]');
+      await page.waitForFunction(() => document.getElementById('waiting')?.textContent === '1');
+      await page.waitForFunction(() => document.getElementById('quote')?.textContent === '1 receipt(s), free');
+      await page.click('#retrieve');
+      await page.waitForSelector('#messages .receipt');
+      expect(await page.textContent('#messages .receipt .receipt-status')).toBe('delivered');
+      expect(await page.textContent('#messages .receipt .sent')).toMatch(new RegExp(`^your message to ${bob.replace(/[.]/g, '\\.')} · .* \\(web-m1\\)$`));
+      await page.waitForFunction(() => document.getElementById('status')?.textContent === '1 receipt(s) received, free');
+      await page.waitForFunction(() => document.getElementById('waiting')?.textContent === '0');
+      await page.waitForFunction(() => document.getElementById('balance')?.textContent === '1.00 EUR');
+      expect((await admin(s.enabler!.httpPort, 'GET', `/v1/accounts/${encodeURIComponent(alice)}`)).json).toMatchObject({ balance: 100, reserved: 0 });
+      expect(errors).toEqual([]);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'client-receipt.png') });
     } finally {
       await browser.close();
     }

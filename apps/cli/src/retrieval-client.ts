@@ -11,7 +11,7 @@ export type { ReceivedMessage };
 export type RetrieveResult = RetrievalResult;
 
 /** The retrieval's own options (answer, expect, idleMs, timeoutMs, onMessage, deferredUri) and the user's. */
-export interface RetrieveOptions extends Pick<RetrievalOptions, 'deferredUri' | 'answer' | 'expect' | 'idleMs' | 'timeoutMs' | 'onMessage'> {
+export interface RetrieveOptions extends Pick<RetrievalOptions, 'deferredUri' | 'answer' | 'expect' | 'idleMs' | 'timeoutMs' | 'onMessage' | 'adviceOfCharge'> {
   /** ws://host:port of the server's SIP-over-WebSocket listener. */
   sipWsUrl: string;
   aor: string;

@@ -88,7 +88,10 @@ export async function retrieveCommand(c: RetrieveCommand): Promise<number> {
     idleMs: c.idleMs,
     timeoutMs: 60000,
     onMessage: (m) => {
-      if (!c.json) c.out(`  [${m.dateTime ?? '?'}] ${m.from ?? '?'}: ${m.text}`);
+      if (c.json) return;
+      // a receipt for a message this user sent (RFC 5438): its status beside the message it names
+      if (m.imdn) c.out(`  [${m.imdn.dateTime}] your message ${m.imdn.messageId} to ${m.imdn.recipient ?? m.from ?? '?'}: ${m.imdn.status}`);
+      else c.out(`  [${m.dateTime ?? '?'}] ${m.from ?? '?'}: ${m.text}`);
     },
   });
   const after = await c.account().catch(() => undefined);

@@ -13,7 +13,11 @@ function status(text: string, error = false): void {
   el.className = error ? 'error' : '';
 }
 
+/** What a receipt (IMDN) says of the message this user sent. */
+const RECEIPT_WORDS: Record<string, string> = { delivered: 'delivered', displayed: 'read', failed: 'not delivered', forbidden: 'not delivered', error: 'not delivered' };
+
 function showMessage(m: BrowserMessage): void {
+  if (m.imdn) return showReceipt(m, m.imdn);
   const li = document.createElement('li');
   li.className = 'message';
   const head = document.createElement('div');
@@ -23,6 +27,23 @@ function showMessage(m: BrowserMessage): void {
   body.className = 'text';
   body.textContent = m.text;
   li.append(head, body);
+  $('messages').append(li);
+}
+
+/**
+ * A receipt for a message this user sent (RFC 5438): "delivered" (or "read", "not delivered") beside the message it
+ * names — the recipient, when it was sent and its Message-ID.
+ */
+function showReceipt(m: BrowserMessage, imdn: NonNullable<BrowserMessage['imdn']>): void {
+  const li = document.createElement('li');
+  li.className = 'receipt';
+  const sent = document.createElement('span');
+  sent.className = 'sent';
+  sent.textContent = `your message to ${imdn.recipient ?? m.from ?? 'unknown'} · ${new Date(imdn.dateTime).toLocaleString()} (${imdn.messageId})`;
+  const state = document.createElement('span');
+  state.className = `receipt-status ${imdn.status}`;
+  state.textContent = RECEIPT_WORDS[imdn.status] ?? imdn.status;
+  li.append(sent, ' — ', state);
   $('messages').append(li);
 }
 
@@ -76,6 +97,13 @@ function adviceText(e: AocInfo | undefined): string | undefined {
   return `cost ${cost}${e.balanceAfter ? `, balance after ${formatAocMoney(e.balanceAfter)}` : ''}`;
 }
 
+/** The status line after a retrieval: what came, and what it cost (receipts are free). */
+function receivedText(messages: number, receipts: number, aocE: AocInfo | undefined): string {
+  if (messages === 0 && receipts > 0) return `${receipts} receipt(s) received, free`;
+  const what = `${messages} message(s)${receipts ? ` and ${receipts} receipt(s)` : ''} received`;
+  return `${what}; ${adviceText(aocE) ?? "each was charged to your account at the operator's tariff"}`;
+}
+
 async function login(ev: Event): Promise<void> {
   ev.preventDefault();
   const params = new URLSearchParams(location.search);
@@ -108,7 +136,7 @@ async function retrieve(): Promise<void> {
   try {
     const r = await client.retrieve();
     if (r.status !== 200) status(`refused: ${r.status} ${r.reason ?? ''}${r.warning ? ` — ${r.warning}` : ''}`, true);
-    else status(`${r.messages.length} message(s) received; ${adviceText(r.aocE) ?? "each was charged to your account at the operator's tariff"}`);
+    else status(receivedText(r.messages.filter((m) => !m.imdn).length, r.messages.filter((m) => m.imdn).length, r.aocE));
     await showBalance();
     await showQuote();
   } catch (e) {

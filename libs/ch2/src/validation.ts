@@ -21,6 +21,7 @@ export const MAX_SUBSCRIBER_LENGTH = 256;
 
 export type SubscriberScheme = 'sip' | 'sips' | 'tel';
 export type SubscriberCheck = { ok: true; value: string } | { ok: false; problem: string };
+const ANY_SCHEME: readonly SubscriberScheme[] = ['sip', 'sips', 'tel'];
 
 /**
  * Normalises a subscriber URI to `scheme:user@host` with a lower-case scheme and host (ch2-contract.md "Common
@@ -54,12 +55,15 @@ export function checkSubscriber(
   raw: unknown,
   opts: { schemes?: readonly SubscriberScheme[]; domain?: string } = {},
 ): SubscriberCheck {
-  const schemes = opts.schemes ?? (['sip', 'sips', 'tel'] as const);
-  const want = `${schemes.map((x) => `${x}:`).join(', ').replace(/, ([^,]*)$/, ' or $1')} URI of at most ${MAX_SUBSCRIBER_LENGTH} characters`;
-  if (typeof raw !== 'string' || raw.length > MAX_SUBSCRIBER_LENGTH) return { ok: false, problem: `${field}: must be a ${want} (got ${shown(raw)})` };
-  const value = normalizeSubscriber(raw);
-  if (!value || !schemes.includes(value.slice(0, value.indexOf(':')) as SubscriberScheme))
+  const schemes = opts.schemes ?? ANY_SCHEME;
+  // the problem's text is built only for a refusal: this check runs on every CH-2 request
+  const refused = (): SubscriberCheck => {
+    const want = `${schemes.map((x) => `${x}:`).join(', ').replace(/, ([^,]*)$/, ' or $1')} URI of at most ${MAX_SUBSCRIBER_LENGTH} characters`;
     return { ok: false, problem: `${field}: must be a ${want} (got ${shown(raw)})` };
+  };
+  if (typeof raw !== 'string' || raw.length > MAX_SUBSCRIBER_LENGTH) return refused();
+  const value = normalizeSubscriber(raw);
+  if (!value || !schemes.includes(value.slice(0, value.indexOf(':')) as SubscriberScheme)) return refused();
   if (opts.domain !== undefined && !value.endsWith(`@${opts.domain}`))
     return { ok: false, problem: `${field}: must be a user of ${opts.domain} (got ${shown(raw)})` };
   return { ok: true, value };

@@ -6,7 +6,7 @@
  * clock and random source come from the caller.
  */
 import { SessionState } from 'sip.js';
-import { IncomingMessage, MsrpClock, MsrpRandom, MsrpSession, newSessionId, unwrapCpim } from '@imc/msrp';
+import { Imdn, IncomingMessage, MsrpClock, MsrpRandom, MsrpSession, newSessionId, parseImdn, unwrapCpim } from '@imc/msrp';
 import { ACCEPT_WITH_AOC, AocInfo, readSipBody } from './aoc';
 import { msrpOffer, MsrpTransport } from './msrp-transport';
 import type { SipUser } from './sip-user';
@@ -18,6 +18,8 @@ export interface ReceivedMessage {
   imdnMessageId?: string;
   contentType?: string;
   text: string;
+  /** A receipt (RFC 5438 IMDN, `message/imdn+xml`) for a message this user sent: its status and the message's id. */
+  imdn?: Imdn;
   raw: IncomingMessage;
 }
 
@@ -55,6 +57,8 @@ export interface RetrievalResult {
   reason?: string;
   warning?: string;
   endedBy: 'client' | 'server' | 'refused';
+  /** The 200 OK's Content-Type: `application/sdp`, or `multipart/mixed` with the AoC-S beside the SDP. */
+  answerContentType?: string;
   /** The price of the granted messages (AoC-S), when the server sent it. */
   aocS?: AocInfo;
   /** The session's cost and the balance after (AoC-E), when the server sent it. */
@@ -64,13 +68,17 @@ export interface RetrievalResult {
 /** A received MSRP message with its message/cpim envelope (RFC 3862) opened, when it has one. */
 function unwrap(m: IncomingMessage): ReceivedMessage {
   const c = m.contentType.toLowerCase().startsWith('message/cpim') ? unwrapCpim(m.body) : undefined;
+  const contentType = c?.contentType ?? m.contentType;
+  const text = new TextDecoder().decode(c ? c.body : m.body);
+  const imdn = contentType.split(';')[0].trim().toLowerCase() === 'message/imdn+xml' ? parseImdn(text) : undefined;
   return {
     from: c?.from,
     to: c?.to,
     dateTime: c?.dateTime,
     imdnMessageId: c?.imdnMessageId,
-    contentType: c?.contentType ?? m.contentType,
-    text: new TextDecoder().decode(c ? c.body : m.body),
+    contentType,
+    text,
+    ...(imdn ? { imdn } : {}),
     raw: m,
   };
 }
@@ -122,7 +130,8 @@ export async function retrieveDeferred(user: SipUser, o: RetrievalOptions): Prom
         },
         onAccept: (r) => {
           result.status = r.message.statusCode ?? 200;
-          advice(r.message.body, r.message.getHeader('Content-Type'));
+          result.answerContentType = r.message.getHeader('Content-Type');
+          advice(r.message.body, result.answerContentType);
         },
       },
     });

@@ -79,12 +79,19 @@ export class RedisCreditLedger {
     prices: number[];
     nowMs: number;
   }): Promise<ScriptAnswer> {
-    const { at, base } = this.call(a.subscriber, a.requestId);
+    // the hot path: the keys' context and the argument object are plain literals (no spreads), each built once
+    const { requestId, subscriber, validitySeconds, nowMs } = a;
+    const shard = this.keys.shardOf(subscriber);
     const reservationId = this.newReservationId();
-    const expiresAt = new Date(a.nowMs + a.validitySeconds * 1000).toISOString();
-    const { service, sessionId, currency, unitPrice, validitySeconds, prices, nowMs } = a;
-    const args = { ...base, service, sessionId, currency, unitPrice, validitySeconds, nowMs, reservationId, expiresAt };
-    return answerOf(await this.scripts.reserve({ ...at, reservationId }, { ...args, itemIds: a.items.map((i) => i.id), prices }));
+    const expiresAt = new Date(nowMs + validitySeconds * 1000).toISOString();
+    const itemIds = a.items.map((i) => i.id);
+    return answerOf(
+      await this.scripts.reserve(
+        { subscriber, shard, idempotencyId: requestId, reservationId },
+        { requestId, idempotencyTtl: this.idempotencyTtl, subscriber, service: a.service, sessionId: a.sessionId, currency: a.currency,
+          unitPrice: a.unitPrice, validitySeconds, nowMs, reservationId, expiresAt, itemIds, prices: a.prices },
+      ),
+    );
   }
 
   async debit(a: {
@@ -104,17 +111,28 @@ export class RedisCreditLedger {
     /** The debit's event time (the request's timestamp, ms). */
     atMs: number;
   }): Promise<ScriptAnswer> {
-    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, ratingGroup, nowIso, atMs } = a;
-    const args = { ...base, reservationId, itemId, outcome, octets, service, amount, unitPrice, sessionId, nowIso, shardTag, day: dayOf(nowIso), atMs, ratingGroup };
-    return answerOf(await this.scripts.debit({ ...at, reservationId }, args));
+    const { requestId, subscriber, reservationId, nowIso } = a;
+    const shard = this.keys.shardOf(subscriber);
+    return answerOf(
+      await this.scripts.debit(
+        { subscriber, shard, idempotencyId: requestId, reservationId },
+        { requestId, idempotencyTtl: this.idempotencyTtl, subscriber, reservationId, itemId: a.itemId, outcome: a.outcome, octets: a.octets,
+          service: a.service, amount: a.amount, unitPrice: a.unitPrice, sessionId: a.sessionId, nowIso, shardTag: this.keys.tag(shard),
+          day: dayOf(nowIso), atMs: a.atMs, ratingGroup: a.ratingGroup },
+      ),
+    );
   }
 
   async release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowMs: number; atMs: number }): Promise<ScriptAnswer> {
-    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { reservationId, sessionId, nowMs, atMs } = a;
-    const nowIso = new Date(nowMs).toISOString();
-    return answerOf(await this.scripts.release({ ...at, reservationId }, { ...base, reservationId, sessionId, nowIso, shardTag, nowMs, atMs }));
+    const { requestId, subscriber, reservationId, nowMs } = a;
+    const shard = this.keys.shardOf(subscriber);
+    return answerOf(
+      await this.scripts.release(
+        { subscriber, shard, idempotencyId: requestId, reservationId },
+        { requestId, idempotencyTtl: this.idempotencyTtl, subscriber, reservationId, sessionId: a.sessionId, nowIso: new Date(nowMs).toISOString(),
+          shardTag: this.keys.tag(shard), nowMs, atMs: a.atMs },
+      ),
+    );
   }
 
   async directDebit(a: {
@@ -136,11 +154,16 @@ export class RedisCreditLedger {
     /** The charge's event time (the request's timestamp, ms). */
     atMs: number;
   }): Promise<ScriptAnswer> {
-    const { at, base, shardTag } = this.call(a.subscriber, a.requestId);
-    const { service, sessionId, currency, total, prices, outcome, unitPrice, ratingGroup, nowIso, atMs } = a;
-    const items = { itemIds: a.items.map((i) => i.id), prices, octets: a.items.map((i) => i.octets) };
-    const args = { ...base, service, sessionId, currency, total, outcome, unitPrice, nowIso, shardTag, day: dayOf(nowIso), atMs, ratingGroup };
-    return answerOf(await this.scripts.directDebit(at, { ...args, ...items }));
+    const { requestId, subscriber, nowIso } = a;
+    const shard = this.keys.shardOf(subscriber);
+    return answerOf(
+      await this.scripts.directDebit(
+        { subscriber, shard, idempotencyId: requestId },
+        { requestId, idempotencyTtl: this.idempotencyTtl, subscriber, service: a.service, sessionId: a.sessionId, currency: a.currency,
+          total: a.total, outcome: a.outcome, unitPrice: a.unitPrice, nowIso, shardTag: this.keys.tag(shard), day: dayOf(nowIso), atMs: a.atMs, ratingGroup: a.ratingGroup,
+          itemIds: a.items.map((i) => i.id), prices: a.prices, octets: a.items.map((i) => i.octets) },
+      ),
+    );
   }
 
   async refund(a: { requestId: string; subscriber: string; cdrId: string; amount?: number; sessionId?: string; nowIso: string }): Promise<ScriptAnswer> {

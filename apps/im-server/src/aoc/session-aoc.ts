@@ -61,6 +61,11 @@ export class SessionAoc {
     else this.cost -= r.res.refundedAmount ?? 0;
   }
 
+  /** Some of the session's debits had not settled when the AoC-E was due: the cost is not known. */
+  incomplete(): void {
+    this.known = false;
+  }
+
   /** The total charged so far, undefined when a charge is unconfirmed. */
   get total(): number | undefined {
     return this.known ? this.cost : undefined;

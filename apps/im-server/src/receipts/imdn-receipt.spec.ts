@@ -1,5 +1,5 @@
 import { parseImdn, unwrapCpim } from '@imc/msrp';
-import { asksFor, buildReceiptCpim, partitionReceipts } from './imdn-receipt';
+import { asksFor, buildReceiptCpim, partitionReceipts, storedReceiptPart } from './imdn-receipt';
 
 describe('IMDN receipts (RFC 5438 §7)', () => {
   const input = {
@@ -18,6 +18,14 @@ describe('IMDN receipts (RFC 5438 §7)', () => {
     expect(c.headers.map(([k]) => k)).toContain('NS');
     expect(new TextDecoder().decode(c.inner)).toMatch(/^Content-Type: message\/imdn\+xml\r\nContent-Disposition: notification\r\n\r\n<\?xml/);
     expect(parseImdn(new TextDecoder().decode(c.body))).toEqual({ messageId: 'orig-1', dateTime: input.originalDateTime, status: 'failed', recipient: input.recipient });
+  });
+
+  it('a stored receipt is delivered as its IMDN part, bare or out of the CPIM it came in; anything else as stored', () => {
+    const xml = '<imdn/>';
+    const part = (b: Uint8Array | undefined) => b && new TextDecoder().decode(b);
+    expect(part(storedReceiptPart('message/imdn+xml', new TextEncoder().encode(xml)))).toBe(`Content-Type: message/imdn+xml\r\nContent-Disposition: notification\r\n\r\n${xml}`);
+    expect(part(storedReceiptPart('message/cpim', buildReceiptCpim(input)))).toMatch(/^Content-Type: message\/imdn\+xml\r\nContent-Disposition: notification\r\n\r\n<\?xml/);
+    expect(storedReceiptPart('text/plain', new TextEncoder().encode('hi'))).toBeUndefined();
   });
 
   it('asksFor reads the disposition list in any case and spacing', () => {

@@ -53,6 +53,18 @@ export function receiptDepositOf(contentType: string, body: Uint8Array): { recei
   return { receipt: true, ...(c.imdnMessageId ? { imdnMessageId: c.imdnMessageId } : {}) };
 }
 
+/**
+ * The CPIM content a stored receipt is delivered with: its IMDN as a `notification` part — the stored IMDN itself
+ * (bare `message/imdn+xml`), or the content of the CPIM it was deposited in (a recipient's `displayed`), so that it is
+ * never a CPIM inside a CPIM. Undefined for anything else (delivered as stored).
+ */
+export function storedReceiptPart(contentType: string, body: Uint8Array): Uint8Array | undefined {
+  const type = contentType.split(';')[0].trim().toLowerCase();
+  if (type === IMDN_CONTENT_TYPE) return receiptMimePart(new TextDecoder().decode(body));
+  if (type === 'message/cpim' && receiptDepositOf(contentType, body)) return unwrapCpim(body)?.inner;
+  return undefined;
+}
+
 /** Whether a disposition request (`imdn.Disposition-Notification`) lists `kind`. */
 export function asksFor(disposition: string | undefined, kind: 'positive-delivery' | 'negative-delivery' | 'display'): boolean {
   return !!disposition && disposition.split(',').some((d) => d.trim().toLowerCase() === kind);

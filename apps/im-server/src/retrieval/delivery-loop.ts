@@ -5,9 +5,14 @@
  * SENDs are written in order on the connection while up to `window` of them await their MSRP response (RFC 4975
  * lets transactions overlap); bodies are read ahead (at most 32). `before-send` debits each message before writing
  * it, one at a time. A reservation about to expire is renewed between two messages, with nothing in flight.
+ * A stored receipt (IMDN) goes out like a message — its IMDN as the CPIM content — under every policy without a
+ * debit, a refund or a deferred charge; it is deleted after its 200 like a message. Each debit and refund answer is
+ * handed to the session's advice of charge (`aoc`), which sums the AoC-E cost from them.
  */
 import type { Clock } from '@imc/sip';
 import { mimePart, SendOutcome, wrapCpim } from '@imc/msrp';
+import type { SessionAoc } from '../aoc/session-aoc';
+import { storedReceiptPart } from '../receipts/imdn-receipt';
 import type { StoredMessageMeta } from '../store/deferred-store';
 import { EndReason, EndReasons } from './retrieval-state';
 import type { MsrpLeg, RetrievalCharging, RetrievalConfig, RetrievalMetrics, RetrievalObserver, RetrievalStore } from './retrieval-ports';
@@ -28,6 +33,8 @@ export interface DeliveryContext {
   grant: ReservationGrant;
   log: (m: string) => void;
   observer?: RetrievalObserver;
+  /** The session's advice of charge: told every debit and refund answer. */
+  aoc: Pick<SessionAoc, 'debited' | 'refunded'>;
   /** The session left Delivering (a BYE, a timer, a shutdown): nothing more is written. */
   ended: () => boolean;
   /** The server itself cut the session short (isServerCut of its end reason). */
@@ -86,14 +93,14 @@ export class DeliveryLoop {
       bodies.delete(m.id);
       if (!body) continue; // expired meanwhile: never charged, its hold is released at the end
       if (this.stopping) break; // a BYE came while the body was read: nothing more is written
-      const cpim = wrapCpim(
-        { from: m.from, to: m.to, dateTime: m.receivedAt, imdnMessageId: m.imdnMessageId ?? m.id, dispositionNotification: m.disposition },
-        mimePart(m.contentType, body),
-      );
+      // a stored receipt's content is the IMDN itself, its MIME part marked `notification` (RFC 5438 §7.2.1.1)
+      const inner = (m.receipt && storedReceiptPart(m.contentType, body)) || mimePart(m.contentType, body);
+      const cpim = wrapCpim({ from: m.from, to: m.to, dateTime: m.receivedAt, imdnMessageId: m.imdnMessageId ?? m.id, dispositionNotification: m.disposition }, inner);
       let beforeSendCdr: string | undefined;
-      if (grant.charged && c.chargingPolicy === 'before-send') {
+      if (grant.charged && c.chargingPolicy === 'before-send' && !m.receipt) {
         // the CR editor's note: debit before the SEND; a failed debit means the message is not sent
         const d = await x.charging.debit(x.aor, x.callId, grant.reservationId!, m.id, 'delivered', m.octets);
+        x.aoc.debited(d);
         if (d.kind !== 'answer' || d.res.result !== 'SUCCESS') {
           x.hangUp(EndReasons.debitNotConfirmed);
           break;
@@ -101,12 +108,12 @@ export class DeliveryLoop {
         beforeSendCdr = d.res.cdrId;
         if (this.stopping) {
           // the session ended while the debit was on its way: the message is not sent, its charge goes back
-          if (beforeSendCdr) await x.charging.refund(x.aor, x.callId, beforeSendCdr);
+          if (beforeSendCdr) await this.refund(beforeSendCdr);
           break;
         }
       }
       // the reservation this message is charged on, fixed when it is sent (a renewal may replace it meanwhile)
-      const rid = grant.charged ? grant.reservationId : undefined;
+      const rid = grant.charged && !m.receipt ? grant.reservationId : undefined;
       const sent = x.leg.send({ contentType: 'message/cpim', body: cpim, successReport: c.successReport });
       const settled = sent.then((outcome) => this.settle(m, outcome, rid, beforeSendCdr));
       settled.catch(() => undefined); // seen when awaited below (then the session hangs up), never unhandled
@@ -130,7 +137,7 @@ export class DeliveryLoop {
     if (outcome.kind === 'closed' || (outcome.kind === 'unanswered' && x.serverCut())) {
       this.stopped = true;
       // before-send: no byte of this message left (or the server cut the session), refund the charge taken for it
-      if (beforeSendCdr) await x.charging.refund(x.aor, x.callId, beforeSendCdr);
+      if (beforeSendCdr) await this.refund(beforeSendCdr);
       return;
     }
     if (outcome.kind === 'unanswered') this.stopped = true;
@@ -139,10 +146,11 @@ export class DeliveryLoop {
       // on-outcome (the CR as written): 200, 4xx and timeout are all charged; on-delivery: only 200
       if (c.chargingPolicy === 'on-outcome' || debitOutcome === 'delivered') {
         const d = await x.charging.debit(x.aor, x.callId, rid, m.id, debitOutcome, m.octets, true);
+        x.aoc.debited(d);
         // the session's reservation expired: the next message renews it (this one fell back to a direct debit)
         if (d.kind === 'answer' && d.res.result === 'UNKNOWN_RESERVATION') x.grant.lost(rid);
       }
-    } else if (x.grant.kind === 'unreserved' && debitOutcome === 'delivered') {
+    } else if (x.grant.kind === 'unreserved' && debitOutcome === 'delivered' && !m.receipt) {
       await x.charging.recordDeferredCharge(x.aor, x.callId, m.id, m.octets);
     }
     if (outcome.kind === 'delivered') {
@@ -150,6 +158,11 @@ export class DeliveryLoop {
       this.delivered++;
       x.observer?.delivered(m);
     }
+  }
+
+  /** Gives back a `before-send` charge whose message never left (the AoC-E cost counts the refund). */
+  private async refund(cdrId: string): Promise<void> {
+    this.x.aoc.refunded(await this.x.charging.refund(this.x.aor, this.x.callId, cdrId));
   }
 
   /**

@@ -4,15 +4,20 @@
  *
  * - `charged`: a CH-2 reservation covers the granted messages; it is renewed for the messages left when it is about
  *   to expire (or was lost), comparing its `expiresAt` with the SIP front's clock (wall time in production);
- * - `free`: CREDIT_CONTROL_NOT_APPLICABLE (RFC 4006 §5.2): deliver, no further credit control;
+ * - `free`: CREDIT_CONTROL_NOT_APPLICABLE (RFC 4006 §5.2): deliver, no further credit control; also a mailbox
+ *   holding only stored receipts (IMDNs), which are never reserved nor charged (no CH-2 call at all);
  * - `unreserved`: CHARGING_FAILURE_HANDLING=continue with the enabler away (ch2-contract.md "Timers and failure
  *   handling"): deliver, each delivery recorded as a deferred charge.
+ *
+ * Stored receipts (retrieval-flow.md "Delivery notifications") ride along under every kind: left out of every
+ * reserve and renewal, granted whatever the reservation granted, delivered free.
  */
 import type { Clock } from '@imc/sip';
 import type { ReserveResponse } from '@imc/ch2';
 import type { Reserved } from '../charging/charging-gateway';
 import type { StoredMessageMeta } from '../store/deferred-store';
 import type { RetrievalCharging } from './retrieval-ports';
+import { partitionReceipts } from '../receipts/imdn-receipt';
 import { InviteKey, RequestIds } from './request-ids';
 
 export type GrantKind = 'charged' | 'free' | 'unreserved';
@@ -36,7 +41,24 @@ export interface GrantRefusal {
 
 type GrantContext = ConstructorParameters<typeof ReservationGrant>[3];
 
-/** The grant a reserve answer gives, or the final answer refusing the INVITE (steps 2–3). */
+/**
+ * Steps 2–3: reserve for the chargeable messages, in order; a mailbox of receipts only skips the reserve (free).
+ * Undefined when the session ended while the reserve was on its way (`ended()`, a shutdown): what it reserved is
+ * given back at once.
+ */
+export async function reserveFor(pending: StoredMessageMeta[], failureHandling: string, ctx: GrantContext, ended: () => boolean): Promise<ReservationGrant | GrantRefusal | undefined> {
+  const { chargeable } = partitionReceipts(pending);
+  if (chargeable.length === 0) return new ReservationGrant('free', pending, undefined, ctx);
+  const items = chargeable.map((m) => ({ id: m.id, octets: m.octets }));
+  const r = await ctx.charging.reserve(ctx.aor, RequestIds.reserve(ctx.key), ctx.callId, items);
+  if (ended()) {
+    if (r.kind === 'answer' && r.res.result === 'SUCCESS' && r.res.reservationId) await ctx.charging.release(ctx.aor, ctx.callId, r.res.reservationId);
+    return undefined;
+  }
+  return grantFrom(r, pending, failureHandling, ctx);
+}
+
+/** The grant a reserve answer gives (the granted messages and every receipt), or the final answer refusing the INVITE. */
 export function grantFrom(r: Reserved, pending: StoredMessageMeta[], failureHandling: string, ctx: GrantContext): ReservationGrant | GrantRefusal {
   if (r.kind === 'unavailable' || r.res.result === 'TOO_BUSY') {
     // ch2-contract.md "Timers and failure handling": CCFH
@@ -45,7 +67,7 @@ export function grantFrom(r: Reserved, pending: StoredMessageMeta[], failureHand
   }
   if (r.res.result === 'SUCCESS') {
     const ids = new Set(r.res.grantedItems ?? []);
-    return new ReservationGrant('charged', pending.filter((m) => ids.has(m.id)), r.res, ctx);
+    return new ReservationGrant('charged', pending.filter((m) => m.receipt || ids.has(m.id)), r.res, ctx);
   }
   // RFC 4006 §5.2: deliver, no further credit control
   if (r.res.result === 'CREDIT_CONTROL_NOT_APPLICABLE') return new ReservationGrant('free', pending, undefined, ctx);
@@ -93,7 +115,7 @@ export class ReservationGrant {
    */
   async renew(): Promise<boolean> {
     const { aor, callId, charging } = this.ctx;
-    const rest = this.granted.filter((m) => !this.attempted.has(m.id));
+    const rest = this.granted.filter((m) => !this.attempted.has(m.id) && !m.receipt);
     // release first: the old hold still covers exactly these messages, and the new reserve counts on that credit
     const old = this.reservation;
     this.reservation = undefined;
@@ -104,7 +126,7 @@ export class ReservationGrant {
     if (r.kind === 'answer' && r.res.result === 'SUCCESS') {
       this.reservation = r.res;
       const ids = new Set(r.res.grantedItems ?? []);
-      this.granted = this.granted.filter((m) => this.attempted.has(m.id) || ids.has(m.id));
+      this.granted = this.granted.filter((m) => this.attempted.has(m.id) || m.receipt || ids.has(m.id));
       return true;
     }
     this.reservation = undefined;

@@ -16,8 +16,8 @@ import type { EndReason } from './retrieval-state';
 /** The retrieval lease, the pending list, bodies and the deletion after a 200 (DeferredStore). */
 export type RetrievalStore = Pick<DeferredStore, 'lockRetrieval' | 'refreshRetrievalLock' | 'unlockRetrieval' | 'pending' | 'body' | 'delete'>;
 
-/** The CH-2 operations of a retrieval (ChargingGateway; requestIds from request-ids.ts). */
-export type RetrievalCharging = Pick<ChargingGateway, 'reserve' | 'debit' | 'release' | 'refund' | 'recordDeferredCharge'>;
+/** The CH-2 operations of a retrieval (ChargingGateway; requestIds from request-ids.ts); the balance for the AoC-E. */
+export type RetrievalCharging = Pick<ChargingGateway, 'reserve' | 'debit' | 'release' | 'refund' | 'recordDeferredCharge' | 'balance'>;
 
 export type RetrievalMetrics = Pick<ImMetrics, 'sipRequest' | 'inviteLatency' | 'msrpSend'>;
 
@@ -27,6 +27,7 @@ export type RetrievalConfig = Pick<
   | 'deferredUser'
   | 'chargingPolicy'
   | 'failureHandling'
+  | 'chargingTimeoutMs'
   | 'reservationValiditySeconds'
   | 'msrpTimeoutMs'
   | 'msrpChunkSize'

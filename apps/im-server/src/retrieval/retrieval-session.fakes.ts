@@ -30,23 +30,46 @@ export const flush = async () => {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
 };
 
-function invite(): SipRequest {
+function invite(accept?: string): SipRequest {
   const sdp = 'v=0\r\nc=IN IP4 127.0.0.1\r\nm=message 9 TCP/MSRP *\r\na=path:msrp://127.0.0.1:9/c;tcp\r\na=accept-types:message/cpim\r\na=setup:active\r\n';
   const raw =
     `INVITE sip:deferred@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKabc\r\nMax-Forwards: 70\r\n` +
-    `From: <${AOR}>;tag=ft\r\nTo: <sip:deferred@example.com>\r\nCall-ID: ${CALL_ID}\r\nCSeq: 7 INVITE\r\nContact: <sip:bob@127.0.0.1:5070>\r\n` +
+    `From: <${AOR}>;tag=ft\r\nTo: <sip:deferred@example.com>\r\nCall-ID: ${CALL_ID}\r\nCSeq: 7 INVITE\r\nContact: <sip:bob@127.0.0.1:5070>\r\n${accept ? `Accept: ${accept}\r\n` : ''}` +
     `Content-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`;
   const r = parseSipMessage(new TextEncoder().encode(raw));
   if (!r.ok) throw new Error(r.reason);
   return r.message as SipRequest;
 }
 
-export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: number; validity?: number; messages?: number; holdReserve?: boolean; holdDebit?: boolean } = {}) {
+export interface SetupOptions {
+  policy?: RetrievalConfig['chargingPolicy'];
+  window?: number;
+  validity?: number;
+  messages?: number;
+  holdReserve?: boolean;
+  holdDebit?: boolean;
+  /** The INVITE's Accept header (AoC is negotiated when it lists application/vnd.etsi.aoc+xml). */
+  accept?: string;
+  /** Which of the stored messages (by index) are receipts (IMDNs). */
+  receipts?: number[];
+}
+
+/** Each message costs 6 (minor units, EUR); the account's balance is 100 less what was debited. */
+export const PRICE = 6;
+
+export function setup(o: SetupOptions = {}) {
   const clock = new FakeClock();
   const random = new SeededRandom(42);
   const wire: string[] = []; // status lines the INVITE transaction wrote (first copies and retransmissions)
-  const sink = { reliable: false, send: (b: Uint8Array) => wire.push(new TextDecoder().decode(b).split('\r\n')[0]) };
-  const req = invite();
+  let last: Uint8Array | undefined;
+  const sink = { reliable: false, send: (b: Uint8Array) => ((last = b), wire.push(new TextDecoder().decode(b).split('\r\n')[0])) };
+  /** The last response the INVITE transaction wrote (the 200 OK), parsed. */
+  const ok = () => {
+    const r = last && parseSipMessage(last);
+    if (!r || !r.ok) throw new Error('no response written');
+    return r.message;
+  };
+  const req = invite(o.accept);
   const itx = new InviteServerTransaction(req, sink, clock, T);
   const respond: ServerTx['respond'] = (status, reason, opts = {}) => {
     const res = createResponse(req, status, reason, { random, ...opts });
@@ -55,6 +78,7 @@ export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: 
   };
   const tx: ServerTx = { request: req, flow: { transport: 'UDP' } as ServerTx['flow'], sink, tx: itx, respond };
   const byes: string[] = [];
+  const byeBodies: ({ contentType: string; body: string } | undefined)[] = [];
   const sip: SipFrontPort = {
     clock,
     timers: T,
@@ -62,10 +86,11 @@ export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: 
     viaFor: () => ({ transport: 'UDP', host: '127.0.0.1', port: 5060 }),
     sinkFor: () => sink,
     send: async () => 200,
-    sendInDialog: async (_d, _f, method) => (byes.push(method), 200),
+    sendInDialog: async (_d, _f, method, b) => (byes.push(method), byeBodies.push(b && { contentType: b.contentType, body: Buffer.from(b.body).toString() }), 200),
   };
   const msgs: StoredMessageMeta[] = Array.from({ length: o.messages ?? 3 }, (_, i) => ({
     ...{ id: `m${i + 1}`, from: 'sip:alice@example.com', to: AOR, contentType: 'text/plain', octets: 10 },
+    ...(o.receipts?.includes(i) ? { contentType: 'message/imdn+xml', receipt: true as const } : {}),
     ...{ receivedAt: new Date(0).toISOString(), expiresAt: new Date(864e5).toISOString() },
   }));
   const store = {
@@ -82,13 +107,14 @@ export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: 
   const calls: string[] = [];
   const gates = { reserve: deferred<void>(), debit: deferred<void>() };
   let reservations = 0;
+  let debited = 0;
   const validity = o.validity ?? 300;
   const charging: RetrievalCharging = {
     async reserve(_s, requestId, _sid, items) {
       calls.push(requestId);
       if (o.holdReserve) await gates.reserve.promise;
       const res: ReserveResponse = {
-        ...{ requestId, result: 'SUCCESS', resultCode: 2001, reservationId: `R${++reservations}` },
+        ...{ requestId, result: 'SUCCESS', resultCode: 2001, reservationId: `R${++reservations}`, currency: 'EUR', reservedAmount: PRICE * items.length },
         ...{ grantedItems: items.map((i) => i.id), expiresAt: new Date(clock.now() + validity * 1000).toISOString() },
       };
       return { kind: 'answer', res };
@@ -96,11 +122,14 @@ export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: 
     async debit(_s, _sid, rid, item, outcome) {
       calls.push(`${RequestIds.debit(rid, item)} ${outcome}`);
       if (o.holdDebit) await gates.debit.promise;
-      return { kind: 'answer', res: { requestId: RequestIds.debit(rid, item), result: 'SUCCESS', resultCode: 2001, cdrId: `cdr-${item}` } };
+      debited += PRICE;
+      const res = { requestId: RequestIds.debit(rid, item), result: 'SUCCESS' as const, resultCode: 2001, cdrId: `cdr-${item}`, currency: 'EUR', debitedAmount: PRICE };
+      return { kind: 'answer', res };
     },
     release: async (_s, _sid, rid) => (calls.push(RequestIds.release(rid)), { kind: 'queued' }),
     refund: async (_s, _sid, cdr) => (calls.push(RequestIds.refund(cdr)), { kind: 'queued' }),
     recordDeferredCharge: async (_s, sid, item) => void calls.push(RequestIds.deferredCharge(sid, item)),
+    balance: async () => (calls.push('balance'), { requestId: 'b', result: 'SUCCESS', resultCode: 2001, currency: 'EUR', balance: 100 - debited }),
   };
   // the MSRP leg: each SEND waits for the spec's outcome (or is answered 200 at once with `autoDeliver`)
   const sends: { body: string; answer: (o: SendOutcome) => void }[] = [];
@@ -126,7 +155,7 @@ export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: 
   const delivered: string[] = [];
   const ended: RetrievalSummary[] = [];
   const config: RetrievalConfig = {
-    ...{ advertisedHost: '127.0.0.1', deferredUser: 'deferred', chargingPolicy: o.policy ?? 'on-delivery', failureHandling: 'terminate' },
+    ...{ advertisedHost: '127.0.0.1', deferredUser: 'deferred', chargingPolicy: o.policy ?? 'on-delivery', failureHandling: 'terminate', chargingTimeoutMs: 2000 },
     ...{ reservationValiditySeconds: validity, msrpTimeoutMs: 30000, msrpChunkSize: 2048, msrpSendWindow: o.window ?? 1 },
     ...{ msrpConnectTimeoutMs: 60000, sessionIdleMs: 90000, successReport: false, msrpSetup: 'active' },
   };
@@ -135,14 +164,15 @@ export function setup(o: { policy?: RetrievalConfig['chargingPolicy']; window?: 
     ...{ onEnded: () => undefined, mailboxChanged: () => undefined, log: () => undefined },
     observer: { delivered: (m) => delivered.push(m.id), ended: (s) => ended.push(s) },
   });
-  /** A client BYE in the dialog; what the session answered it. */
-  const bye = (): number[] => {
+  /** A client BYE in the dialog; what the session answered it (status, and the body of the 200 when it has one). */
+  const bye = (bodies: string[] = []): number[] => {
     const answered: number[] = [];
-    session.onBye({ respond: (status: number) => (answered.push(status), {}) } as unknown as ServerTx);
+    const respond = (status: number, _r: string, opts: { body?: Uint8Array } = {}) => (answered.push(status), opts.body && bodies.push(Buffer.from(opts.body).toString()), {});
+    session.onBye({ respond } as unknown as ServerTx);
     return answered;
   };
   const rsv = RequestIds.reserve({ callId: CALL_ID, cseq: 7, branch: 'z9hG4bKabc' });
-  return { clock, random, wire, itx, session, store, calls, gates, sends, leg, byes, delivered, ended, bye, rsv };
+  return { clock, random, wire, itx, session, store, calls, gates, sends, leg, byes, byeBodies, delivered, ended, bye, rsv, ok };
 }
 
 /** INVITE answered 200, ACK, MSRP bound: delivering. */

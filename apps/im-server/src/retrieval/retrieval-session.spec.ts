@@ -5,7 +5,11 @@
  */
 import { canMove, EndReasons, IllegalTransitionError, RetrievalState } from './retrieval-state';
 import { RequestIds } from './request-ids';
-import { AOR, CALL_ID, delivering, flush, setup, T } from './retrieval-session.fakes';
+import { parseAoc, readSipBody } from '@imc/retrieval-client';
+import { unwrapCpim } from '@imc/msrp';
+import { AOR, CALL_ID, delivering, flush, PRICE, setup, T } from './retrieval-session.fakes';
+
+const WITH_AOC = 'application/sdp, application/vnd.etsi.aoc+xml';
 
 describe('RetrievalSession', () => {
   it('answers the INVITE with 200 OK and an SDP answer, its tag drawn from the SIP front random source', async () => {
@@ -173,6 +177,101 @@ describe('RetrievalSession', () => {
       expect(h.byes).toEqual(byes);
       expect(h.calls).toEqual([h.rsv, ...charged]);
       expect(h.ended[0].reason).toEqual(reason);
+    });
+  });
+
+  describe('advice of charge (TS 24.647)', () => {
+    it('without AoC in Accept: the 200 OK is SDP only and the BYE has no body', async () => {
+      const h = setup();
+      h.leg.autoDeliver = true;
+      await delivering(h);
+      expect(h.ok().get('content-type')).toBe('application/sdp');
+      h.clock.advance(90000);
+      await h.session.ended;
+      await flush();
+      expect(h.byes).toEqual(['BYE']);
+      expect(h.byeBodies).toEqual([undefined]);
+      expect(h.calls).not.toContain('balance');
+    });
+
+    it('the 200 OK is multipart with the AoC-S of the granted messages; the server BYE carries the AoC-E', async () => {
+      const h = setup({ accept: WITH_AOC });
+      h.leg.autoDeliver = true;
+      await delivering(h);
+      const ok = h.ok();
+      expect(ok.get('content-type')).toMatch(/^multipart\/mixed;boundary=/);
+      expect(ok.get('content-disposition')).toBe('session');
+      const body = readSipBody(ok.bodyText(), ok.get('content-type'));
+      expect(body.sdp).toMatch(/^v=0/);
+      expect(body.aoc).toMatchObject({ kind: 'aoc-s', amount: { currency: 'EUR', units: 3 * PRICE, exponent: -2 } });
+      h.clock.advance(90000); // idle: the server hangs up
+      await h.session.ended;
+      await flush();
+      expect(h.byes).toEqual(['BYE']);
+      expect(h.byeBodies[0]?.contentType).toBe('application/vnd.etsi.aoc+xml');
+      // the cost is the sum of the session's debits, the balance read after them
+      expect(parseAoc(h.byeBodies[0]!.body)).toMatchObject({ kind: 'aoc-e', amount: { units: 3 * PRICE }, balanceAfter: { units: 100 - 3 * PRICE } });
+      expect(h.calls.at(-1)).toBe('balance');
+    });
+
+    it('a client BYE is answered 200 with the AoC-E once the debits in flight settled', async () => {
+      const h = setup({ accept: WITH_AOC, window: 2 });
+      await delivering(h);
+      h.sends[0].answer({ kind: 'delivered' });
+      await flush();
+      const bodies: string[] = [];
+      const answered = h.bye(bodies);
+      expect(answered).toEqual([]); // held until the SENDs in flight settled (bounded)
+      h.sends[1].answer({ kind: 'delivered' });
+      await flush();
+      expect(answered).toEqual([]);
+      h.clock.advance(1000); // the grace for MSRP 200s on the wire: m3's SEND ends unanswered, not charged
+      await h.session.ended;
+      await flush();
+      expect(answered).toEqual([200]);
+      expect(parseAoc(bodies[0])).toMatchObject({ kind: 'aoc-e', amount: { units: 2 * PRICE }, balanceAfter: { units: 100 - 2 * PRICE } });
+      expect(h.byes).toEqual([]);
+    });
+
+    it('a debit that never settles in time: the 200 to the BYE still goes out, the cost not-available', async () => {
+      const h = setup({ accept: WITH_AOC, holdDebit: true });
+      await delivering(h);
+      h.sends[0].answer({ kind: 'delivered' }); // its debit hangs
+      await flush();
+      const bodies: string[] = [];
+      const answered = h.bye(bodies);
+      h.clock.advance(1500);
+      await flush();
+      expect(answered).toEqual([200]);
+      expect(bodies[0]).toContain('<not-available/>');
+      h.gates.debit.resolve();
+      await h.session.ended;
+    });
+  });
+
+  describe('stored receipts (IMDN)', () => {
+    it('left out of the reserve, delivered with the messages, never debited, deleted after their 200', async () => {
+      const h = setup({ messages: 3, receipts: [1], policy: 'on-outcome' });
+      h.leg.autoDeliver = true;
+      await delivering(h);
+      expect(h.calls).toEqual([h.rsv, 'dbt:R1:m1 delivered', 'dbt:R1:m3 delivered']);
+      expect(h.store.deleted).toEqual(['m1', 'm2', 'm3']);
+      expect(h.delivered).toEqual(['m1', 'm2', 'm3']);
+      // the receipt's CPIM content is its IMDN, marked as a notification
+      const inner = new TextDecoder().decode(unwrapCpim(new TextEncoder().encode(h.sends[1].body))!.inner);
+      expect(inner).toMatch(/^Content-Type: message\/imdn\+xml\r\nContent-Disposition: notification\r\n\r\n/);
+    });
+
+    it.each(['before-send', 'on-delivery'] as const)('%s: a mailbox of receipts only is delivered free, with no CH-2 call at all', async (policy) => {
+      const h = setup({ messages: 2, receipts: [0, 1], policy, accept: WITH_AOC });
+      h.leg.autoDeliver = true;
+      await delivering(h);
+      expect(h.wire).toEqual(['SIP/2.0 200 OK']);
+      expect(h.ok().get('content-type')).toBe('application/sdp'); // nothing priced: no AoC-S
+      expect(h.store.deleted).toEqual(['m1', 'm2']);
+      h.clock.advance(90000);
+      await h.session.ended;
+      expect(h.calls.filter((c) => c !== 'balance')).toEqual([]);
     });
   });
 

@@ -2,20 +2,22 @@
  * One deferred-message retrieval (the OMA CR "6.3.2.7 Deferred Message retrieval", retrieval-flow.md), as a state
  * machine (retrieval-state.ts draws it):
  *
- *   INVITE → (1) 100 Trying → (2–3) ch2.reserve for the pending messages → (4) 200 OK with the SDP answer
- *   → ACK + MSRP connection bound → (5–10) delivery-loop.ts → (11) BYE (either side) → ch2.release of what is left.
+ *   INVITE → (1) 100 Trying → (2–3) ch2.reserve for the pending messages (stored receipts ride free) → (4) 200 OK
+ *   with the SDP answer (+ AoC-S) → ACK + MSRP connection bound → (5–10) delivery-loop.ts → (11) BYE (either side,
+ *   with the AoC-E, end-advice.ts) → ch2.release of what is left.
  *
  * CANCEL before the 200 → 487 + release; no ACK (64·T1) or no MSRP connection in time → BYE + release; idle
  * after the last message → BYE; a reservation about to expire is renewed for the messages left
  * (reservation-grant.ts). Every timer runs on the SIP front's clock, every tag on its random source.
  */
 import { Dialog, randomToken, serializeSipMessage, Uas2xxRetransmitter, InviteServerTransaction, InviteServerState, TimerHandle } from '@imc/sip';
-import { accepts, MsrpMedia, parseMsrpOffer } from '@imc/msrp';
-import { planMsrpAnswer } from './msrp-endpoint';
-import { answerInvite } from './msrp-answer';
+import type { MsrpMedia } from '@imc/msrp';
+import { SessionAoc } from '../aoc/session-aoc';
+import { answerInvite, MsrpPlan, readOffer } from './msrp-answer';
 import { DeliveryLoop } from './delivery-loop';
-import { grantFrom, ReservationGrant } from './reservation-grant';
-import { InviteKey, RequestIds } from './request-ids';
+import { BYE_ANSWER_WAIT_MS, endAdvice, within } from './end-advice';
+import { reserveFor, ReservationGrant } from './reservation-grant';
+import type { InviteKey } from './request-ids';
 import { RetrievalLease } from './retrieval-lease';
 import { canMove, describeEnd, EndReason, EndReasons, IllegalTransitionError, isServerCut, RetrievalState } from './retrieval-state';
 import type { MsrpLeg, RetrievalDeps } from './retrieval-ports';
@@ -32,6 +34,7 @@ export class RetrievalSession {
   private acked = false;
   private bound = false;
   private readonly lease: RetrievalLease;
+  private readonly aoc: SessionAoc;
   private grant?: ReservationGrant;
   private leg?: MsrpLeg;
   private loop?: DeliveryLoop;
@@ -50,6 +53,7 @@ export class RetrievalSession {
   ) {
     this.callId = tx.request.callId;
     this.localTag = randomToken(d.sip.random);
+    this.aoc = SessionAoc.forInvite(tx.request.getAll('accept')); // advice of charge, if the INVITE's Accept asks
     // the lease outlives a reservation's validity (retrieval-lease.ts)
     const leaseMs = Math.max(30000, 2 * d.config.reservationValiditySeconds * 1000);
     this.lease = new RetrievalLease(d.store, d.sip.clock, aor, this.callId, leaseMs, d.log);
@@ -91,13 +95,9 @@ export class RetrievalSession {
   async start(): Promise<void> {
     const req = this.tx.request;
     const c = this.d.config;
-    if (req.contentType !== 'application/sdp') return this.refuse(488, 'Not Acceptable Here', 'an SDP offer with an MSRP m=message line is required');
-    const offer = parseMsrpOffer(req.bodyText());
+    // the MSRP offer, and the transport, path (fresh session-id) and a=setup of our answer (msrp-answer.ts)
+    const offer = readOffer(req, this.d.msrpPorts(), c);
     if (!offer.ok) return this.refuse(488, 'Not Acceptable Here', offer.reason);
-    if (!accepts(offer.media.acceptTypes, 'message/cpim')) return this.refuse(488, 'Not Acceptable Here', 'a=accept-types must allow message/cpim');
-    // transport, path (fresh session-id) and a=setup of our answer (msrp-endpoint.ts)
-    const plan = planMsrpAnswer(offer.media, this.d.msrpPorts(), c);
-    if (!plan.ok) return this.refuse(488, 'Not Acceptable Here', plan.reason);
 
     // the dialog needs the From tag: refuse before anything is reserved or registered
     const dialog = Dialog.fromInvite(req, this.localTag, this.d.sip.random);
@@ -113,34 +113,27 @@ export class RetrievalSession {
     const pending = await this.d.store.pending(this.aor);
     if (pending.length === 0) return this.refuse(404, 'No deferred messages');
 
-    // steps 2–3: reserve for the pending messages, in order; the requestId is derived from the INVITE transaction
-    const items = pending.map((m) => ({ id: m.id, octets: m.octets }));
-    const r = await this.d.charging.reserve(this.aor, RequestIds.reserve(this.inviteKey), this.callId, items);
-    if (this.finishing) {
-      // ended while the reserve was on its way (shutdown): give back what was just reserved
-      if (r.kind === 'answer' && r.res.result === 'SUCCESS' && r.res.reservationId) await this.d.charging.release(this.aor, this.callId, r.res.reservationId);
-      return;
-    }
+    // steps 2–3: reserve for the chargeable messages, in order; the requestId is derived from the INVITE transaction
     const ctx = { aor: this.aor, callId: this.callId, key: this.inviteKey, charging: this.d.charging, clock: this.d.sip.clock, validitySeconds: c.reservationValiditySeconds };
-    const grant = grantFrom(r, pending, c.failureHandling, ctx);
+    const grant = await reserveFor(pending, c.failureHandling, ctx, () => !!this.finishing);
+    if (!grant) return; // ended while the reserve was on its way (shutdown): what it reserved was given back
     if (!(grant instanceof ReservationGrant)) return this.refuse(grant.status, grant.reason, grant.text, grant.headers);
     this.grant = grant;
     // a CANCEL may have answered the INVITE (487) while the reservation was on its way: give it back
     if (this.current === RetrievalState.Cancelled || this.inviteTx.state !== InviteServerState.Proceeding) return this.finish(EndReasons.cancelled);
-    this.answer(plan, offer.media);
+    this.answer(offer.plan, offer.media);
   }
 
   /** Step 4: 200 OK with our MSRP path; a=setup per RFC 6135 (a WebSocket client is always the active side, RFC 7977 §5.3). */
-  private answer(plan: Extract<ReturnType<typeof planMsrpAnswer>, { ok: true }>, media: MsrpMedia): void {
+  private answer(plan: MsrpPlan, media: MsrpMedia): void {
     const c = this.d.config;
-    this.leg = this.d.msrp.open({
-      localPath: plan.localPath,
-      remotePath: media.path[media.path.length - 1],
-      owner: this.aor, // a connection never carries two users' sessions (MsrpConnection)
-      chunkSize: c.msrpChunkSize,
-      transactionTimeoutMs: c.msrpTimeoutMs,
-    });
-    const ok = answerInvite(this.tx.request, { localTag: this.localTag, contactPort: this.d.sip.viaFor(this.tx.flow).port, transport: this.tx.flow.transport, plan, config: c });
+    // a connection never carries two users' sessions (MsrpConnection): the leg's owner is the user
+    const remotePath = media.path[media.path.length - 1];
+    this.leg = this.d.msrp.open({ localPath: plan.localPath, remotePath, owner: this.aor, chunkSize: c.msrpChunkSize, transactionTimeoutMs: c.msrpTimeoutMs });
+    // the AoC-S prices what the reservation holds for the granted messages (none for a free session)
+    const reserve = this.grant?.kind === 'charged' ? this.grant.reservation : undefined;
+    const at = { localTag: this.localTag, contactPort: this.d.sip.viaFor(this.tx.flow).port, transport: this.tx.flow.transport };
+    const ok = answerInvite(this.tx.request, { ...at, plan, config: c, aoc: this.aoc, reserve });
     this.inviteTx.respond(ok);
     this.d.metrics.sipRequest('INVITE', 200);
     this.d.metrics.inviteLatency.observe((performance.now() - this.startedAt) / 1000);
@@ -193,10 +186,15 @@ export class RetrievalSession {
     void this.hangUp(EndReasons.msrpLost);
   }
 
-  /** Client BYE (step 11): 200 OK, stop after the message in flight, release. */
+  /** Client BYE (step 11): 200 OK (with the AoC-E once the debits settled, bounded), stop after the message in flight, release. */
   onBye(tx: ServerTx): void {
-    tx.respond(200, 'OK');
+    if (!this.aoc.negotiated) tx.respond(200, 'OK');
+    const settled = this.delivering?.catch(() => undefined);
     void this.finish(EndReasons.clientBye);
+    if (!this.aoc.negotiated) return;
+    void this.endBody(BYE_ANSWER_WAIT_MS, settled)
+      .catch(() => undefined)
+      .then((b) => tx.respond(200, 'OK', b ? { body: b.body, contentType: b.contentType } : {}));
   }
 
   /** CANCEL before the 200 (RFC 3261 §9.2): 487 to the INVITE, release what was reserved. Returns false if too late. */
@@ -215,7 +213,7 @@ export class RetrievalSession {
     const d = this.d;
     this.loop = new DeliveryLoop({
       ...{ aor: this.aor, callId: this.callId, config: d.config, store: d.store, charging: d.charging, metrics: d.metrics },
-      ...{ clock: d.sip.clock, leg: this.leg!, grant: this.grant!, log: d.log, observer: d.observer },
+      ...{ clock: d.sip.clock, leg: this.leg!, grant: this.grant!, log: d.log, observer: d.observer, aoc: this.aoc },
       ended: () => this.current !== RetrievalState.Delivering,
       serverCut: () => !!this.endReason && isServerCut(this.endReason),
       hangUp: (r) => void this.hangUp(r),
@@ -256,7 +254,14 @@ export class RetrievalSession {
     const dialog = this.dialog;
     const answered = this.answered;
     await this.finish(reason);
-    if (dialog && answered) await this.d.sip.sendInDialog(dialog, this.tx.flow, 'BYE').catch(() => undefined);
+    if (!dialog || !answered) return;
+    const aocE = await this.endBody(this.d.config.chargingTimeoutMs).catch(() => undefined);
+    await this.d.sip.sendInDialog(dialog, this.tx.flow, 'BYE', aocE).catch(() => undefined);
+  }
+
+  /** The AoC-E (end-advice.ts), waited for at most `waitMs`; undefined without AoC. */
+  private endBody(waitMs: number, settled?: Promise<unknown>) {
+    return endAdvice({ aoc: this.aoc, charging: this.d.charging, aor: this.aor, clock: this.d.sip.clock, settled, waitMs });
   }
 
   /** Releases what is left of the reservation and frees everything; once, whoever asks (BYE, timers, shutdown). */
@@ -278,12 +283,7 @@ export class RetrievalSession {
     // give responses already on the wire a moment. Then close MSRP: SENDs still waiting end as "unanswered" — kept
     // for the next retrieval, charged as a timeout where the policy charges one — rather than waiting out the
     // transaction timeout.
-    if (reason.kind === 'client-bye' && this.delivering) {
-      let grace: TimerHandle | undefined;
-      const elapsed = new Promise<void>((r) => (grace = this.d.sip.clock.setTimer(Math.min(1000, this.d.config.msrpTimeoutMs), r)));
-      await Promise.race([this.delivering.catch(() => undefined), elapsed]);
-      grace?.cancel();
-    }
+    if (reason.kind === 'client-bye' && this.delivering) await within(this.d.sip.clock, this.delivering.catch(() => undefined), Math.min(1000, this.d.config.msrpTimeoutMs));
     this.leg?.close();
     try {
       if (this.delivering && reason.kind !== 'internal-error') await this.delivering.catch(() => undefined);

@@ -1,16 +1,18 @@
 /**
  * The retrieval side of the im-server: owns the MSRP listeners (TCP, TLS and WebSocket) and the retrieval sessions,
- * and implements the `RetrievalHandler` boundary the SIP front calls for INVITE/ACK/BYE/CANCEL.
+ * and implements the `RetrievalHandler` boundary the SIP front calls for INVITE/ACK/BYE/CANCEL. Each message a
+ * session delivers goes to the receipts (`ReceiptService.delivered`: an IMDN `delivered` when the sender asked).
  */
 import type { InviteServerTransaction, SipRequest, TimerHandle } from '@imc/sip';
 import type { BindRefusal, MsrpSession } from '@imc/msrp';
 import { MsrpTcpServer, MsrpWsServer, UnboundLimiter } from '@imc/msrp-node';
 import type { ImServerConfig } from '../config';
-import type { DeferredStore } from '../store/deferred-store';
+import type { DeferredStore, StoredMessageMeta } from '../store/deferred-store';
 import type { ChargingGateway } from '../charging/charging-gateway';
 import type { ImMetrics } from '../observability/im-metrics';
 import type { RetrievalHandler, ServerTx } from '../sip/sip-context';
 import type { SipFrontPort } from '../sip/sip-port';
+import type { ReceiptService } from '../receipts/receipt.service';
 import { RetrievalSession } from './retrieval-session';
 import { EndReasons, RetrievalState } from './retrieval-state';
 import { nodeMsrpLegs } from './msrp-leg';
@@ -36,6 +38,8 @@ export class RetrievalService implements RetrievalHandler {
     private readonly log: (m: string) => void,
     /** The user's mailbox changed (message-summary NOTIFY to their subscriptions). */
     private readonly mailboxChanged: (aor: string) => void,
+    /** IMDN receipts back to senders (retrieval-flow.md "Delivery notifications"). */
+    private readonly receipts: Pick<ReceiptService, 'delivered'>,
   ) {}
 
   async start(): Promise<void> {
@@ -111,6 +115,7 @@ export class RetrievalService implements RetrievalHandler {
       },
       log: this.log,
       mailboxChanged: this.mailboxChanged,
+      observer: this.observer,
     });
     this.byCallId.set(session.callId, session);
     this.metrics.sessions.set(this.byCallId.size);
@@ -121,6 +126,14 @@ export class RetrievalService implements RetrievalHandler {
     this.awaitingBind.get(msrpId)?.();
     this.awaitingBind.delete(msrpId);
   }
+
+  /** After each MSRP 200 OK and deletion: the sender's `delivered` receipt, never holding up the session. */
+  private readonly observer = {
+    delivered: (m: StoredMessageMeta) => {
+      void this.receipts.delivered(m).catch((e: Error) => this.log(`IMDN delivered for ${m.id} of ${m.to}: ${e.message}`));
+    },
+    ended: () => undefined,
+  };
 
   private find(req: SipRequest): RetrievalSession | undefined {
     const s = this.byCallId.get(req.callId);

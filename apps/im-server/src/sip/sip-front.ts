@@ -26,7 +26,7 @@ import { nodeRandom } from '@imc/msrp-node';
 import type { ImServerConfig } from '../config';
 import type { ImMetrics } from '../observability/im-metrics';
 import type { ServerTx } from './sip-context';
-import type { ContactFlow, SipFrontLookups, SipFrontPort } from './sip-port';
+import { withBody, type ContactFlow, type InDialogBody, type SipFrontLookups, type SipFrontPort } from './sip-port';
 import { methodLabel, type SipRequestRouter } from './sip-router';
 
 export interface SipLogger {
@@ -138,8 +138,8 @@ export class SipFront implements SipFrontPort, SipFrontLookups {
     return out.kind === 'response' ? out.response.status : 'timeout';
   }
 
-  async sendInDialog(dialog: Dialog, flow: SipFlow, method: string): Promise<number | 'timeout'> {
-    return this.send(dialog.createRequest(method, this.viaFor(flow)), flow);
+  async sendInDialog(dialog: Dialog, flow: SipFlow, method: string, body?: InDialogBody): Promise<number | 'timeout'> {
+    return this.send(withBody(dialog.createRequest(method, this.viaFor(flow)), body), flow);
   }
 
   async flowTo(b: ContactFlow): Promise<SipFlow | undefined> {

@@ -20,8 +20,17 @@ export interface SipFrontPort {
   sinkFor(flow: SipFlow): TransactionSink;
   /** Sends a request we originate on a flow through a client transaction: the final status, or 'timeout'. */
   send(req: SipRequest, flow: SipFlow): Promise<number | 'timeout'>;
-  /** Sends an in-dialog request (BYE, NOTIFY) built from the dialog: the final status, or 'timeout'. */
-  sendInDialog(dialog: Dialog, flow: SipFlow, method: string): Promise<number | 'timeout'>;
+  /**
+   * Sends an in-dialog request (BYE, NOTIFY) built from the dialog, with a body when given (the AoC-E of a BYE):
+   * the final status, or 'timeout'.
+   */
+  sendInDialog(dialog: Dialog, flow: SipFlow, method: string, body?: InDialogBody): Promise<number | 'timeout'>;
+}
+
+/** A body for an in-dialog request. */
+export interface InDialogBody {
+  contentType: string;
+  body: Uint8Array;
 }
 
 /** Where a registered contact was reached from (a registrar binding, RFC 3261 §10.3). */
@@ -38,4 +47,12 @@ export interface SipFrontLookups {
   flowTo(contact: ContactFlow): Promise<SipFlow | undefined>;
   /** The pending INVITE server transaction a CANCEL matches (RFC 3261 §9.2). */
   inviteFor(cancel: SipRequest): InviteServerTransaction | undefined;
+}
+
+/** Puts `body` (when given) in a request we originate, with its Content-Type. */
+export function withBody(req: SipRequest, body: InDialogBody | undefined): SipRequest {
+  if (!body) return req;
+  req.set('Content-Type', body.contentType);
+  req.body = body.body;
+  return req;
 }

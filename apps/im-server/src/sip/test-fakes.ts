@@ -7,7 +7,7 @@ import { createResponse, FakeClock, parseSipMessage, SipRequest, type Dialog, ty
 import { nodeRandom } from '@imc/msrp-node';
 import type { SipFlow } from '@imc/sip-node';
 import type { ServerTx } from './sip-context';
-import type { ContactFlow, SipFrontLookups, SipFrontPort } from './sip-port';
+import { withBody, type ContactFlow, type InDialogBody, type SipFrontLookups, type SipFrontPort } from './sip-port';
 
 let seq = 0;
 
@@ -97,8 +97,8 @@ export class FakeSipFront implements SipFrontPort, SipFrontLookups {
     return new Promise((wake) => this.waiters.push({ n, wake }));
   }
 
-  sendInDialog(dialog: Dialog, flow: SipFlow, method: string): Promise<number | 'timeout'> {
-    return this.send(dialog.createRequest(method, this.viaFor(flow)), flow);
+  sendInDialog(dialog: Dialog, flow: SipFlow, method: string, body?: InDialogBody): Promise<number | 'timeout'> {
+    return this.send(withBody(dialog.createRequest(method, this.viaFor(flow)), body), flow);
   }
 
   async flowTo(c: ContactFlow): Promise<SipFlow | undefined> {

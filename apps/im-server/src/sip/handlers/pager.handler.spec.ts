@@ -77,6 +77,22 @@ describe('PagerHandler: MESSAGE deposit (RFC 3428)', () => {
     expect(m.disposition).toBeUndefined();
   });
 
+  it('a recipient\'s own IMDN (displayed) to an offline sender is stored as a receipt: free, asking for nothing', async () => {
+    const { handler } = pager();
+    const alice = user();
+    const xml = '<imdn xmlns="urn:ietf:params:xml:ns:imdn"><message-id>orig-1</message-id><datetime>2026-12-05T10:00:00Z</datetime><display-notification><status><displayed/></status></display-notification></imdn>';
+    const body = cpim('', 'imdn.Message-ID: disp-9\r\n').replace('Content-Type: text/plain\r\n\r\n', `Content-Type: message/imdn+xml\r\nContent-Disposition: notification\r\n\r\n${xml}`);
+    const tx = serverTx(request('MESSAGE', alice, { 'Content-Type': 'message/cpim' }, body));
+    await handler.handle(tx);
+    expect(tx.answers).toMatchObject([{ status: 202 }]);
+    const [m] = await store.pending(alice);
+    expect(m).toMatchObject({ receipt: true, imdnMessageId: 'disp-9', contentType: 'message/cpim' });
+    expect(m.disposition).toBeUndefined();
+    // a bare message/imdn+xml deposit too
+    await handler.handle(serverTx(request('MESSAGE', alice, { 'Content-Type': 'message/imdn+xml' }, xml)));
+    expect((await store.pending(alice)).map((x) => x.receipt)).toEqual([true, true]);
+  });
+
   it('relays it to a registered contact over the flow it registered on; a 2xx from there is the answer, and nothing is stored', async () => {
     const { handler, front, notified } = pager();
     const bob = user();

@@ -3,11 +3,11 @@
  * registered on (the proxy behaviour of RFC 3428 §7), else deposited as a deferred message (docs/retrieval-flow.md
  * "Deposit") and the recipient's message-summary subscriptions notified. A message/cpim body's IMDN request
  * (`imdn.Message-ID`, `imdn.Disposition-Notification`, RFC 5438 §6) is read with libs/msrp's CPIM parser and kept
- * beside the message.
+ * beside the message; a deposit that is itself an IMDN (a recipient's `displayed`) is stored as a free receipt.
  */
 import { checkSubscriber } from '@imc/ch2';
 import { unwrapCpim } from '@imc/msrp';
-import { aorOf, BRANCH_BITS, CALL_ID_BITS, MAGIC_COOKIE, parseUri, randomToken, SipRequest } from '@imc/sip';
+import { aorOf, parseUri, SipRequest } from '@imc/sip';
 import type { ImServerConfig } from '../../config';
 import type { DeferredStore } from '../../store/deferred-store';
 import type { Binding, UserStore } from '../../store/user-store';
@@ -16,6 +16,8 @@ import type { SipAuthenticator } from '../../auth/sip-authenticator';
 import type { ServerTx } from '../sip-context';
 import type { SipFrontLookups, SipFrontPort } from '../sip-port';
 import type { SipHandler } from '../sip-router';
+import { buildPagerMessage } from '../pager-request';
+import { receiptDepositOf } from '../../receipts/imdn-receipt';
 import type { MailboxWatchers } from './message-summary.handler';
 
 export class PagerHandler implements SipHandler {
@@ -55,15 +57,14 @@ export class PagerHandler implements SipHandler {
       const status = await this.forward(req, b, sender);
       if (status !== undefined && status >= 200 && status < 300) return void tx.respond(status, 'OK');
     }
+    const contentType = req.get('content-type')!;
     const cpim = req.contentType === 'message/cpim' ? unwrapCpim(req.body) : undefined;
-    const stored = await this.store.deposit(aor, {
-      from: sender,
-      to: aor,
-      contentType: req.get('content-type')!,
-      body: req.body,
-      imdnMessageId: cpim?.imdnMessageId,
-      disposition: cpim?.dispositionNotification,
-    });
+    // a recipient's own IMDN (`displayed`) to an offline sender: stored as a receipt, free, asking for nothing
+    const rc = receiptDepositOf(contentType, req.body);
+    const imdn = rc
+      ? { receipt: true as const, imdnMessageId: rc.imdnMessageId ?? cpim?.imdnMessageId }
+      : { imdnMessageId: cpim?.imdnMessageId, disposition: cpim?.dispositionNotification };
+    const stored = await this.store.deposit(aor, { from: sender, to: aor, contentType, body: req.body, ...imdn });
     if (!stored.ok) return void tx.respond(stored.status, stored.status === 486 ? 'Busy Here' : 'Message Too Large', { headers: [this.warning(stored.reason)] });
     this.metrics.deposited();
     tx.respond(202, 'Accepted');
@@ -74,16 +75,7 @@ export class PagerHandler implements SipHandler {
   private async forward(req: SipRequest, b: Binding, sender: string): Promise<number | undefined> {
     const flow = await this.sip.flowTo(b);
     if (!flow) return undefined;
-    const fwd = new SipRequest('MESSAGE', b.contact);
-    const via = this.sip.viaFor(flow);
-    fwd.add('Via', `SIP/2.0/${via.transport} ${via.host}:${via.port};branch=${MAGIC_COOKIE}${randomToken(this.sip.random, BRANCH_BITS)};rport`);
-    fwd.add('Max-Forwards', '70');
-    fwd.add('From', `<${sender}>;tag=${randomToken(this.sip.random)}`);
-    fwd.add('To', req.get('to')!);
-    fwd.add('Call-ID', `${randomToken(this.sip.random, CALL_ID_BITS)}@${this.config.advertisedHost}`);
-    fwd.add('CSeq', '1 MESSAGE');
-    fwd.add('Content-Type', req.get('content-type')!);
-    fwd.body = req.body;
+    const fwd = buildPagerMessage(this.sip, this.config.advertisedHost, { contact: b.contact, flow, from: sender, toHeader: req.get('to')!, contentType: req.get('content-type')!, body: req.body });
     const status = await this.sip.send(fwd, flow);
     return status === 'timeout' ? undefined : status;
   }
