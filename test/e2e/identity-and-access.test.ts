@@ -192,6 +192,15 @@ describe('password guessing is throttled, per source and per account', () => {
     expect(text).not.toContain('127.0.0.2');
   });
 
+  it('HTTP Basic: 100 parallel right passwords from one address (a NAT) all get in: checks in flight wait, they do not lock out', async () => {
+    const gus = await provision(s, uniqueUser('gus'), 10);
+    const port = s.im.httpPort;
+    const burst = await Promise.all(Array.from({ length: 100 }, () => me(port, userOf(gus), 'secret-pw', '127.0.0.40')));
+    expect(burst.map((r) => r.status).filter((st) => st !== 200)).toEqual([]);
+    // and the address is not locked out afterwards
+    expect((await me(port, userOf(gus), 'secret-pw', '127.0.0.40')).status).toBe(200);
+  });
+
   it('guesses from many sources lock the account for a short window only, and never for a source the user logged in from', async () => {
     const carol = await provision(s, uniqueUser('carol'), 100);
     const port = s.im.httpPort;

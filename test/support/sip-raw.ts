@@ -122,3 +122,28 @@ export function msrpOffer(o: { proto: string; path: string; setup: 'active' | 'p
     '',
   ].join('\r\n');
 }
+
+/**
+ * A retrieval dialog over a raw SIP connection, the identity asserted by a trusted proxy (P-Asserted-Identity): the
+ * INVITE with an offer of `clientPath`, the ACK of its 200, and a BYE to send later. Rejects unless answered 200.
+ */
+export async function retrievalDialog(sip: RawSipTcp, aor: string, clientPath: string, setup: 'active' | 'passive' | 'actpass' = 'active') {
+  const callId = randomBytes(8).toString('hex');
+  const tag = randomBytes(4).toString('hex');
+  const sdp = msrpOffer({ proto: 'TCP/MSRP', path: clientPath, setup });
+  const head = (method: string, cseq: number, to: string) =>
+    `${method} sip:deferred@example.com SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK${randomBytes(6).toString('hex')};rport\r\nMax-Forwards: 70\r\n` +
+    `From: <${aor}>;tag=${tag}\r\nTo: ${to}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq} ${method}\r\nP-Asserted-Identity: <${aor}>\r\n`;
+  sip.send(`${head('INVITE', 1, '<sip:deferred@example.com>')}Contact: <sip:x@127.0.0.1:9;transport=tcp>\r\nContent-Type: application/sdp\r\nContent-Length: ${Buffer.byteLength(sdp)}\r\n\r\n${sdp}`);
+  const ok = await sip.next(/^SIP\/2\.0 [2-6]\d\d /);
+  if (ok.startLine !== 'SIP/2.0 200 OK') throw new Error(`INVITE answered ${ok.startLine}`);
+  const to = ok.headers.get('to')!;
+  sip.send(`${head('ACK', 1, to)}Content-Length: 0\r\n\r\n`);
+  return {
+    serverPath: /a=path:(\S+)/.exec(ok.body)![1],
+    bye: async () => {
+      sip.send(`${head('BYE', 2, to)}Content-Length: 0\r\n\r\n`);
+      return (await sip.next(/^SIP\/2\.0 \d+ /)).startLine;
+    },
+  };
+}

@@ -16,6 +16,7 @@ import { ImServerConfig, loadImServerConfig } from './config';
 import { ImModule } from './im.module';
 import { DeferredStore } from './store/deferred-store';
 import { UserStore } from './store/user-store';
+import { ExpirySweeper } from './store/expiry-sweeper';
 import { DepositService } from './deposit/deposit.service';
 import { ImMetrics } from './observability/im-metrics';
 import { SipFront } from './sip/sip-front';
@@ -212,11 +213,8 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
   });
   retryQueue.start();
   windows.start();
-  const sweeper = setInterval(
-    () => void store.sweepExpired(async (n) => void (await receipts.failed(n))).catch((e: Error) => logger.warn(`expiry sweep: ${e.message}; will retry`)),
-    config.expirySweepMs,
-  );
-  sweeper.unref();
+  const sweeper = new ExpirySweeper(store, async (n) => void (await receipts.failed(n)), config.expirySweepMs, logger);
+  sweeper.start();
   if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: the admin API is open (development only)');
   if (config.auth === 'none') logger.warn('SIP_AUTH=none: identities are taken from the From header — development only, never in production');
   app.useGlobalFilters(new StorageUnavailableFilter(app.getHttpAdapter()));
@@ -232,7 +230,7 @@ export async function startImServer(env: Env): Promise<RunningImServer> {
     (closing ??= (async () => {
       sip.drain();
       await retrieval.shutdown(config.shutdownDeadlineMs);
-      clearInterval(sweeper);
+      await sweeper.stop();
       await windows.stop();
       await retryQueue.stop();
       depositSub.unsubscribe();

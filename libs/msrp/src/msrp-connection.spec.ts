@@ -124,6 +124,23 @@ describe('binding a connection to a session (RFC 4975 §5.4, §6.1, §14.1)', ()
     expect(t.refusals).toEqual([]);
   });
 
+  it("a session draining after its BYE does not hold the connection: another user's binds, and the drained one still takes its responses", async () => {
+    const next = another('sip:carol@example.com', 'CarolsSession0123456789');
+    const t = server(undefined, next);
+    t.conn.push(bind(SERVER, CLIENT));
+    const sent = t.session.send({ contentType: 'text/plain', body: enc('last one') });
+    const tid = t.out[t.out.length - 1].tid;
+    t.session.drain();
+    expect(await t.session.send({ contentType: 'text/plain', body: enc('not any more') })).toEqual({ kind: 'closed' });
+    t.conn.push(bind(next.localPath, CLIENT, 'tid00004'));
+    expect(t.out.filter((f) => f.status !== undefined).map((f) => f.status)).toEqual([200, 200]);
+    expect(next.bound).toBe(true);
+    expect(t.isClosed()).toBe(false);
+    // the 200 for the SEND written before the BYE still reaches its session
+    t.conn.push(enc(`MSRP ${tid} 200 OK\r\nTo-Path: ${SERVER}\r\nFrom-Path: ${CLIENT}\r\n-------${tid}$\r\n`));
+    expect(await sent).toEqual({ kind: 'delivered' });
+  });
+
   it('a response before any request closes the connection', () => {
     const t = server();
     t.conn.push(enc(`MSRP tid00009 200 OK\r\nTo-Path: ${SERVER}\r\nFrom-Path: ${CLIENT}\r\n-------tid00009$\r\n`));

@@ -8,7 +8,7 @@
  *   scheme and transport of this very connection, so a TLS session never binds over plain TCP), From-Path ending in
  *   the path the peer gave in SDP;
  * - an unknown session-id, a path that does not match, or another user's session on a connection that carries a live
- *   session of someone else is answered **481** and the connection is closed (§7.3.1 "MUST respond with a 481").
+ *   session of someone else (one not draining after its BYE, `MsrpSession.drain`) is answered **481** and the connection is closed (§7.3.1 "MUST respond with a 481").
  *   The same 481 for all of them, so a guesser cannot tell a right session-id with a wrong From-Path from a wrong
  *   session-id. A connection may carry several sessions of one owner at once, and be reused once its sessions have
  *   ended (§5.4 lets connections be shared; relays and load generators do so);
@@ -198,7 +198,8 @@ export class MsrpConnection {
     // §5.4: the From-Path must end in the path the peer announced in SDP
     if (!sameMsrpUri(f.fromPath[f.fromPath.length - 1] ?? '', session.remotePath)) return { ok: false, status: 481, reason: 'From-Path does not match the path offered in SDP' };
     // one user at a time: a connection carrying someone's live session binds no other user's
-    for (const s of this.sessions) if (s.owner !== session.owner) return { ok: false, status: 481, reason: "another user's session on a connection already bound" };
+    // (a session draining after its BYE sends nothing more here: it does not hold the connection)
+    for (const s of this.sessions) if (s.owner !== session.owner && s.isLive) return { ok: false, status: 481, reason: "another user's session on a connection already bound" };
     // §10.10 (506): the session is bound to another connection already
     if (session.bound) return { ok: false, status: 506, reason: 'session already bound to another connection' };
     return { ok: true, session };

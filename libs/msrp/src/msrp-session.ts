@@ -82,6 +82,8 @@ export class MsrpSession {
   private inboundBytes = 0;
   private readonly listeners: ((m: IncomingMessage) => void)[] = [];
   private closed = false;
+  /** Sends nothing new, still takes the responses to what it sent (see `drain`). */
+  private draining = false;
   private readonly chunkSize: number;
   private readonly timeoutMs: number;
 
@@ -147,7 +149,7 @@ export class MsrpSession {
 
   /** Sends one message, chunked; resolves with its delivery outcome. */
   async send(m: OutgoingMessage): Promise<SendOutcome> {
-    if (this.closed || !this.writer) return { kind: 'closed' };
+    if (this.closed || this.draining || !this.writer) return { kind: 'closed' };
     const messageId = m.messageId ?? randomId(this.o.random, MESSAGE_ID_BITS);
     const total = m.body.length;
     const report = m.successReport
@@ -290,6 +292,20 @@ export class MsrpSession {
     if (!r) return;
     this.inboundBytes -= r.received;
     this.inbound.delete(id);
+  }
+
+  /**
+   * The session's dialog is over (a BYE): no new message is sent, but the responses to the SENDs already written are
+   * still taken until `close`. A draining session no longer holds its connection for its owner: another user's
+   * session may bind there (MsrpConnection), since nothing more of this one goes out on it.
+   */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Bound, open and still sending: the connection carries it for its owner. */
+  get isLive(): boolean {
+    return this.bound && !this.draining;
   }
 
   /** Ends the session: sends still waiting for their response resolve as `unanswered`. */

@@ -10,13 +10,21 @@ export class AuthKeys {
   nonceCount(nonce: string, username: string): string {
     return `${this.prefix}auth:nc:{${nonce}}:${username}`;
   }
-  /** Credential checks of a source (an IPv4 address or an IPv6 /64) in the current window. */
+  /** Confirmed wrong guesses of a source (an IPv4 address or an IPv6 /64) in the current window. */
   sourceFailures(source: string): string {
     return `${this.prefix}auth:fail:src:{${source}}`;
   }
-  /** Credential checks of an account (a validated AOR) in the current window. */
+  /** A source's credential checks in flight (sorted set: ticket → deadline), beside its wrong guesses. */
+  sourceChecks(source: string): string {
+    return `${this.prefix}auth:checks:src:{${source}}`;
+  }
+  /** Confirmed wrong guesses for an account (a validated AOR) in the current window. */
   accountFailures(aor: string): string {
     return `${this.prefix}auth:fail:acct:{${aor}}`;
+  }
+  /** An account's credential checks in flight, from all sources. */
+  accountChecks(aor: string): string {
+    return `${this.prefix}auth:checks:acct:{${aor}}`;
   }
   /** Set when `source` logged in to `aor`: the account's lockout does not apply to it. */
   knownSource(aor: string, source: string): string {

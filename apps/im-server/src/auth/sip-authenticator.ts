@@ -95,11 +95,15 @@ export class SipAuthenticator {
     const decision = await this.throttle.begin(this.sourceOf(tx), identity?.ok ? identity.value : undefined);
     if (!decision.allowed) {
       this.metrics.authThrottled('sip', decision.scope);
+      // checks in flight from this source did not settle in time: not a lockout, so not 403 (RFC 3261 §20.33: a
+      // 500 may carry Retry-After)
+      if (decision.inProgress) return void tx.respond(500, 'Server Internal Error', { headers: [['Retry-After', '1'], this.warning('too many authentications in progress; retry in 1 s')] });
       return void tx.respond(403, 'Forbidden', { headers: [this.warning(`too many failed authentications; retry in ${decision.retryAfterSeconds} s`)] });
     }
     const ticket = decision.ticket;
     if (identity && !identity.ok) {
       // counted against the source: nobody's client sends such a name
+      await this.throttle.failed(ticket);
       this.metrics.authFailure('bad-identity');
       return void tx.respond(400, 'Invalid Digest Username', { headers: [this.warning(identity.problem)] });
     }
@@ -115,7 +119,8 @@ export class SipAuthenticator {
     switch (verdict.reason) {
       case 'wrong-password':
       case 'unknown-user':
-        // a wrong guess: it stays counted
+        // a wrong guess: counted for the window
+        await this.throttle.failed(ticket);
         return void tx.respond(403, 'Forbidden', { headers: [this.warning('wrong credentials')] });
       case 'uri-mismatch':
         await this.throttle.notAGuess(ticket);

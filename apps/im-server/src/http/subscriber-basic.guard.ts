@@ -45,15 +45,18 @@ export class SubscriberBasicGuard implements CanActivate {
     if (!decision.allowed) {
       this.metrics.authThrottled('http', decision.scope);
       http.getResponse<{ setHeader(n: string, v: string): void }>().setHeader('Retry-After', String(decision.retryAfterSeconds));
-      throw new HttpException({ statusCode: 429, error: 'Too Many Requests', message: `too many failed logins; retry in ${decision.retryAfterSeconds} s` }, 429);
+      const why = decision.inProgress ? 'too many logins in progress' : 'too many failed logins';
+      throw new HttpException({ statusCode: 429, error: 'Too Many Requests', message: `${why}; retry in ${decision.retryAfterSeconds} s` }, 429);
     }
     if (!identity.ok) {
+      await this.throttle.failed(decision.ticket);
       this.metrics.httpAuthFailure('malformed');
       throw new BadRequestException([identity.problem]);
     }
     const stored = await this.users.ha1(identity.value, 'MD5');
     const given = createHash('md5').update(`${user}:${this.config.domain}:${decoded.slice(colon + 1)}`).digest('hex');
     if (!stored || stored.length !== given.length || !timingSafeEqual(Buffer.from(stored), Buffer.from(given))) {
+      await this.throttle.failed(decision.ticket);
       this.metrics.httpAuthFailure(stored ? 'wrong-password' : 'unknown-user');
       throw new UnauthorizedException('wrong username or password');
     }

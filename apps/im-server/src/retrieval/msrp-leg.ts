@@ -31,6 +31,10 @@ export class NodeMsrpLeg implements MsrpLeg {
     return this.session.sendBind();
   }
 
+  drain(): void {
+    this.session.drain();
+  }
+
   close(): void {
     this.session.close();
     this.unregister(this.session);

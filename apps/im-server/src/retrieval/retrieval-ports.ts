@@ -45,6 +45,8 @@ export interface MsrpLeg {
   send(m: OutgoingMessage): Promise<SendOutcome>;
   /** We are the active side: connect to the client's path and bind with an empty SEND; the bind's status. */
   connect(media: MsrpMedia, onLost: () => void): Promise<number | 'timeout'>;
+  /** The session is ending: nothing new is sent; responses to what was sent are still taken (MsrpSession.drain). */
+  drain(): void;
   /** Closes the MSRP session (SENDs awaiting a response end as unanswered) and unregisters it. */
   close(): void;
   /** Ends the connection we opened, if any. */

@@ -135,6 +135,7 @@ export function setup(o: SetupOptions = {}) {
   const sends: { body: string; answer: (o: SendOutcome) => void }[] = [];
   const leg = {
     autoDeliver: false,
+    drained: false,
     closed: false,
     open: () => ({
       id: 'msrp-1',
@@ -145,6 +146,7 @@ export function setup(o: SetupOptions = {}) {
         return d.promise;
       },
       connect: async () => 200,
+      drain: () => void (leg.drained = true),
       // like MsrpSession.close: a SEND still waiting for its response ends unanswered
       close: () => ((leg.closed = true), sends.forEach((s) => s.answer({ kind: 'unanswered' }))),
       disconnect: () => undefined,

@@ -133,6 +133,21 @@ describe('RetrievalSession', () => {
       expect(h.ended[0]).toMatchObject({ delivered: 1, reason: EndReasons.clientBye });
     });
 
+    it('client BYE while a SEND awaits its 200: the leg drains at once (the connection may bind another user), closes after the grace', async () => {
+      const h = setup();
+      await delivering(h);
+      expect(h.sends.length).toBe(1);
+      expect(h.leg.drained).toBe(false);
+      expect(h.bye()).toEqual([200]);
+      // at once, not after the grace: the client reuses its MSRP connection for its next retrieval right away
+      expect(h.leg.drained).toBe(true);
+      expect(h.leg.closed).toBe(false);
+      h.sends[0].answer({ kind: 'delivered' }); // the 200 that was on the wire still settles the message
+      await h.session.ended;
+      expect(h.store.deleted).toEqual(['m1']);
+      expect(h.leg.closed).toBe(true);
+    });
+
     it('before-send: the session ends while the debit is in flight — the message is not sent and its charge is refunded', async () => {
       const h = setup({ policy: 'before-send', holdDebit: true });
       await delivering(h);

@@ -276,6 +276,8 @@ export class RetrievalSession {
     for (const t of this.timers) t.cancel();
     this.lease.stop();
     this.retransmitter?.cancel();
+    // nothing more goes out on the MSRP connection: the client may reuse it for another user's session at once
+    this.leg?.drain();
     const why = describeEnd(reason);
     // A client BYE may overtake, on the SIP connection, the MSRP 200s it sent just before on the MSRP connection:
     // give responses already on the wire a moment. Then close MSRP: SENDs still waiting end as "unanswered" — kept

@@ -21,6 +21,9 @@ export class RetrievalService implements RetrievalHandler {
   private readonly byCallId = new Map<string, RetrievalSession>();
   private readonly byMsrpId = new Map<string, RetrievalSession>();
   private readonly msrpSessions = new Map<string, MsrpSession>();
+  /** MSRP session-id → the allowance its answered session holds for its client's connection (UnboundLimiter.expect). */
+  private readonly awaitingBind = new Map<string, () => void>();
+  private unbound?: UnboundLimiter;
   private tcp?: MsrpTcpServer;
   private tls?: MsrpTcpServer;
   private ws?: MsrpWsServer;
@@ -42,7 +45,10 @@ export class RetrievalService implements RetrievalHandler {
   async start(): Promise<void> {
     const directory = { find: (id: string) => this.msrpSessions.get(id) };
     const events = {
-      onBound: (s: MsrpSession) => this.byMsrpId.get(s.id)?.onMsrpBound(),
+      onBound: (s: MsrpSession) => {
+        this.boundOrGone(s.id);
+        this.byMsrpId.get(s.id)?.onMsrpBound();
+      },
       onLost: (lost: MsrpSession[]) => {
         for (const s of lost) this.byMsrpId.get(s.id)?.onMsrpLost();
       },
@@ -50,7 +56,8 @@ export class RetrievalService implements RetrievalHandler {
       onRefused: (r: BindRefusal) => this.log(`MSRP connection from ${r.peer} refused${r.status ? ` (${r.status})` : ''}: ${r.reason}`),
     };
     // one allowance for the three listeners: until its first request binds, a connection is anonymous (RFC 4975 §14.1)
-    const unbound = new UnboundLimiter(this.config.msrpMaxUnboundPerSource, this.config.msrpMaxUnbound);
+    // an answered session's client is expected to connect: its source gets one more (UnboundLimiter.expect)
+    const unbound = (this.unbound = new UnboundLimiter(this.config.msrpMaxUnboundPerSource, this.config.msrpMaxUnbound));
     const options = { bindTimeoutMs: this.config.msrpBindTimeoutMs, unbound };
     const limits = { maxChunkBytes: Math.max(this.config.maxMessageBytes * 2, 1024 * 1024) };
     if (this.config.msrpTcpPort) {
@@ -94,10 +101,12 @@ export class RetrievalService implements RetrievalHandler {
         (m) => {
           this.msrpSessions.set(m.id, m);
           this.byMsrpId.set(m.id, session);
+          if (this.unbound) this.awaitingBind.set(m.id, this.unbound.expect(tx.flow.remoteAddress));
         },
         (m) => {
           this.msrpSessions.delete(m.id);
           this.byMsrpId.delete(m.id);
+          this.boundOrGone(m.id);
         },
       ),
       onEnded: (s) => {
@@ -111,6 +120,11 @@ export class RetrievalService implements RetrievalHandler {
     this.byCallId.set(session.callId, session);
     this.metrics.sessions.set(this.byCallId.size);
     await session.start().catch((e: Error) => session.abort(e));
+  }
+
+  private boundOrGone(msrpId: string): void {
+    this.awaitingBind.get(msrpId)?.();
+    this.awaitingBind.delete(msrpId);
   }
 
   /** After each MSRP 200 OK and deletion: the sender's `delivered` receipt, never holding up the session. */

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { defineLuaScripts, LuaFn, RedisClient } from '@imc/runtime';
 import { asksFor } from '../receipts/imdn-receipt';
+import { ClaimedEntry, ExpiryIndex } from './expiry-index';
 
 export interface DepositInput {
   from: string;
@@ -67,13 +68,19 @@ export interface StoreLimits {
   ttlSeconds: number;
 }
 
+/** Mailboxes a sweep takes from one bucket at a time, and visits side by side. */
+const SWEEP_BATCH = 50;
+
 const META = ['from', 'to', 'ct', 'octets', 'at', 'exp', 'imdn', 'disp', 'rcpt', 'bdt'] as const;
 
 export class DeferredStore {
   private readonly lua: Record<string, LuaFn>;
+  /** Which mailboxes need the expiry sweeper, and when (expiry-index.ts). */
+  readonly expiryIndex: ExpiryIndex;
 
   constructor(private readonly redis: RedisClient, private readonly prefix: string, private readonly limits: StoreLimits) {
     this.lua = defineLuaScripts(redis, join(__dirname, 'lua'), 'imc_store');
+    this.expiryIndex = new ExpiryIndex(redis, prefix, this.lua);
   }
 
   private keys(aor: string) {
@@ -112,21 +119,6 @@ export class DeferredStore {
     return `${this.prefix}dm:lock:{${aor}}`;
   }
 
-  /** Pattern of every user's order index (for the expiry sweeper). */
-  orderPattern(): string {
-    return `${this.prefix}dm:order:*`;
-  }
-
-  aorFromOrderKey(key: string): string | undefined {
-    const m = /dm:(?:order|ndq):\{(.+)\}$/.exec(key);
-    return m?.[1];
-  }
-
-  /** Pattern of every user's due list of `failed` notices (a mailbox emptied by expiry has no order index left). */
-  duePattern(): string {
-    return `${this.prefix}dm:ndq:*`;
-  }
-
   async deposit(aor: string, m: DepositInput): Promise<DepositResult> {
     if (m.body.length > this.limits.maxMessageBytes)
       return { ok: false, status: 513, reason: `message of ${m.body.length} bytes exceeds IM_MAX_MESSAGE_BYTES (${this.limits.maxMessageBytes})` };
@@ -147,6 +139,8 @@ export class DeferredStore {
         ? JSON.stringify({ aor, id, from: m.from, to: m.to, imdnMessageId: m.imdnMessageId, disposition: m.disposition!, receivedAt: new Date(at).toISOString() } satisfies ExpiredNotice)
         : '';
     if (m.bdtReferenceId) fields.push('bdt', m.bdtReferenceId);
+    // indexed first (another slot): a crash before the store below leaves an entry a sweep drops, never a message unindexed
+    await this.expiryIndex.index(aor, exp);
     const [code, n] = (await this.lua.deposit(
       k.order, k.msg(id), k.usage, k.expiry, k.octets, k.watch,
       id, m.body.length, this.limits.userMaxMessages, this.limits.userMaxBytes, exp, watch, ...fields,
@@ -225,43 +219,51 @@ export class DeferredStore {
   }
 
   /**
-   * Runs the expiry cleanup over every user with messages (the sweeper), then hands each user's due `failed` notices
-   * to `onExpired` (receipts/ReceiptService.failed), taking a notice off the list only once it was handled: a crash
-   * in between hands it over again, and the receipt service's once-per-message marker keeps that to one IMDN.
-   * Returns how many users were visited.
+   * One expiry sweep (the sweeper, expiry-sweeper.ts): takes the expiry index's entries due at `now`, bucket by
+   * bucket, and for each mailbox drops its expired messages (moving their `failed` notices to its due list), hands
+   * the due notices to `onExpired` (receipts/ReceiptService.failed), taking a notice off the list only once it was
+   * handled (a crash in between hands it over again; the receipt service's once-per-message marker keeps that to one
+   * IMDN), then re-indexes the mailbox at its next expiry. A notice whose handling threw stays due, for the next
+   * sweep; the first such error is thrown once every due mailbox was visited. Returns how many mailboxes were visited.
    */
-  async sweepExpired(onExpired?: (n: ExpiredNotice) => Promise<void>): Promise<number> {
-    let n = 0;
+  async sweepExpired(onExpired?: (n: ExpiredNotice) => Promise<void>, now = Date.now()): Promise<number> {
+    const token = randomUUID();
+    let visited = 0;
     let failure: unknown;
-    const nodes = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis];
-    for (const pattern of [this.orderPattern(), this.duePattern()]) {
-      for (const node of nodes) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-          cursor = next;
-          for (const key of keys) {
-            const aor = this.aorFromOrderKey(key);
-            if (!aor) continue;
-            if (pattern === this.orderPattern()) {
-              await this.pendingIds(aor, 1);
-              n++;
-            } else if (onExpired) {
-              // one user's notice that could not be handled stays due; the other users' go on
-              await this.handleDue(aor, onExpired).catch((e: unknown) => (failure ??= e));
-            }
-          }
-        } while (cursor !== '0');
+    for (let b = 0; b < this.expiryIndex.buckets; b++) {
+      for (;;) {
+        const batch = await this.expiryIndex.claim(b, now, SWEEP_BATCH, token);
+        await Promise.all(batch.map((e) => this.visit(e, token, now, onExpired).catch((err: unknown) => (failure ??= err))));
+        visited += batch.length;
+        if (batch.length < SWEEP_BATCH) break;
       }
     }
     if (failure !== undefined) throw failure;
-    return n;
+    return visited;
+  }
+
+  private async visit(entry: ClaimedEntry, token: string, now: number, onExpired?: (n: ExpiredNotice) => Promise<void>): Promise<void> {
+    const k = this.keys(entry.aor);
+    const [earliest, dueCount] = (await this.lua.pending(k.order, k.expiry, k.octets, k.usage, k.watch, k.due, now, 0, '1')) as [number, number];
+    let next = earliest < 0 ? undefined : earliest;
+    let failure: unknown;
+    if (dueCount > 0) {
+      if (onExpired) await this.handleDue(entry.aor, onExpired).catch((e: unknown) => (failure = e));
+      // notices left (unhandled, or no handler): due again at the next sweep
+      if (failure !== undefined || !onExpired) next = Math.min(next ?? Infinity, now + 1);
+    }
+    await this.expiryIndex.settle(entry, token, next, now);
+    if (failure !== undefined) throw failure;
   }
 
   private async handleDue(aor: string, onExpired: (n: ExpiredNotice) => Promise<void>): Promise<void> {
-    for (const { raw, notice } of await this.dueNotices(aor)) {
-      await onExpired(notice);
-      await this.noticeHandled(aor, raw);
+    for (;;) {
+      const due = await this.dueNotices(aor);
+      for (const { raw, notice } of due) {
+        await onExpired(notice);
+        await this.noticeHandled(aor, raw);
+      }
+      if (due.length < 100) return;
     }
   }
 }

@@ -5,8 +5,8 @@
   `failed` IMDN (RFC 5438) — in the same script, so no expiry is missed and none is noticed twice.
   KEYS[1] message order zset   KEYS[2] expiry zset   KEYS[3] octets hash   KEYS[4] usage hash
   KEYS[5] negative-delivery watch hash   KEYS[6] due list of `failed` notices
-  ARGV[1] now (ms)   ARGV[2] limit
-  Returns the ids, oldest first.
+  ARGV[1] now (ms)   ARGV[2] limit   ARGV[3] '1' for the sweeper (expiry-index.ts)
+  Returns the ids, oldest first; for the sweeper {earliest expiry left (ms, -1 when none), notices on the due list}.
 ]]
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 1000)
 for _, id in ipairs(expired) do
@@ -22,5 +22,9 @@ for _, id in ipairs(expired) do
     redis.call('RPUSH', KEYS[6], w)
     redis.call('HDEL', KEYS[5], id)
   end
+end
+if ARGV[3] == '1' then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {first[2] and tonumber(first[2]) or -1, redis.call('LLEN', KEYS[6])}
 end
 return redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)

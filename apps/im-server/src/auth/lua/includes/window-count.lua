@@ -1,4 +1,4 @@
--- one more attempt in the fixed window of KEYS[1] (ARGV[2] ms from the window's first attempt); sets n and left
+-- one more in the fixed window of KEYS[1] (ARGV[2] ms from the window's first one); sets n and left
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 local left = redis.call('PTTL', KEYS[1])
