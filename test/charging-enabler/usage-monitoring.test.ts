@@ -87,6 +87,22 @@ describe('usage monitoring', () => {
     expect(u.monitoringKeys!.other).toMatchObject({ count: 0, octets: 0 });
   });
 
+  it('ch2.debits counts each of its items as its own debit would: the same single report at the same crossing', async () => {
+    const sub = await account();
+    await setKey(sub, 'volume', { service: 'im.test', thresholds: { octets: 1000, count: 10 } });
+    await setKey(sub, 'all', { service: '*', thresholds: { count: 100 } });
+    const r = await t.ch2.reserve({ ...common(sub), items: [1, 2, 3, 4, 5].map((i) => ({ id: `m${i}`, octets: 300 })) });
+    const items = [1, 2, 3, 4, 5].map((i) => ({ requestId: `dbt:${randomUUID()}`, itemId: `m${i}`, outcome: 'delivered' as const, octets: 300 }));
+    const d = await t.ch2.debits({ ...common(sub), reservationId: r.reservationId!, items });
+    expect(d.items!.map((x) => x.result)).toEqual(Array(5).fill('SUCCESS'));
+    const reports = await relayed(sub);
+    expect(reports).toHaveLength(1); // the fourth item reached 1200 ≥ 1000 octets; the fifth started the next cycle
+    expect(reports[0]).toMatchObject({ monitoringKey: 'volume', trigger: 'threshold', reached: 'octets', usage: { count: 4, octets: 1200, sessionMs: 0 } });
+    const u = await usage(sub);
+    expect(u.monitoringKeys!.volume).toMatchObject({ count: 1, octets: 300 });
+    expect(u.monitoringKeys!.all).toMatchObject({ count: 5, octets: 1500 });
+  });
+
   it('a report re-arms the key with its configured thresholds, or with those given when the report is acknowledged', async () => {
     const sub = await account();
     await setKey(sub, 'k', { service: 'im.test', thresholds: { count: 3 } });

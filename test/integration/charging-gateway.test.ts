@@ -25,14 +25,15 @@ describe('ChargingGateway with a TOO_BUSY enabler', () => {
     nc = await connect({ servers: process.env.NATS_URL });
     redis = new Redis(process.env.REDIS_URL!);
     // a scripted enabler speaking the Nest NATS envelope: TOO_BUSY while `busy`, SUCCESS afterwards
-    for (const op of ['debit', 'release', 'refund'] as const) {
+    for (const op of ['debit', 'debits', 'release', 'refund'] as const) {
       nc.subscribe(ch2Subject(op, prefix), {
         callback: (_e, m) => {
-          const env = JSON.parse(dec.decode(m.data)) as { id: string; data: { requestId: string } };
+          const env = JSON.parse(dec.decode(m.data)) as { id: string; data: { requestId: string; items?: { requestId: string; itemId: string }[] } };
           seen.push({ subject: op, requestId: env.data.requestId });
+          const items = env.data.items?.map((i) => ({ requestId: i.requestId, result: 'SUCCESS', resultCode: 2001, cdrId: `c-${i.itemId}`, debitedAmount: 6 }));
           const response = busy
             ? { requestId: env.data.requestId, result: 'TOO_BUSY', resultCode: 3004 }
-            : { requestId: env.data.requestId, result: 'SUCCESS', resultCode: 2001, ...(op === 'debit' ? { cdrId: 'c1', debitedAmount: 6 } : {}) };
+            : { requestId: env.data.requestId, result: 'SUCCESS', resultCode: 2001, ...(op === 'debit' ? { cdrId: 'c1', debitedAmount: 6 } : {}), ...(op === 'debits' ? { items } : {}) };
           m.respond(enc.encode(JSON.stringify({ err: null, response, isDisposed: true, id: env.id })));
         },
       });
@@ -92,6 +93,43 @@ describe('ChargingGateway with a TOO_BUSY enabler', () => {
     expect(await queue.depth()).toBe(0);
     expect(await queue.holdsDebitsOf('r2')).toBe(false);
     expect(seen.filter((x) => x.requestId.includes('r2')).map((x) => x.requestId)).toEqual(['dbt:r2:m1', 'dbt:r2:m2', 'dbt:r2:m1', 'dbt:r2:m2', 'rel:r2']);
+  });
+
+  it('after-outcome debits of one reservation that come while one is on its way go as one ch2.debits, each answered as its own', async () => {
+    seen.length = 0;
+    busy = false;
+    const ch2 = new Ch2Client(nc, { subjectPrefix: prefix, timeoutMs: 1000, retries: 0 });
+    const gw = new ChargingGateway(ch2, new ChargingRetryQueue(redis, `gw${id}:b:`, ch2, 50), 'im.deferred-retrieval', 120);
+    const all = await Promise.all(['m1', 'm2', 'm3'].map((m) => gw.debit('sip:dan@example.com', 's4', 'r4', m, 'delivered', 10, true)));
+    // the first alone (nothing was on its way), the two that came meanwhile together
+    expect(seen.map((x) => x.subject)).toEqual(['debit', 'debits']);
+    expect(all).toEqual([
+      { kind: 'answer', res: expect.objectContaining({ requestId: 'dbt:r4:m1', cdrId: 'c1' }) },
+      { kind: 'answer', res: expect.objectContaining({ requestId: 'dbt:r4:m2', cdrId: 'c-m2' }) },
+      { kind: 'answer', res: expect.objectContaining({ requestId: 'dbt:r4:m3', cdrId: 'c-m3' }) },
+    ]);
+  });
+
+  it('a ch2.debits that gets no answer puts each of its debits in the queue as its own ch2.debit, with its own requestId', async () => {
+    seen.length = 0;
+    busy = true;
+    const ch2 = new Ch2Client(nc, { subjectPrefix: prefix, timeoutMs: 1000, retries: 0 });
+    const queue = new ChargingRetryQueue(redis, `gw${id}:q:`, ch2, 50);
+    const gw = new ChargingGateway(ch2, queue, 'im.deferred-retrieval', 120);
+    const all = await Promise.all(['m1', 'm2', 'm3'].map((m) => gw.debit('sip:erin@example.com', 's5', 'r5', m, 'delivered', 10, true)));
+    expect(all).toEqual([{ kind: 'queued' }, { kind: 'queued' }, { kind: 'queued' }]);
+    expect(seen.map((x) => x.subject)).toEqual(['debit', 'debits']);
+    expect(await queue.depth()).toBe(3);
+    expect(await queue.holdsDebitsOf('r5')).toBe(true); // the session's release waits behind them
+    busy = false;
+    let answered = 0;
+    for (let i = 0; i < 5 && answered < 3; i++) answered += await queue.drain(Date.now() + 1000);
+    expect(answered).toBe(3);
+    expect(seen.slice(2).map((x) => [x.subject, x.requestId])).toEqual([
+      ['debit', 'dbt:r5:m1'],
+      ['debit', 'dbt:r5:m2'],
+      ['debit', 'dbt:r5:m3'],
+    ]);
   });
 });
 

@@ -46,6 +46,7 @@ export class Ch2Client {
     this.subjects = {
       reserve: ch2Subject('reserve', prefix),
       debit: ch2Subject('debit', prefix),
+      debits: ch2Subject('debits', prefix),
       release: ch2Subject('release', prefix),
       'direct-debit': ch2Subject('direct-debit', prefix),
       refund: ch2Subject('refund', prefix),
@@ -63,6 +64,9 @@ export class Ch2Client {
   }
   release(req: Ch2RequestMap['release']) {
     return this.call('release', req);
+  }
+  debits(req: Ch2RequestMap['debits']) {
+    return this.call('debits', req);
   }
   directDebit(req: Ch2RequestMap['direct-debit']) {
     return this.call('direct-debit', req);

@@ -2,7 +2,7 @@
  * CH-2 subjects, defined once (spec/ch2-contract.md "Operations (subjects)" and "Events").
  * Every subject may carry a deployment prefix (`NATS_SUBJECT_PREFIX`) so several isolated stacks share one NATS.
  */
-export const CH2_OPERATIONS = ['reserve', 'debit', 'release', 'direct-debit', 'refund', 'balance', 'price', 'usage'] as const;
+export const CH2_OPERATIONS = ['reserve', 'debit', 'debits', 'release', 'direct-debit', 'refund', 'balance', 'price', 'usage'] as const;
 export type Ch2Operation = (typeof CH2_OPERATIONS)[number];
 
 /** The queue group every enabler replica joins, so replicas share the load. */

@@ -41,6 +41,22 @@ export interface DebitRequest extends Ch2Common {
   /** The item's rating group, as it was reserved (see `Ch2Item.ratingGroup`). */
   ratingGroup?: string;
 }
+/** One debit of a ch2.debits batch: a ch2.debit's own fields, with its own requestId (its idempotency key). */
+export interface DebitsItem {
+  requestId: string;
+  itemId: string;
+  outcome: DebitOutcome;
+  octets: number;
+  ratingGroup?: string;
+}
+/**
+ * ch2.debits: several debits of one reservation in one request (ch2-contract.md "ch2.debits"); `requestId` is the
+ * batch's, each item keeps its own (a ch2.debit of an item's requestId gets the item's answer).
+ */
+export interface DebitsRequest extends Ch2Common {
+  reservationId: string;
+  items: DebitsItem[];
+}
 export interface ReleaseRequest extends Ch2Common {
   reservationId: string;
 }
@@ -95,6 +111,10 @@ export interface DebitResponse extends Ch2ResponseBase {
   settled?: boolean;
   /** With SUCCESS: the message had been charged before (another reservation, a direct debit); nothing was charged now. */
   chargedBy?: ChargedBy;
+}
+/** SUCCESS with every item's own ch2.debit answer, in request order (each names its requestId). */
+export interface DebitsResponse extends Ch2ResponseBase {
+  items?: DebitResponse[];
 }
 export interface ReleaseResponse extends Ch2ResponseBase {
   releasedAmount?: number;
@@ -179,6 +199,7 @@ export interface UsageReport {
 export interface Ch2RequestMap {
   reserve: ReserveRequest;
   debit: DebitRequest;
+  debits: DebitsRequest;
   release: ReleaseRequest;
   'direct-debit': DirectDebitRequest;
   refund: RefundRequest;
@@ -189,6 +210,7 @@ export interface Ch2RequestMap {
 export interface Ch2ResponseMap {
   reserve: ReserveResponse;
   debit: DebitResponse;
+  debits: DebitsResponse;
   release: ReleaseResponse;
   'direct-debit': DirectDebitResponse;
   refund: RefundResponse;

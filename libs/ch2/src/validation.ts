@@ -121,6 +121,36 @@ function checkCommon(d: Record<string, unknown>, bad: string[], serviceOptional 
 
 const OUTCOMES = new Set(['delivered', 'rejected', 'timeout']);
 
+/** The most debits one ch2.debits carries (one Lua script applies them all). */
+export const MAX_DEBITS_ITEMS = 256;
+
+function checkDebitsItems(v: unknown, bad: string[], batchId: unknown): void {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_DEBITS_ITEMS) {
+    bad.push(`items: must be a non-empty array of at most ${MAX_DEBITS_ITEMS} {requestId, itemId, outcome, octets}`);
+    return;
+  }
+  const ids = new Set<string>();
+  const rids = new Set<string>();
+  for (let i = 0; i < v.length; i++) {
+    const it = v[i] as Record<string, string>;
+    const f = `items[${i}]`;
+    if (!isObject(it)) {
+      bad.push(`${f}: must be an object {requestId, itemId, outcome, octets}`);
+      continue;
+    }
+    if (!str(it.requestId, 8, 128)) bad.push(`${f}.requestId: must be a string of 8–128 characters`);
+    else if (it.requestId === batchId) bad.push(`${f}.requestId: must differ from the batch's requestId`);
+    else if (rids.has(it.requestId)) bad.push(`${f}.requestId: duplicate requestId ${JSON.stringify(it.requestId)}`);
+    else rids.add(it.requestId);
+    if (!str(it.itemId, 1, 128)) bad.push(`${f}.itemId: must be a string of 1–128 characters`);
+    else if (ids.has(it.itemId)) bad.push(`${f}.itemId: duplicate itemId ${JSON.stringify(it.itemId)}`);
+    else ids.add(it.itemId);
+    if (typeof it.outcome !== 'string' || !OUTCOMES.has(it.outcome)) bad.push(`${f}.outcome: must be one of delivered, rejected, timeout`);
+    if (!int(it.octets, 0, MAX_OCTETS)) bad.push(`${f}.octets: must be a non-negative integer`);
+    if (it.ratingGroup !== undefined) checkRatingGroup(it.ratingGroup, `${f}.ratingGroup`, bad);
+  }
+}
+
 /** A monitoring key's name (the admin API's path segment and ch2.usage's `monitoringKey`). */
 export const MONITORING_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const MEASURES = ['count', 'octets', 'sessionMs'] as const;
@@ -167,6 +197,10 @@ export function validateCh2Request<Op extends Ch2Operation>(op: Op, data: unknow
         bad.push('outcome: must be one of delivered, rejected, timeout');
       if (!int(data.octets, 0, MAX_OCTETS)) bad.push('octets: must be a non-negative integer');
       if (data.ratingGroup !== undefined) checkRatingGroup(data.ratingGroup, 'ratingGroup', bad);
+      break;
+    case 'debits':
+      if (!str(data.reservationId, 1, 128)) bad.push('reservationId: must be a string of 1–128 characters');
+      checkDebitsItems(data.items, bad, data.requestId);
       break;
     case 'release':
       if (!str(data.reservationId, 1, 128)) bad.push('reservationId: must be a string of 1–128 characters');

@@ -80,6 +80,8 @@ export class ChargingService {
         return this.reserve(v.value as Ch2RequestMap['reserve']);
       case 'debit':
         return this.debit(v.value as Ch2RequestMap['debit']);
+      case 'debits':
+        return this.debits(v.value as Ch2RequestMap['debits']);
       case 'release':
         return this.release(v.value as Ch2RequestMap['release']);
       case 'direct-debit':
@@ -153,6 +155,21 @@ export class ChargingService {
       sessionId: r.sessionId,
       nowIso: new Date().toISOString(),
       atMs: Date.parse(r.timestamp),
+    });
+    return this.settle(r.subscriber, a);
+  }
+
+  /** Several debits of one reservation, each rated and applied as `debit` would (one script, debits-7.lua). */
+  private async debits(r: Ch2RequestMap['debits']): Promise<Ch2Answer> {
+    const groups = r.items.map((i) => i.ratingGroup);
+    const unknown = this.unknownGroups(r.requestId, r.service, groups);
+    if (unknown) return unknown;
+    const rating = this.tariffs.rate(r.service, r.subscriber, r.timestamp, r.items.map((i) => i.octets), groups);
+    if (!rating) return this.noTariff(r.requestId, r.service);
+    const items = r.items.map((i, k) => ({ requestId: i.requestId, itemId: i.itemId, outcome: i.outcome, octets: i.octets, amount: rating.prices[k], ratingGroup: i.ratingGroup }));
+    const a = await this.ledger.debits({
+      requestId: r.requestId, subscriber: r.subscriber, reservationId: r.reservationId, service: r.service, unitPrice: rating.unitPrice,
+      sessionId: r.sessionId, nowIso: new Date().toISOString(), atMs: Date.parse(r.timestamp), items,
     });
     return this.settle(r.subscriber, a);
   }

@@ -70,6 +70,11 @@ export interface DebitArgs {
   ratingGroup?: string;
 }
 
+/** ch2.debits (debits-7.lua): DebitArgs's fields shared by the items once, each item's own in `items`. */
+type DebitItemField = 'requestId' | 'itemId' | 'outcome' | 'octets' | 'amount' | 'ratingGroup';
+export type DebitsItemArgs = Pick<DebitArgs, DebitItemField>;
+export type DebitsArgs = Omit<DebitArgs, Exclude<DebitItemField, 'requestId'>> & { items: DebitsItemArgs[] };
+
 export interface ReleaseArgs {
   requestId: string;
   idempotencyTtl: number;
@@ -236,6 +241,12 @@ export const LEDGER_SCRIPTS = {
     ['account', 'idempotency', 'reservation', 'outbox', 'charges', 'chargedMessages', 'monitoring'],
     ['requestId', 'idempotencyTtl', 'reservationId', 'itemId', 'outcome', 'octets', 'subscriber', 'amount', 'unitPrice',
       'nowIso', 'shardTag', 'day', 'sessionId?', 'service', 'atMs', 'ratingGroup?'],
+  ),
+  debits: script<DebitsArgs, AnswerReply>()(
+    'debits-7.lua',
+    ['account', 'idempotency', 'reservation', 'outbox', 'charges', 'chargedMessages', 'monitoring'],
+    ['requestId', 'idempotencyTtl', 'reservationId', 'subscriber', 'unitPrice', 'nowIso', 'shardTag', 'day', 'sessionId?',
+      'service', 'atMs', 'items'],
   ),
   release: script<ReleaseArgs, AnswerReply>()(
     'release-6.lua',

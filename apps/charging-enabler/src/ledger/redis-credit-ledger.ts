@@ -9,8 +9,9 @@ import { MAX_MONEY } from '@imc/ch2';
 import { RedisClient } from '@imc/runtime';
 import { LedgerKeys } from './ledger-keys';
 import { defineLedgerCommands } from './ledger-commands';
-import { CreateAccountArgs, LedgerCommands, UpdateAccountArgs } from './ledger-scripts';
+import { CreateAccountArgs, DebitsArgs, LedgerCommands, UpdateAccountArgs } from './ledger-scripts';
 import { answerOf, ScriptAnswer } from './script-answer';
+
 import { MonitoringKeys } from './monitoring-keys';
 
 export { ScriptAnswer };
@@ -121,6 +122,13 @@ export class RedisCreditLedger {
           day: dayOf(nowIso), atMs: a.atMs, ratingGroup: a.ratingGroup },
       ),
     );
+  }
+
+  /** ch2.debits: each item applied as `debit` would apply it, all in one script (debits-7.lua). */
+  async debits(a: Omit<DebitsArgs, 'idempotencyTtl' | 'shardTag' | 'day'>): Promise<ScriptAnswer> {
+    const shard = this.keys.shardOf(a.subscriber);
+    const at = { subscriber: a.subscriber, shard, idempotencyId: a.requestId, reservationId: a.reservationId };
+    return answerOf(await this.scripts.debits(at, { ...a, idempotencyTtl: this.idempotencyTtl, shardTag: this.keys.tag(shard), day: dayOf(a.nowIso) }));
   }
 
   async release(a: { requestId: string; subscriber: string; reservationId: string; sessionId?: string; nowMs: number; atMs: number }): Promise<ScriptAnswer> {

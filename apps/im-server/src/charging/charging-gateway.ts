@@ -25,9 +25,10 @@
  * only its refund in full (no byte of the message left) lets a later delivery be charged.
  */
 import { randomUUID } from 'node:crypto';
-import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, PriceResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
+import { Ch2Client, Ch2UnavailableError, DebitRequest, DebitResponse, DebitsRequest, PriceResponse, ReleaseResponse, ReserveResponse, RefundResponse, Ch2Item } from '@imc/ch2';
 import { RequestIds } from '../retrieval/request-ids';
 import { ChargingRetryQueue, directDebitFor, needsDirectDebit, QueuedOp } from './charging-retry-queue';
+import { GroupCommit } from './group-commit';
 
 /**
  * Decides each item's rating group at reserve time (windows/ module: a tagged message retrieved inside its selected
@@ -39,6 +40,8 @@ export interface RatingGroupDecider {
 
 /** Reservations whose rating groups are remembered for their debits, at most (the oldest are forgotten first). */
 const MAX_REMEMBERED_RESERVATIONS = 100000;
+/** The most after-outcome debits one ch2.debits carries (the enabler takes up to 256). */
+const DEBITS_PER_BATCH = 32;
 
 export type Reserved = { kind: 'answer'; res: ReserveResponse } | { kind: 'unavailable'; error: Ch2UnavailableError };
 export type Settled<T> = { kind: 'answer'; res: T } | { kind: 'queued' };
@@ -55,6 +58,9 @@ export class ChargingGateway {
 
   /** Per reservation, the rating group of each item that has one: its debit is priced as it was reserved. */
   private readonly groupsOf = new Map<string, Map<string, string>>();
+
+  /** After-outcome debits of one reservation that come while one is on its way go out together (see flushDebits). */
+  private readonly debitBatches = new GroupCommit<DebitRequest, Settled<DebitResponse>>((rid, reqs) => this.flushDebits(rid, reqs), DEBITS_PER_BATCH);
 
   private common(subscriber: string, requestId: string, sessionId: string) {
     return { requestId, subscriber, service: this.service, timestamp: new Date().toISOString(), sessionId };
@@ -141,9 +147,35 @@ export class ChargingGateway {
   ): Promise<Settled<DebitResponse>> {
     const ratingGroup = this.groupsOf.get(reservationId)?.get(itemId);
     const req = { ...this.common(subscriber, ChargingGateway.debitId(reservationId, itemId), sessionId), reservationId, itemId, outcome, octets, ...(ratingGroup ? { ratingGroup } : {}) };
-    const r = await this.send({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome }, 'ch2.debit', () => this.ch2.debit(req));
+    const r = afterOutcome ? await this.debitBatches.submit(reservationId, req) : await this.sendDebit(req, false);
     if (r.kind === 'answer' && afterOutcome && needsDirectDebit(req, r.res)) await this.directDebitFallback(req);
     return r;
+  }
+
+  private sendDebit(req: DebitRequest, afterOutcome: boolean): Promise<Settled<DebitResponse>> {
+    return this.send({ op: 'debit', req, afterOutcome, refundIfCharged: !afterOutcome }, 'ch2.debit', () => this.ch2.debit(req));
+  }
+
+  /**
+   * The after-outcome debits of one reservation that waited for the previous one (GroupCommit): one alone goes as
+   * ch2.debit, several as one ch2.debits, where each item keeps its own requestId, CDR and charge-once mark
+   * (ch2-contract.md "ch2.debits"). With no answer, each item waits in the durable queue as its own ch2.debit: one the
+   * batch had applied gets its stored answer there. A batch refused as a whole (not TOO_BUSY) is sent item by item.
+   */
+  private async flushDebits(reservationId: string, reqs: DebitRequest[]): Promise<Settled<DebitResponse>[]> {
+    if (reqs.length === 1) return [await this.sendDebit(reqs[0], true)];
+    const first = reqs[0];
+    const items = reqs.map((r) => ({ requestId: r.requestId, itemId: r.itemId, outcome: r.outcome, octets: r.octets, ...(r.ratingGroup ? { ratingGroup: r.ratingGroup } : {}) }));
+    const batch: DebitsRequest = { ...this.common(first.subscriber, RequestIds.debits(reservationId, reqs.map((r) => r.itemId)), first.sessionId as string), reservationId, items };
+    try {
+      const res = await this.timed('ch2.debits', () => this.ch2.debits(batch));
+      if (res.result === 'SUCCESS' && res.items?.length === reqs.length) return res.items.map((r) => ({ kind: 'answer', res: r }));
+      if (res.result !== 'TOO_BUSY') return Promise.all(reqs.map((r) => this.sendDebit(r, true)));
+    } catch (e) {
+      if (!(e instanceof Ch2UnavailableError)) throw e;
+    }
+    for (const r of reqs) await this.queue.enqueue({ op: 'debit', req: r, afterOutcome: true, refundIfCharged: false });
+    return reqs.map(() => ({ kind: 'queued' }));
   }
 
   /** One settling request: its answer, or — with no answer or a TOO_BUSY one — its place in the durable queue. */

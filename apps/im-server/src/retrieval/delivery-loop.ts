@@ -20,6 +20,8 @@ import type { ReservationGrant } from './reservation-grant';
 
 /** Attempts at deleting a delivered message before the session gives up (~7 s of backoff in all). */
 const DELETE_ATTEMPTS = 8;
+/** Settlements (debit, deletion) of answered SENDs that may be pending, per SEND of the window, before the loop waits. */
+const SETTLE_BACKLOG_PER_WINDOW = 4;
 
 export interface DeliveryContext {
   aor: string;
@@ -59,7 +61,11 @@ export class DeliveryLoop {
     const grant = x.grant;
     const window = c.chargingPolicy === 'before-send' ? 1 : c.msrpSendWindow;
     const readAhead = Math.min(window, 32);
+    // SENDs awaiting their MSRP response (the window), and settlements (debit, deletion) not yet done: a message's
+    // settlement no longer holds the window, so the next SENDs go out while the enabler and the store answer
     const inFlight: Promise<void>[] = [];
+    const settling: Promise<void>[] = [];
+    const settleBacklog = c.chargingPolicy === 'before-send' ? 0 : window * SETTLE_BACKLOG_PER_WINDOW;
     const bodies = new Map<string, Promise<Buffer | null>>();
     const list = grant.granted;
     const prefetch = (from: number) => {
@@ -80,6 +86,7 @@ export class DeliveryLoop {
       if (grant.renewalDue()) {
         // settle every message sent on the old reservation before it is released
         await Promise.all(inFlight.splice(0));
+        await Promise.all(settling.splice(0));
         if (this.stopping) break;
         const renewed = await grant.renew();
         if (!renewed) x.hangUp(EndReasons.renewalFailed);
@@ -115,12 +122,17 @@ export class DeliveryLoop {
       // the reservation this message is charged on, fixed when it is sent (a renewal may replace it meanwhile)
       const rid = grant.charged && !m.receipt ? grant.reservationId : undefined;
       const sent = x.leg.send({ contentType: 'message/cpim', body: cpim, successReport: c.successReport });
+      // the settlement first: a `closed` outcome stops the loop (settle) before the window lets it go on
       const settled = sent.then((outcome) => this.settle(m, outcome, rid, beforeSendCdr));
-      settled.catch(() => undefined); // seen when awaited below (then the session hangs up), never unhandled
-      inFlight.push(settled);
+      // a failed settlement stops the SENDs; its error is seen when awaited below (then the session hangs up)
+      settled.catch(() => (this.stopped = true));
+      settling.push(settled);
+      inFlight.push(sent.then(() => undefined));
       if (inFlight.length >= window) await inFlight.shift();
+      if (settling.length > settleBacklog) await settling.shift();
     }
     await Promise.all(inFlight);
+    await Promise.all(settling);
   }
 
   /**

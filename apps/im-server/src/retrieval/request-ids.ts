@@ -38,6 +38,14 @@ export const RequestIds = {
     return `dbt:${reservationId}:${itemId}`;
   },
 
+  /**
+   * Several debits of one reservation sent as one ch2.debits: from the reservation and the items, in order (each
+   * item keeps its own `debit` requestId, which is what makes it charged once; this names only the batch).
+   */
+  debits(reservationId: string, itemIds: readonly string[]): string {
+    return `dbs:${reservationId}:${sha1(itemIds.join('\n'))}`;
+  },
+
   /** The direct debit replacing a debit whose reservation is gone (same reservation and message). */
   directDebit(reservationId: string, itemId: string): string {
     return `ddb:${reservationId}:${itemId}`;
