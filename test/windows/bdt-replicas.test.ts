@@ -5,7 +5,7 @@
  * a window opened publishes what fell due.
  */
 import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
+import { createRedis, RedisClient } from '@imc/runtime';
 import { connect, NatsConnection, Subscription } from 'nats';
 import { TariffBook } from '@imc/ch2';
 import { BdtStore } from '../../apps/im-server/src/windows/bdt-store';
@@ -14,6 +14,7 @@ import { BdtScheduler } from '../../apps/im-server/src/windows/bdt-scheduler';
 import { BdtTagging } from '../../apps/im-server/src/windows/bdt-tagging';
 import { BDT_SUBJECTS, BdtEvent, BdtOpportunityEvent, BdtResource } from '../../apps/im-server/src/windows/bdt-types';
 import { waitFor } from '../support/enabler-harness';
+import { deleteKeysWithPrefix } from '../support/redis-cleanup';
 
 const HOUR = 3600000;
 const T0 = Date.parse('2026-12-05T12:00:00Z');
@@ -42,7 +43,7 @@ describe('background windows across replicas', () => {
   const id = randomBytes(4).toString('hex');
   const prefix = `bdt${id}:`;
   const subjects = `bdt${id}.`;
-  let redis: Redis;
+  let redis: RedisClient;
   let nc: NatsConnection;
   let subs: Subscription[] = [];
   const published: { subject: string; event: BdtEvent }[] = [];
@@ -70,7 +71,7 @@ describe('background windows across replicas', () => {
   const settle = () => nc.flush();
 
   beforeAll(async () => {
-    redis = new Redis(process.env.REDIS_URL!);
+    redis = createRedis(process.env.REDIS_URL!);
     nc = await connect({ servers: process.env.NATS_URL });
     for (const k of ['opportunity', 'error'] as const) {
       subs.push(nc.subscribe(`${subjects}${BDT_SUBJECTS[k]}`, { callback: (_e, m) => published.push({ subject: m.subject, event: JSON.parse(m.string()) }) }));
@@ -79,8 +80,7 @@ describe('background windows across replicas', () => {
   });
   afterAll(async () => {
     for (const s of subs) s.unsubscribe();
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
+    await deleteKeysWithPrefix(redis, prefix);
     await redis.quit();
     await nc.close();
   });
