@@ -96,6 +96,9 @@ describe('expiry index', () => {
 
   it('costs O(due): 50,000 unrelated keys under another prefix change nothing, the notice comes promptly', async () => {
     const junk = `junk${randomBytes(4).toString('hex')}:`;
+    // a store of its own: the other tests' mailboxes (same prefix) fall due on their own clock and would be visited
+    const ownPrefix = `t${randomBytes(4).toString('hex')}:`;
+    const own = new DeferredStore(redis, ownPrefix, limits);
     const names = Array.from({ length: 50_000 }, (_, i) => `${junk}dm:order:{sip:u${i}@example.com}`);
     try {
       // written 5,000 at a time, one command per key (one socket write: ioredis pipelines them; on a cluster the
@@ -104,9 +107,9 @@ describe('expiry index', () => {
       const frank = user('frank');
       const seen: string[] = [];
       let noticedAt = 0;
-      const sweeper = new ExpirySweeper(store, async (x) => void (seen.push(x.imdnMessageId) && (noticedAt = Date.now())), 20, quiet);
+      const sweeper = new ExpirySweeper(own, async (x) => void (seen.push(x.imdnMessageId) && (noticedAt = Date.now())), 20, quiet);
       const started = Date.now();
-      await depositAsking(store, frank, 'f-1');
+      await depositAsking(own, frank, 'f-1');
       sweeper.start();
       try {
         await waitFor(() => seen.includes('f-1'), 'the failed notice', 2000);
@@ -115,9 +118,10 @@ describe('expiry index', () => {
       }
       expect(noticedAt - started).toBeLessThan(1000);
       // a sweep with nothing due visits nothing
-      expect(await store.sweepExpired(async () => undefined)).toBe(0);
+      expect(await own.sweepExpired(async () => undefined)).toBe(0);
     } finally {
       for (let i = 0; i < names.length; i += 5000) await Promise.all(names.slice(i, i + 5000).map((k) => redis.unlink(k)));
+      await deleteKeysWithPrefix(redis, ownPrefix);
     }
   });
 
