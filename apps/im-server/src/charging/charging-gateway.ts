@@ -35,7 +35,8 @@ import { GroupCommit } from './group-commit';
  * background window, within the booked volume per user → the policy's rating group; else none).
  */
 export interface RatingGroupDecider {
-  decide(subscriber: string, items: readonly Ch2Item[], at: Date): Promise<(string | undefined)[]>;
+  /** `tags`: each item's background-window tag when the caller already read it with the message (no second read). */
+  decide(subscriber: string, items: readonly Ch2Item[], at: Date, tags?: readonly (string | undefined)[]): Promise<(string | undefined)[]>;
 }
 
 /** Reservations whose rating groups are remembered for their debits, at most (the oldest are forgotten first). */
@@ -79,9 +80,9 @@ export class ChargingGateway {
   }
 
   /** requestId derived from the SIP transaction, so a retransmitted INVITE never reserves twice. */
-  async reserve(subscriber: string, requestId: string, sessionId: string, items: Ch2Item[]): Promise<Reserved> {
+  async reserve(subscriber: string, requestId: string, sessionId: string, items: Ch2Item[], tags?: readonly (string | undefined)[]): Promise<Reserved> {
     try {
-      const grouped = await this.withGroups(subscriber, items);
+      const grouped = await this.withGroups(subscriber, items, tags);
       const res = await this.timed('ch2.reserve', () => this.ch2.reserve({ ...this.common(subscriber, requestId, sessionId), items: grouped, validitySeconds: this.validitySeconds }));
       if (res.reservationId) this.remember(res.reservationId, grouped);
       return { kind: 'answer', res };
@@ -92,9 +93,9 @@ export class ChargingGateway {
   }
 
   /** The items with the rating group the windows module decides for each (unchanged without one). */
-  private async withGroups(subscriber: string, items: Ch2Item[]): Promise<Ch2Item[]> {
+  private async withGroups(subscriber: string, items: Ch2Item[], tags?: readonly (string | undefined)[]): Promise<Ch2Item[]> {
     if (!this.ratingGroups || !items.length) return items;
-    const groups = await this.ratingGroups.decide(subscriber, items, new Date());
+    const groups = await this.ratingGroups.decide(subscriber, items, new Date(), tags);
     return items.map((it, i) => (groups[i] ? { ...it, ratingGroup: groups[i] } : it));
   }
 

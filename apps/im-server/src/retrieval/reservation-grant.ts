@@ -50,7 +50,8 @@ export async function reserveFor(pending: StoredMessageMeta[], failureHandling: 
   const { chargeable } = partitionReceipts(pending);
   if (chargeable.length === 0) return new ReservationGrant('free', pending, undefined, ctx);
   const items = chargeable.map((m) => ({ id: m.id, octets: m.octets }));
-  const r = await ctx.charging.reserve(ctx.aor, RequestIds.reserve(ctx.key), ctx.callId, items);
+  // each message's window tag was read with it (pending): the rating decision needs no second read
+  const r = await ctx.charging.reserve(ctx.aor, RequestIds.reserve(ctx.key), ctx.callId, items, chargeable.map((m) => m.bdtReferenceId));
   if (ended()) {
     if (r.kind === 'answer' && r.res.result === 'SUCCESS' && r.res.reservationId) await ctx.charging.release(ctx.aor, ctx.callId, r.res.reservationId);
     return undefined;
@@ -122,7 +123,7 @@ export class ReservationGrant {
     if (old?.reservationId) await charging.release(aor, callId, old.reservationId);
     if (rest.length === 0) return true;
     const items = rest.map((m) => ({ id: m.id, octets: m.octets }));
-    const r = await charging.reserve(aor, RequestIds.renewal(this.ctx.key, ++this.renewals), callId, items);
+    const r = await charging.reserve(aor, RequestIds.renewal(this.ctx.key, ++this.renewals), callId, items, rest.map((m) => m.bdtReferenceId));
     if (r.kind === 'answer' && r.res.result === 'SUCCESS') {
       this.reservation = r.res;
       const ids = new Set(r.res.grantedItems ?? []);

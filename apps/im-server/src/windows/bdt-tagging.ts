@@ -42,9 +42,9 @@ export class BdtTagging implements RatingGroupDecider {
     if (p) await this.store.addUser(id, aor, Date.parse(p.recTimeWindow.stopTime) + USE_KEPT_MS);
   }
 
-  async decide(aor: string, items: readonly Ch2Item[], at: Date): Promise<(string | undefined)[]> {
+  async decide(aor: string, items: readonly Ch2Item[], at: Date, known?: readonly (string | undefined)[]): Promise<(string | undefined)[]> {
     const out: (string | undefined)[] = new Array(items.length).fill(undefined);
-    const tags = await this.messages.tagsOf(aor, items.map((i) => i.id));
+    const tags = known ?? (await this.messages.tagsOf(aor, items.map((i) => i.id)));
     const byTag = new Map<string, number[]>();
     tags.forEach((t, i) => t && byTag.set(t, [...(byTag.get(t) ?? []), i]));
     for (const [tag, idx] of byTag) {
