@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRedis, type RedisClient } from '@imc/runtime';
 import { AuthKeys } from './auth-keys';
-import { LoginThrottle, sourceOf } from './login-throttle';
+import { MAX_WAITING_PER_KEY, LoginThrottle, sourceOf } from './login-throttle';
 
 describe('the throttling key of a source address', () => {
   it.each([
@@ -84,4 +84,34 @@ describe('the login throttle on Redis', () => {
     if (first.allowed) await throttle.notAGuess(first.ticket);
     expect((await throttle.begin('198.51.100.9', undefined)).allowed).toBe(true);
   });
+
+  it('at most MAX_WAITING_PER_KEY checks of one source wait at once; the rest are refused for a second at once', async () => {
+    const throttle = new LoginThrottle(redis, keys, { ...limits, sourceLimit: 1, maxWaitMs: 60_000 });
+    const first = await throttle.begin('198.51.100.10', undefined);
+    expect(first.allowed).toBe(true);
+    const extra = 40;
+    const waiting = Array.from({ length: MAX_WAITING_PER_KEY + extra }, () => throttle.begin('198.51.100.10', undefined));
+    // the ones over the bound are answered while the first check is still in flight
+    const refusedAtOnce: unknown[] = [];
+    await new Promise<void>((allRefused) =>
+      waiting.forEach((w) =>
+        void w.then((d) => {
+          if (!d.allowed && refusedAtOnce.push(d) === extra) allRefused();
+        }),
+      ),
+    );
+    expect(refusedAtOnce).toHaveLength(extra);
+    expect(refusedAtOnce[0]).toEqual({ allowed: false, scope: 'source', retryAfterSeconds: 1, inProgress: true });
+    // the waiters then go one by one, each as the check before it ends
+    if (first.allowed) await throttle.notAGuess(first.ticket);
+    const allowed = await Promise.all(
+      waiting.map((w) =>
+        w.then(async (d) => {
+          if (d.allowed) await throttle.notAGuess(d.ticket);
+          return d.allowed;
+        }),
+      ),
+    );
+    expect(allowed.filter(Boolean)).toHaveLength(MAX_WAITING_PER_KEY);
+  }, 60_000);
 });

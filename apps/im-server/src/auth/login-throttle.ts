@@ -36,6 +36,12 @@ export interface ThrottleLimits {
 export const CHECK_HOLD_MS = 10_000;
 /** How long a check waits at most for the checks in flight ahead of it before it is refused for a second. */
 export const DEFAULT_MAX_WAIT_MS = 5_000;
+/**
+ * Checks that may wait at once on one replica for one source or one account; the next is refused for a second at
+ * once. Each waiter asks Redis again every few ms: without a bound, a flood of requests from one source would be
+ * held in memory and turned into that many Redis calls for `maxWaitMs`.
+ */
+export const MAX_WAITING_PER_KEY = 256;
 
 /** How long a source that logged in to an account stays exempt from that account's lockout. */
 export const KNOWN_SOURCE_MS = 30 * 86400 * 1000;
@@ -94,8 +100,10 @@ export class LoginThrottle {
       const v = await this.enter(ticket);
       if (v.go) return { allowed: true, ticket };
       if (v.refusedForMs !== undefined) return { allowed: false, scope: v.scope, retryAfterSeconds: Math.max(1, Math.ceil(v.refusedForMs / 1000)) };
-      if (Date.now() >= deadline) return { allowed: false, scope: v.scope, retryAfterSeconds: 1, inProgress: true };
-      await this.pause(v.scope === 'source' ? `s:${ticket.source}` : `a:${ticket.aor}`, attempt);
+      const key = v.scope === 'source' ? `s:${ticket.source}` : `a:${ticket.aor}`;
+      if (Date.now() >= deadline || (this.waiting.get(key)?.length ?? 0) >= MAX_WAITING_PER_KEY)
+        return { allowed: false, scope: v.scope, retryAfterSeconds: 1, inProgress: true };
+      await this.pause(key, attempt);
     }
   }
 
